@@ -1,0 +1,166 @@
+//! `cargo xtask bench`: runs every criterion benchmark, then reads the
+//! medians criterion wrote under target/criterion and reports the figures
+//! that have targets, with their ratios, on the terminal and in
+//! docs/PERFORMANCE.md (between the generated-figures markers).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+/// A pair of benchmarks whose ratio has a goal: `subject` at most `goal`
+/// times `baseline`.
+struct Ratio {
+    label: &'static str,
+    subject: &'static str,
+    baseline: &'static str,
+    goal: Option<f64>,
+}
+
+const RATIOS: &[Ratio] = &[
+    Ratio {
+        label: "slot engine vs bare sweep, 0 busy blocks",
+        subject: "slots/engine/0",
+        baseline: "slots/bare_sweep/0",
+        goal: None,
+    },
+    Ratio {
+        label: "slot engine vs bare sweep, 100 busy blocks",
+        subject: "slots/engine/100",
+        baseline: "slots/bare_sweep/100",
+        goal: None,
+    },
+    Ratio {
+        label: "slot engine vs bare sweep, 1,000 busy blocks",
+        subject: "slots/engine/1000",
+        baseline: "slots/bare_sweep/1000",
+        goal: Some(2.0),
+    },
+    Ratio {
+        label: "slot engine vs bare sweep, 10,000 busy blocks",
+        subject: "slots/engine/10000",
+        baseline: "slots/bare_sweep/10000",
+        goal: Some(2.0),
+    },
+    Ratio {
+        label: "vault seal+open vs raw ring AES-256-GCM, 256 bytes",
+        subject: "vault/seal_open_256B",
+        baseline: "vault/raw_ring_seal_open_256B",
+        goal: Some(3.0),
+    },
+];
+
+/// Single figures reported as they are.
+const SINGLES: &[(&str, &str)] = &[
+    (
+        "argon2id hash, default parameters",
+        "passwords/argon2id_hash_default",
+    ),
+    ("bcrypt verify, cost 10", "passwords/bcrypt_verify_cost10"),
+    ("bcrypt verify, cost 12", "passwords/bcrypt_verify_cost12"),
+];
+
+const START: &str = "<!-- bench:start (written by cargo xtask bench) -->";
+const END: &str = "<!-- bench:end -->";
+
+pub(crate) fn run(criterion_args: &[String]) -> Result<()> {
+    let mut args = vec!["bench", "--workspace", "--benches", "--locked", "--"];
+    args.extend(criterion_args.iter().map(String::as_str));
+    crate::cargo(&args)?;
+
+    let root = crate::root()?;
+    let criterion = root.join("target").join("criterion");
+    let mut report = String::new();
+    writeln!(
+        report,
+        "| figure | median | baseline median | ratio | goal |"
+    )?;
+    writeln!(report, "|---|---|---|---|---|")?;
+    let mut missed = Vec::new();
+    for ratio in RATIOS {
+        let (Some(subject), Some(baseline)) = (
+            median_ns(&criterion, ratio.subject)?,
+            median_ns(&criterion, ratio.baseline)?,
+        ) else {
+            continue;
+        };
+        let value = subject / baseline;
+        let goal = ratio.goal.map_or("-".to_owned(), |g| format!("<= {g:.1}x"));
+        if ratio.goal.is_some_and(|g| value > g) {
+            missed.push(ratio.label);
+        }
+        writeln!(
+            report,
+            "| {} | {} | {} | {value:.2}x | {goal} |",
+            ratio.label,
+            human(subject),
+            human(baseline)
+        )?;
+    }
+    for (label, id) in SINGLES {
+        if let Some(value) = median_ns(&criterion, id)? {
+            writeln!(report, "| {label} | {} | - | - | - |", human(value))?;
+        }
+    }
+    println!("\n{report}");
+    for label in &missed {
+        println!("goal missed: {label}");
+    }
+    write_report(&root.join("docs").join("PERFORMANCE.md"), &report)
+}
+
+/// The median in nanoseconds of benchmark `id`, if it has been run.
+fn median_ns(criterion: &Path, id: &str) -> Result<Option<f64>> {
+    let path = criterion.join(id).join("new").join("estimates.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let median = json
+        .pointer("/median/point_estimate")
+        .and_then(serde_json::Value::as_f64)
+        .with_context(|| format!("no median in {}", path.display()))?;
+    Ok(Some(median))
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// Replaces the generated block of `path` with `table`, stamped with the
+/// machine it ran on.
+fn write_report(path: &Path, table: &str) -> Result<()> {
+    let doc =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) else {
+        bail!("{} lacks the bench markers", path.display());
+    };
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let block = format!(
+        "{START}\nLast run: {} on {cores} cores (medians; `cargo xtask bench`).\n\n{table}{END}",
+        today()
+    );
+    let mut out = String::new();
+    out.push_str(doc.get(..start).unwrap_or_default());
+    out.push_str(&block);
+    out.push_str(doc.get(end + END.len()..).unwrap_or_default());
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
+    println!("figures written to {}", path.display());
+    Ok(())
+}
+
+fn today() -> String {
+    std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown date".to_owned(), |s| s.trim().to_owned())
+}
