@@ -243,7 +243,11 @@ fn tidy_security_md_names_only_tests_that_exist() {
     for path in rust_files() {
         let text = fs::read_to_string(&path).unwrap();
         for line in text.lines() {
-            if let Some(rest) = line.trim_start().strip_prefix("fn ") {
+            let mut rest = line.trim_start();
+            for prefix in ["pub(crate) ", "pub ", "async "] {
+                rest = rest.strip_prefix(prefix).unwrap_or(rest);
+            }
+            if let Some(rest) = rest.strip_prefix("fn ") {
                 let name: String = rest
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
