@@ -354,3 +354,21 @@ impl AnyBooking {
         !matches!(self, Self::Cancelled(_))
     }
 }
+
+impl From<Booking<Requested>> for AnyBooking {
+    fn from(b: Booking<Requested>) -> Self {
+        Self::Requested(b)
+    }
+}
+
+impl From<Booking<Confirmed>> for AnyBooking {
+    fn from(b: Booking<Confirmed>) -> Self {
+        Self::Confirmed(b)
+    }
+}
+
+impl From<Booking<Cancelled>> for AnyBooking {
+    fn from(b: Booking<Cancelled>) -> Self {
+        Self::Cancelled(b)
+    }
+}

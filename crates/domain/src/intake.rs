@@ -420,6 +420,13 @@ fn validate_one(
 pub struct IntakeAnswers(BTreeMap<FieldKey, IntakeAnswer>);
 
 impl IntakeAnswers {
+    /// Rebuilds answers that were validated when they were stored. Each value
+    /// is already a parsed type; the form is not consulted, since it may
+    /// have changed since the booking was made.
+    pub fn restore(answers: impl IntoIterator<Item = (FieldKey, IntakeAnswer)>) -> Self {
+        Self(answers.into_iter().collect())
+    }
+
     /// The answer to one field, if given.
     pub fn get(&self, key: &FieldKey) -> Option<&IntakeAnswer> {
         self.0.get(key)

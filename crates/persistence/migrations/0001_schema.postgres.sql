@@ -1,0 +1,203 @@
+-- Bookwarden schema, version 1, PostgreSQL dialect. Kept column for column
+-- in step with 0001_schema.sqlite.sql; a test compares the two catalogs.
+--
+-- Every tenant-owned table carries tenant_id, has (tenant_id, <id>) as its
+-- key, and refers to other rows by composite (tenant_id, <id>) foreign keys,
+-- so no row can point into another tenant. Row-level security (at the end)
+-- is the second wall. Instants are Unix microseconds.
+
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+
+CREATE TABLE tenant_directory (
+    tenant_id     uuid   NOT NULL PRIMARY KEY,
+    slug          text   NOT NULL UNIQUE,
+    region        text   NOT NULL,
+    created_at_us bigint NOT NULL
+);
+
+CREATE TABLE tenants (
+    tenant_id     uuid   NOT NULL PRIMARY KEY,
+    name          text   NOT NULL,
+    slug          text   NOT NULL,
+    plan          text   NOT NULL CHECK (plan IN ('free', 'pro', 'enterprise')),
+    status        text   NOT NULL CHECK (status IN ('active', 'suspended', 'cancelled')),
+    time_zone     text   NOT NULL,
+    region        text   NOT NULL,
+    created_at_us bigint NOT NULL
+);
+
+CREATE TABLE tenant_keys (
+    tenant_id      uuid    NOT NULL PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    master_version integer NOT NULL,
+    wrapped        bytea   NOT NULL,
+    updated_at_us  bigint  NOT NULL
+);
+
+CREATE TABLE users (
+    tenant_id        uuid   NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    user_id          uuid   NOT NULL,
+    email            text   NOT NULL,
+    name             text   NOT NULL,
+    role             text   NOT NULL CHECK (role IN ('owner', 'admin', 'staff')),
+    status           text   NOT NULL CHECK (status IN ('active', 'disabled')),
+    password_hash    text,
+    totp_seed        bytea,
+    totp_last_step   bigint,
+    created_at_us    bigint NOT NULL,
+    last_login_at_us bigint,
+    PRIMARY KEY (tenant_id, user_id),
+    UNIQUE (tenant_id, email)
+);
+
+CREATE TABLE staff (
+    tenant_id uuid NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    staff_id  uuid NOT NULL,
+    name      text NOT NULL,
+    user_id   uuid,
+    PRIMARY KEY (tenant_id, staff_id),
+    UNIQUE (tenant_id, user_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id)
+);
+
+CREATE TABLE customers (
+    tenant_id     uuid   NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    customer_id   uuid   NOT NULL,
+    email         text   NOT NULL,
+    name          text   NOT NULL,
+    phone         text,
+    created_at_us bigint NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id),
+    UNIQUE (tenant_id, email)
+);
+
+CREATE TABLE services (
+    tenant_id         uuid    NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    service_id        uuid    NOT NULL,
+    name              text    NOT NULL,
+    duration_min      bigint  NOT NULL,
+    buffer_before_min bigint  NOT NULL,
+    buffer_after_min  bigint  NOT NULL,
+    notice_min        bigint  NOT NULL,
+    horizon_days      bigint  NOT NULL,
+    step_min          bigint  NOT NULL,
+    capacity          bigint  NOT NULL CHECK (capacity >= 1),
+    price_minor       bigint,
+    currency          text,
+    public            boolean NOT NULL,
+    intake            text    NOT NULL,
+    PRIMARY KEY (tenant_id, service_id)
+);
+
+CREATE TABLE service_staff (
+    tenant_id  uuid   NOT NULL,
+    service_id uuid   NOT NULL,
+    staff_id   uuid   NOT NULL,
+    position   bigint NOT NULL,
+    PRIMARY KEY (tenant_id, service_id, staff_id),
+    FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+);
+
+CREATE TABLE schedules (
+    tenant_id   uuid NOT NULL,
+    schedule_id uuid NOT NULL,
+    staff_id    uuid NOT NULL,
+    time_zone   text NOT NULL,
+    weekly      text NOT NULL,
+    overrides   text NOT NULL,
+    time_off    text NOT NULL,
+    PRIMARY KEY (tenant_id, schedule_id),
+    UNIQUE (tenant_id, staff_id),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+);
+
+-- A hold is the time a staff member is taken: one per booked slot, shared by
+-- the bookings of a group service at that slot. The exclusion constraint
+-- lets no two holds of one staff member overlap, whatever the concurrency;
+-- seats never exceed capacity (CHECK).
+CREATE TABLE holds (
+    tenant_id     uuid   NOT NULL,
+    hold_id       uuid   NOT NULL,
+    staff_id      uuid   NOT NULL,
+    service_id    uuid   NOT NULL,
+    starts_at_us  bigint NOT NULL,
+    ends_at_us    bigint NOT NULL,
+    held_from_us  bigint NOT NULL,
+    held_until_us bigint NOT NULL,
+    capacity      bigint NOT NULL,
+    seats_taken   bigint NOT NULL,
+    PRIMARY KEY (tenant_id, hold_id),
+    CHECK (starts_at_us < ends_at_us AND held_from_us <= starts_at_us AND ends_at_us <= held_until_us),
+    CHECK (seats_taken >= 1 AND seats_taken <= capacity),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id),
+    FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id),
+    CONSTRAINT holds_no_overlap EXCLUDE USING gist (
+        tenant_id WITH =,
+        staff_id WITH =,
+        int8range(held_from_us, held_until_us) WITH &&
+    )
+);
+
+CREATE TABLE bookings (
+    tenant_id       uuid   NOT NULL,
+    booking_id      uuid   NOT NULL,
+    hold_id         uuid,
+    service_id      uuid   NOT NULL,
+    staff_id        uuid   NOT NULL,
+    customer_id     uuid   NOT NULL,
+    starts_at_us    bigint NOT NULL,
+    ends_at_us      bigint NOT NULL,
+    seats           bigint NOT NULL CHECK (seats >= 1),
+    status          text   NOT NULL CHECK (status IN ('requested', 'confirmed', 'cancelled')),
+    answers         text   NOT NULL,
+    created_at_us   bigint NOT NULL,
+    confirmed_at_us bigint,
+    cancelled_at_us bigint,
+    cancelled_by    text CHECK (cancelled_by IN ('customer', 'staff', 'system')),
+    reschedules     bigint NOT NULL,
+    manage_digest   bytea,
+    PRIMARY KEY (tenant_id, booking_id),
+    UNIQUE (tenant_id, manage_digest),
+    CHECK ((status = 'cancelled') = (hold_id IS NULL)),
+    FOREIGN KEY (tenant_id, hold_id) REFERENCES holds (tenant_id, hold_id),
+    FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id),
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, customer_id)
+);
+
+CREATE INDEX bookings_by_time ON bookings (tenant_id, starts_at_us);
+
+CREATE TABLE idempotency_keys (
+    tenant_id      uuid   NOT NULL,
+    idem_key       text   NOT NULL,
+    request_digest bytea  NOT NULL,
+    booking_id     uuid   NOT NULL,
+    created_at_us  bigint NOT NULL,
+    PRIMARY KEY (tenant_id, idem_key),
+    FOREIGN KEY (tenant_id, booking_id) REFERENCES bookings (tenant_id, booking_id) ON DELETE CASCADE
+);
+
+-- Row-level security on every table with tenant_id except the directory
+-- (slug -> tenant and region, looked up before a tenant is known). FORCE
+-- applies it to the table owner too; the tenant comes from a
+-- transaction-local setting, so a pooled connection never carries it over,
+-- and with no tenant set a query sees nothing.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY[
+        'tenants', 'tenant_keys', 'users', 'staff', 'customers', 'services',
+        'service_staff', 'schedules', 'holds', 'bookings', 'idempotency_keys'
+    ] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format(
+            'CREATE POLICY tenant_isolation ON %I '
+            'USING (tenant_id = NULLIF(current_setting(''app.tenant_id'', true), '''')::uuid) '
+            'WITH CHECK (tenant_id = NULLIF(current_setting(''app.tenant_id'', true), '''')::uuid)',
+            t
+        );
+    END LOOP;
+END
+$$;

@@ -1,0 +1,192 @@
+-- Bookwarden schema, version 1, SQLite dialect. Kept column for column in
+-- step with 0001_schema.postgres.sql; a test compares the two catalogs.
+--
+-- Every tenant-owned table carries tenant_id, has (tenant_id, <id>) as its
+-- key, and refers to other rows by composite (tenant_id, <id>) foreign keys,
+-- so no row can point into another tenant. Instants are Unix microseconds.
+
+CREATE TABLE tenant_directory (
+    tenant_id    BLOB    NOT NULL PRIMARY KEY,
+    slug         TEXT    NOT NULL UNIQUE,
+    region       TEXT    NOT NULL,
+    created_at_us INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE tenants (
+    tenant_id     BLOB    NOT NULL PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    slug          TEXT    NOT NULL,
+    plan          TEXT    NOT NULL CHECK (plan IN ('free', 'pro', 'enterprise')),
+    status        TEXT    NOT NULL CHECK (status IN ('active', 'suspended', 'cancelled')),
+    time_zone     TEXT    NOT NULL,
+    region        TEXT    NOT NULL,
+    created_at_us INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE tenant_keys (
+    tenant_id      BLOB    NOT NULL PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    master_version INTEGER NOT NULL,
+    wrapped        BLOB    NOT NULL,
+    updated_at_us  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+    tenant_id        BLOB    NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    user_id          BLOB    NOT NULL,
+    email            TEXT    NOT NULL,
+    name             TEXT    NOT NULL,
+    role             TEXT    NOT NULL CHECK (role IN ('owner', 'admin', 'staff')),
+    status           TEXT    NOT NULL CHECK (status IN ('active', 'disabled')),
+    password_hash    TEXT,
+    totp_seed        BLOB,
+    totp_last_step   INTEGER,
+    created_at_us    INTEGER NOT NULL,
+    last_login_at_us INTEGER,
+    PRIMARY KEY (tenant_id, user_id),
+    UNIQUE (tenant_id, email)
+) STRICT;
+
+CREATE TABLE staff (
+    tenant_id BLOB NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    staff_id  BLOB NOT NULL,
+    name      TEXT NOT NULL,
+    user_id   BLOB,
+    PRIMARY KEY (tenant_id, staff_id),
+    UNIQUE (tenant_id, user_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id)
+) STRICT;
+
+CREATE TABLE customers (
+    tenant_id     BLOB    NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    customer_id   BLOB    NOT NULL,
+    email         TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    phone         TEXT,
+    created_at_us INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id),
+    UNIQUE (tenant_id, email)
+) STRICT;
+
+CREATE TABLE services (
+    tenant_id         BLOB    NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    service_id        BLOB    NOT NULL,
+    name              TEXT    NOT NULL,
+    duration_min      INTEGER NOT NULL,
+    buffer_before_min INTEGER NOT NULL,
+    buffer_after_min  INTEGER NOT NULL,
+    notice_min        INTEGER NOT NULL,
+    horizon_days      INTEGER NOT NULL,
+    step_min          INTEGER NOT NULL,
+    capacity          INTEGER NOT NULL CHECK (capacity >= 1),
+    price_minor       INTEGER,
+    currency          TEXT,
+    public            INTEGER NOT NULL CHECK (public IN (0, 1)),
+    intake            TEXT    NOT NULL,
+    PRIMARY KEY (tenant_id, service_id)
+) STRICT;
+
+CREATE TABLE service_staff (
+    tenant_id  BLOB NOT NULL,
+    service_id BLOB NOT NULL,
+    staff_id   BLOB NOT NULL,
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, service_id, staff_id),
+    FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE schedules (
+    tenant_id   BLOB NOT NULL,
+    schedule_id BLOB NOT NULL,
+    staff_id    BLOB NOT NULL,
+    time_zone   TEXT NOT NULL,
+    weekly      TEXT NOT NULL,
+    overrides   TEXT NOT NULL,
+    time_off    TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, schedule_id),
+    UNIQUE (tenant_id, staff_id),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+) STRICT;
+
+-- A hold is the time a staff member is taken: one per booked slot, shared by
+-- the bookings of a group service at that slot. Two holds of one staff
+-- member never overlap (trigger below; an exclusion constraint on
+-- PostgreSQL); seats never exceed capacity (CHECK).
+CREATE TABLE holds (
+    tenant_id     BLOB    NOT NULL,
+    hold_id       BLOB    NOT NULL,
+    staff_id      BLOB    NOT NULL,
+    service_id    BLOB    NOT NULL,
+    starts_at_us  INTEGER NOT NULL,
+    ends_at_us    INTEGER NOT NULL,
+    held_from_us  INTEGER NOT NULL,
+    held_until_us INTEGER NOT NULL,
+    capacity      INTEGER NOT NULL,
+    seats_taken   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, hold_id),
+    CHECK (starts_at_us < ends_at_us AND held_from_us <= starts_at_us AND ends_at_us <= held_until_us),
+    CHECK (seats_taken >= 1 AND seats_taken <= capacity),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id),
+    FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id)
+) STRICT;
+
+CREATE INDEX holds_by_staff_time ON holds (tenant_id, staff_id, held_from_us);
+
+CREATE TRIGGER holds_no_overlap_insert BEFORE INSERT ON holds
+WHEN EXISTS (
+    SELECT 1 FROM holds h
+    WHERE h.tenant_id = NEW.tenant_id AND h.staff_id = NEW.staff_id
+      AND h.held_from_us < NEW.held_until_us AND NEW.held_from_us < h.held_until_us
+)
+BEGIN
+    SELECT RAISE(ABORT, 'bookwarden_slot_taken');
+END;
+
+CREATE TRIGGER holds_no_overlap_update BEFORE UPDATE OF staff_id, held_from_us, held_until_us ON holds
+WHEN EXISTS (
+    SELECT 1 FROM holds h
+    WHERE h.tenant_id = NEW.tenant_id AND h.staff_id = NEW.staff_id AND h.hold_id <> NEW.hold_id
+      AND h.held_from_us < NEW.held_until_us AND NEW.held_from_us < h.held_until_us
+)
+BEGIN
+    SELECT RAISE(ABORT, 'bookwarden_slot_taken');
+END;
+
+CREATE TABLE bookings (
+    tenant_id       BLOB    NOT NULL,
+    booking_id      BLOB    NOT NULL,
+    hold_id         BLOB,
+    service_id      BLOB    NOT NULL,
+    staff_id        BLOB    NOT NULL,
+    customer_id     BLOB    NOT NULL,
+    starts_at_us    INTEGER NOT NULL,
+    ends_at_us      INTEGER NOT NULL,
+    seats           INTEGER NOT NULL CHECK (seats >= 1),
+    status          TEXT    NOT NULL CHECK (status IN ('requested', 'confirmed', 'cancelled')),
+    answers         TEXT    NOT NULL,
+    created_at_us   INTEGER NOT NULL,
+    confirmed_at_us INTEGER,
+    cancelled_at_us INTEGER,
+    cancelled_by    TEXT CHECK (cancelled_by IN ('customer', 'staff', 'system')),
+    reschedules     INTEGER NOT NULL,
+    manage_digest   BLOB,
+    PRIMARY KEY (tenant_id, booking_id),
+    UNIQUE (tenant_id, manage_digest),
+    CHECK ((status = 'cancelled') = (hold_id IS NULL)),
+    FOREIGN KEY (tenant_id, hold_id) REFERENCES holds (tenant_id, hold_id),
+    FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id),
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, customer_id)
+) STRICT;
+
+CREATE INDEX bookings_by_time ON bookings (tenant_id, starts_at_us);
+
+CREATE TABLE idempotency_keys (
+    tenant_id      BLOB    NOT NULL,
+    idem_key       TEXT    NOT NULL,
+    request_digest BLOB    NOT NULL,
+    booking_id     BLOB    NOT NULL,
+    created_at_us  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, idem_key),
+    FOREIGN KEY (tenant_id, booking_id) REFERENCES bookings (tenant_id, booking_id) ON DELETE CASCADE
+) STRICT;

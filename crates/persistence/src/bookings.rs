@@ -1,0 +1,528 @@
+//! Bookings, the holds that keep them from overlapping, and idempotency.
+//!
+//! A hold is the time a booking takes from its staff member, widened by
+//! the service's buffers. The database refuses two overlapping holds of one
+//! staff member (an exclusion constraint on PostgreSQL, a trigger on
+//! SQLite, where writers are serialized), so no interleaving of requests can
+//! double-book. Bookings of a group service at the same slot share one hold
+//! and count seats on it with a conditional update that never passes the
+//! capacity.
+
+use bookwarden_domain::booking::{
+    Active, AnyBooking, Booking, BookingParts, CancelledBy, NewBooking, Stage,
+};
+use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
+use bookwarden_domain::jiff::Timestamp;
+use bookwarden_domain::service::Service;
+use bookwarden_domain::time::TimeRange;
+use sea_orm::prelude::Uuid;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use crate::entity::{bookings, holds, idempotency_keys};
+use crate::error::{Refusal, StoreError, refusal};
+use crate::rows::{self, corrupt, us};
+use crate::store::TenantScope;
+
+/// Bookings of the scope's tenant.
+pub struct Bookings<'s>(&'s TenantScope);
+
+impl TenantScope {
+    /// Bookings.
+    pub fn bookings(&self) -> Bookings<'_> {
+        Bookings(self)
+    }
+}
+
+/// A client's promise that a retried request is the same request.
+#[derive(Clone, Copy, Debug)]
+pub struct Idempotency<'a> {
+    /// The `Idempotency-Key` header, as sent.
+    pub key: &'a str,
+    /// A digest of the request body, to refuse a key reused for another
+    /// request.
+    pub request_digest: &'a [u8; 32],
+}
+
+/// What [`Bookings::create`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Created {
+    /// The booking was stored.
+    New,
+    /// The idempotency key was seen before with the same request: this is
+    /// the booking it made, and nothing new was stored.
+    Replayed(BookingId),
+}
+
+/// The parts every stage shares, for writing a row.
+struct Fields {
+    id: BookingId,
+    service: ServiceId,
+    staff: StaffId,
+    range: TimeRange,
+    seats: u16,
+}
+
+fn fields<S: Copy>(b: &Booking<S>) -> Fields {
+    Fields {
+        id: b.id(),
+        service: b.service(),
+        staff: b.staff(),
+        range: b.range(),
+        seats: b.seats(),
+    }
+}
+
+fn stage_columns(stage: Stage) -> (&'static str, Option<i64>, Option<i64>, Option<String>) {
+    match stage {
+        Stage::Requested => ("requested", None, None, None),
+        Stage::Confirmed(at) => ("confirmed", Some(us(at)), None, None),
+        Stage::Cancelled(at, by) => (
+            "cancelled",
+            None,
+            Some(us(at)),
+            Some(by.as_str().to_owned()),
+        ),
+    }
+}
+
+fn parse_booking(row: bookings::Model) -> Result<AnyBooking, StoreError> {
+    let bad = |e: &dyn std::fmt::Display| corrupt("bookings", e);
+    let at = |v: Option<i64>| -> Result<Timestamp, StoreError> {
+        rows::instant("bookings", v.ok_or_else(|| bad(&"stage without its time"))?)
+    };
+    let stage = match row.status.as_str() {
+        "requested" => Stage::Requested,
+        "confirmed" => Stage::Confirmed(at(row.confirmed_at_us)?),
+        "cancelled" => {
+            let by = match row.cancelled_by.as_deref() {
+                Some("customer") => CancelledBy::Customer,
+                Some("staff") => CancelledBy::Staff,
+                Some("system") => CancelledBy::System,
+                _ => return Err(bad(&"cancelled without who")),
+            };
+            Stage::Cancelled(at(row.cancelled_at_us)?, by)
+        }
+        other => return Err(bad(&format!("unknown status {other}"))),
+    };
+    Ok(AnyBooking::restore(BookingParts {
+        id: BookingId::from_uuid(row.booking_id),
+        new: NewBooking {
+            tenant: TenantId::from_uuid(row.tenant_id),
+            service: ServiceId::from_uuid(row.service_id),
+            staff: StaffId::from_uuid(row.staff_id),
+            customer: CustomerId::from_uuid(row.customer_id),
+            range: rows::range("bookings", row.starts_at_us, row.ends_at_us)?,
+            seats: u16::try_from(row.seats).map_err(|e| bad(&e))?,
+            answers: rows::answers_from_json(&row.answers)?,
+        },
+        created_at: rows::instant("bookings", row.created_at_us)?,
+        reschedules: u32::try_from(row.reschedules).map_err(|e| bad(&e))?,
+        stage,
+    }))
+}
+
+impl Bookings<'_> {
+    /// Stores a new booking (requested or confirmed), taking its time from
+    /// the staff member atomically. [`StoreError::SlotTaken`] when the time
+    /// (with the service's buffers) overlaps time already held, or every
+    /// seat of a group slot is taken. With an idempotency key seen before,
+    /// returns the first booking instead; with the same key and a different
+    /// request, [`StoreError::IdempotencyMismatch`].
+    pub async fn create<S: Active>(
+        &self,
+        booking: &Booking<S>,
+        service: &Service,
+        manage_digest: Option<&[u8; 32]>,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Created, StoreError>
+    where
+        Booking<S>: Into<AnyBooking> + Clone,
+    {
+        let scope = self.0;
+        scope.check_owner(booking.tenant())?;
+        scope.check_owner(service.tenant())?;
+        if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
+            return Err(StoreError::MissingReference("service staff member"));
+        }
+        if let Some(idem) = idempotency
+            && let Some(seen) = self.idempotent(idem).await?
+        {
+            return Ok(Created::Replayed(seen));
+        }
+        let f = fields(booking);
+        let hold = acquire_hold(scope, &f, service).await?;
+        let (status, confirmed, cancelled, by) = stage_columns(booking.clone().into().stage());
+        bookings::ActiveModel {
+            tenant_id: Set(scope.uuid()),
+            booking_id: Set(*f.id.as_uuid()),
+            hold_id: Set(Some(hold)),
+            service_id: Set(*f.service.as_uuid()),
+            staff_id: Set(*f.staff.as_uuid()),
+            customer_id: Set(*booking.customer().as_uuid()),
+            starts_at_us: Set(us(f.range.start())),
+            ends_at_us: Set(us(f.range.end())),
+            seats: Set(i64::from(f.seats)),
+            status: Set(status.to_owned()),
+            answers: Set(rows::answers_json(booking.answers())?),
+            created_at_us: Set(us(booking.created_at())),
+            confirmed_at_us: Set(confirmed),
+            cancelled_at_us: Set(cancelled),
+            cancelled_by: Set(by),
+            reschedules: Set(i64::from(booking.reschedules())),
+            manage_digest: Set(manage_digest.map(|d| d.to_vec())),
+        }
+        .insert(scope.tx())
+        .await
+        .map_err(|e| match refusal(&e) {
+            Some(Refusal::ForeignKey) => StoreError::MissingReference("customer"),
+            Some(Refusal::Unique) => StoreError::Duplicate("booking"),
+            _ => StoreError::Database(e),
+        })?;
+        if let Some(idem) = idempotency {
+            idempotency_keys::ActiveModel {
+                tenant_id: Set(scope.uuid()),
+                idem_key: Set(idem.key.to_owned()),
+                request_digest: Set(idem.request_digest.to_vec()),
+                booking_id: Set(*f.id.as_uuid()),
+                created_at_us: Set(us(booking.created_at())),
+            }
+            .insert(scope.tx())
+            .await
+            .map_err(|e| match refusal(&e) {
+                // A concurrent request with the same key won; the caller
+                // retries and gets its booking.
+                Some(Refusal::Unique) => StoreError::SlotTaken,
+                _ => StoreError::Database(e),
+            })?;
+        }
+        Ok(Created::New)
+    }
+
+    async fn idempotent(&self, idem: Idempotency<'_>) -> Result<Option<BookingId>, StoreError> {
+        let scope = self.0;
+        let seen = idempotency_keys::Entity::find()
+            .filter(idempotency_keys::Column::TenantId.eq(scope.uuid()))
+            .filter(idempotency_keys::Column::IdemKey.eq(idem.key))
+            .one(scope.tx())
+            .await?;
+        match seen {
+            None => Ok(None),
+            Some(row) if row.request_digest.as_slice() == idem.request_digest.as_slice() => {
+                Ok(Some(BookingId::from_uuid(row.booking_id)))
+            }
+            Some(_) => Err(StoreError::IdempotencyMismatch),
+        }
+    }
+
+    /// One booking, if it exists in this tenant.
+    pub async fn get(&self, id: BookingId) -> Result<Option<AnyBooking>, StoreError> {
+        let scope = self.0;
+        bookings::Entity::find()
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.eq(*id.as_uuid()))
+            .one(scope.tx())
+            .await?
+            .map(parse_booking)
+            .transpose()
+    }
+
+    /// The booking whose manage-token digest is `digest`.
+    pub async fn by_manage_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<AnyBooking>, StoreError> {
+        let scope = self.0;
+        bookings::Entity::find()
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::ManageDigest.eq(digest.to_vec()))
+            .one(scope.tx())
+            .await?
+            .map(parse_booking)
+            .transpose()
+    }
+
+    /// Bookings starting in `range`, optionally of one staff member, by
+    /// start.
+    pub async fn list(
+        &self,
+        range: TimeRange,
+        staff: Option<StaffId>,
+    ) -> Result<Vec<AnyBooking>, StoreError> {
+        let scope = self.0;
+        let mut query = bookings::Entity::find()
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::StartsAtUs.gte(us(range.start())))
+            .filter(bookings::Column::StartsAtUs.lt(us(range.end())));
+        if let Some(staff) = staff {
+            query = query.filter(bookings::Column::StaffId.eq(*staff.as_uuid()));
+        }
+        query
+            .order_by_asc(bookings::Column::StartsAtUs)
+            .order_by_asc(bookings::Column::BookingId)
+            .all(scope.tx())
+            .await?
+            .into_iter()
+            .map(parse_booking)
+            .collect()
+    }
+
+    /// Stores a confirmation; `false` unless the stored booking was still
+    /// requested.
+    pub async fn confirm(
+        &self,
+        booking: &Booking<bookwarden_domain::booking::Confirmed>,
+    ) -> Result<bool, StoreError> {
+        let scope = self.0;
+        scope.check_owner(booking.tenant())?;
+        let result = bookings::Entity::update_many()
+            .col_expr(bookings::Column::Status, "confirmed".into())
+            .col_expr(
+                bookings::Column::ConfirmedAtUs,
+                Some(us(booking.stage().at())).into(),
+            )
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.eq(*booking.id().as_uuid()))
+            .filter(bookings::Column::Status.eq("requested"))
+            .exec(scope.tx())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Stores a cancellation and gives the time back; `false` unless the
+    /// stored booking was still active.
+    pub async fn cancel(
+        &self,
+        booking: &Booking<bookwarden_domain::booking::Cancelled>,
+    ) -> Result<bool, StoreError> {
+        let scope = self.0;
+        scope.check_owner(booking.tenant())?;
+        let Some(hold) = self.active_hold(booking.id()).await? else {
+            return Ok(false);
+        };
+        let stage = booking.stage();
+        let result = bookings::Entity::update_many()
+            .col_expr(bookings::Column::Status, "cancelled".into())
+            .col_expr(bookings::Column::HoldId, Option::<Uuid>::None.into())
+            .col_expr(bookings::Column::CancelledAtUs, Some(us(stage.at())).into())
+            .col_expr(
+                bookings::Column::CancelledBy,
+                Some(stage.by().as_str()).into(),
+            )
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.eq(*booking.id().as_uuid()))
+            .filter(bookings::Column::Status.ne("cancelled"))
+            .exec(scope.tx())
+            .await?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        release_hold(scope.tx(), scope.uuid(), hold, booking.seats()).await?;
+        Ok(true)
+    }
+
+    /// Moves an active booking to its new time atomically: the new time is
+    /// taken (or [`StoreError::SlotTaken`]) and the old one given back, or
+    /// nothing changes. `false` if the stored booking is not active.
+    pub async fn reschedule<S: Active>(
+        &self,
+        booking: &Booking<S>,
+        service: &Service,
+    ) -> Result<bool, StoreError> {
+        let scope = self.0;
+        scope.check_owner(booking.tenant())?;
+        if booking.service() != service.id() {
+            return Err(StoreError::MissingReference("service"));
+        }
+        let Some(old) = self.active_hold(booking.id()).await? else {
+            return Ok(false);
+        };
+        let status = match self.get(booking.id()).await? {
+            Some(AnyBooking::Confirmed(_)) => "confirmed",
+            _ => "requested",
+        };
+        // Give the old time back first, so a move by less than its own
+        // length does not collide with itself; all inside a savepoint that
+        // is rolled back (dropped) if the new time is taken.
+        let f = fields(booking);
+        let moved = scope.tx().begin().await?;
+        bookings::Entity::update_many()
+            .col_expr(bookings::Column::HoldId, Option::<Uuid>::None.into())
+            .col_expr(bookings::Column::Status, "cancelled".into())
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.eq(*f.id.as_uuid()))
+            .exec(&moved)
+            .await?;
+        release_hold(&moved, scope.uuid(), old, f.seats).await?;
+        let hold = acquire_hold_in(&moved, scope.uuid(), &f, service).await?;
+        bookings::Entity::update_many()
+            .col_expr(bookings::Column::HoldId, Some(hold).into())
+            .col_expr(bookings::Column::Status, status.into())
+            .col_expr(bookings::Column::StartsAtUs, us(f.range.start()).into())
+            .col_expr(bookings::Column::EndsAtUs, us(f.range.end()).into())
+            .col_expr(
+                bookings::Column::Reschedules,
+                i64::from(booking.reschedules()).into(),
+            )
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.eq(*f.id.as_uuid()))
+            .exec(&moved)
+            .await?;
+        moved.commit().await?;
+        Ok(true)
+    }
+
+    async fn active_hold(&self, id: BookingId) -> Result<Option<Uuid>, StoreError> {
+        let scope = self.0;
+        Ok(bookings::Entity::find()
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.eq(*id.as_uuid()))
+            .one(scope.tx())
+            .await?
+            .and_then(|row| row.hold_id))
+    }
+}
+
+async fn acquire_hold(
+    scope: &TenantScope,
+    f: &Fields,
+    service: &Service,
+) -> Result<Uuid, StoreError> {
+    acquire_hold_in(scope.tx(), scope.uuid(), f, service).await
+}
+
+/// Takes `f`'s time from its staff member: joins the group slot's hold when
+/// seats are left, or inserts a new hold, which the database refuses if it
+/// overlaps another.
+async fn acquire_hold_in(
+    tx: &DatabaseTransaction,
+    tenant: Uuid,
+    f: &Fields,
+    service: &Service,
+) -> Result<Uuid, StoreError> {
+    let capacity = i64::from(service.capacity().seats());
+    let seats = i64::from(f.seats);
+    if seats > capacity {
+        return Err(StoreError::SlotTaken);
+    }
+    if capacity > 1
+        && let Some(hold) = join_group_hold(tx, tenant, f, seats).await?
+    {
+        return Ok(hold);
+    }
+    let timing = service.timing();
+    let hold_id = Uuid::new_v4();
+    let held_from = us(f.range.start()) - timing.buffer_before().as_secs() * 1_000_000;
+    let held_until = us(f.range.end()) + timing.buffer_after().as_secs() * 1_000_000;
+    // A savepoint, so a refused insert leaves the transaction usable.
+    let attempt = tx.begin().await?;
+    let inserted = holds::ActiveModel {
+        tenant_id: Set(tenant),
+        hold_id: Set(hold_id),
+        staff_id: Set(*f.staff.as_uuid()),
+        service_id: Set(*f.service.as_uuid()),
+        starts_at_us: Set(us(f.range.start())),
+        ends_at_us: Set(us(f.range.end())),
+        held_from_us: Set(held_from),
+        held_until_us: Set(held_until),
+        capacity: Set(capacity),
+        seats_taken: Set(seats),
+    }
+    .insert(&attempt)
+    .await;
+    match inserted {
+        Ok(_) => {
+            attempt.commit().await?;
+            Ok(hold_id)
+        }
+        Err(e) => {
+            attempt.rollback().await?;
+            match refusal(&e) {
+                Some(Refusal::Overlap | Refusal::Check) => {
+                    // On PostgreSQL another request may have created this
+                    // group slot's hold a moment ago: join it if it has room.
+                    if capacity > 1
+                        && let Some(hold) = join_group_hold(tx, tenant, f, seats).await?
+                    {
+                        return Ok(hold);
+                    }
+                    Err(StoreError::SlotTaken)
+                }
+                Some(Refusal::ForeignKey) => {
+                    Err(StoreError::MissingReference("staff member or service"))
+                }
+                _ => Err(StoreError::Database(e)),
+            }
+        }
+    }
+}
+
+/// Adds `seats` to the hold of the same group slot if it has room.
+async fn join_group_hold(
+    tx: &DatabaseTransaction,
+    tenant: Uuid,
+    f: &Fields,
+    seats: i64,
+) -> Result<Option<Uuid>, StoreError> {
+    let existing = holds::Entity::find()
+        .filter(holds::Column::TenantId.eq(tenant))
+        .filter(holds::Column::StaffId.eq(*f.staff.as_uuid()))
+        .filter(holds::Column::ServiceId.eq(*f.service.as_uuid()))
+        .filter(holds::Column::StartsAtUs.eq(us(f.range.start())))
+        .filter(holds::Column::EndsAtUs.eq(us(f.range.end())))
+        .one(tx)
+        .await?;
+    let Some(hold) = existing else {
+        return Ok(None);
+    };
+    let result = holds::Entity::update_many()
+        .col_expr(
+            holds::Column::SeatsTaken,
+            Expr::col(holds::Column::SeatsTaken).add(seats),
+        )
+        .filter(holds::Column::TenantId.eq(tenant))
+        .filter(holds::Column::HoldId.eq(hold.hold_id))
+        .filter(
+            Expr::col(holds::Column::SeatsTaken)
+                .add(seats)
+                .lte(Expr::col(holds::Column::Capacity)),
+        )
+        .exec(tx)
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(Some(hold.hold_id))
+    } else {
+        Err(StoreError::SlotTaken)
+    }
+}
+
+/// Gives `seats` of a hold back, removing the hold with its last seat.
+async fn release_hold(
+    tx: &DatabaseTransaction,
+    tenant: Uuid,
+    hold: Uuid,
+    seats: u16,
+) -> Result<(), StoreError> {
+    let seats = i64::from(seats);
+    let shrunk = holds::Entity::update_many()
+        .col_expr(
+            holds::Column::SeatsTaken,
+            Expr::col(holds::Column::SeatsTaken).sub(seats),
+        )
+        .filter(holds::Column::TenantId.eq(tenant))
+        .filter(holds::Column::HoldId.eq(hold))
+        .filter(holds::Column::SeatsTaken.gt(seats))
+        .exec(tx)
+        .await?;
+    if shrunk.rows_affected == 0 {
+        holds::Entity::delete_many()
+            .filter(holds::Column::TenantId.eq(tenant))
+            .filter(holds::Column::HoldId.eq(hold))
+            .exec(tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Opening connection pools for SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::error::StoreError;
+
+/// Opens a pool of at most `max_connections` to `url`: `sqlite://PATH` (the
+/// file is created; WAL journal, foreign keys on, a 5 s busy timeout) or
+/// `postgres://...`.
+pub(crate) async fn connect_url(
+    url: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections.max(1))
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    } else if !url.starts_with("postgres:") && !url.starts_with("postgresql:") {
+        return Err(StoreError::Config(
+            "a database URL starts with sqlite:// or postgres://".to_owned(),
+        ));
+    }
+    Ok(Database::connect(options).await?)
+}

@@ -1,0 +1,163 @@
+//! sea-orm entities, one per table. Crate-private: nothing outside this
+//! crate reaches a table except through a tenant-bound scope.
+
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    reason = "generated items of crate-private entities; columns mirror the documented SQL schema"
+)]
+
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($body:tt)* }) => {
+        pub(crate) mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                $($body)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(tenant_directory, "tenant_directory", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub region: String,
+    pub created_at_us: i64,
+});
+
+entity!(tenants, "tenants", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub plan: String,
+    pub status: String,
+    pub time_zone: String,
+    pub region: String,
+    pub created_at_us: i64,
+});
+
+entity!(tenant_keys, "tenant_keys", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub master_version: i32,
+    pub wrapped: Vec<u8>,
+    pub updated_at_us: i64,
+});
+
+entity!(staff, "staff", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub staff_id: Uuid,
+    pub name: String,
+    pub user_id: Option<Uuid>,
+});
+
+entity!(customers, "customers", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub customer_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub created_at_us: i64,
+});
+
+entity!(services, "services", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub service_id: Uuid,
+    pub name: String,
+    pub duration_min: i64,
+    pub buffer_before_min: i64,
+    pub buffer_after_min: i64,
+    pub notice_min: i64,
+    pub horizon_days: i64,
+    pub step_min: i64,
+    pub capacity: i64,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub public: bool,
+    pub intake: String,
+});
+
+entity!(service_staff, "service_staff", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub service_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub staff_id: Uuid,
+    pub position: i64,
+});
+
+entity!(schedules, "schedules", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub schedule_id: Uuid,
+    pub staff_id: Uuid,
+    pub time_zone: String,
+    pub weekly: String,
+    pub overrides: String,
+    pub time_off: String,
+});
+
+entity!(holds, "holds", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub hold_id: Uuid,
+    pub staff_id: Uuid,
+    pub service_id: Uuid,
+    pub starts_at_us: i64,
+    pub ends_at_us: i64,
+    pub held_from_us: i64,
+    pub held_until_us: i64,
+    pub capacity: i64,
+    pub seats_taken: i64,
+});
+
+entity!(bookings, "bookings", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub booking_id: Uuid,
+    pub hold_id: Option<Uuid>,
+    pub service_id: Uuid,
+    pub staff_id: Uuid,
+    pub customer_id: Uuid,
+    pub starts_at_us: i64,
+    pub ends_at_us: i64,
+    pub seats: i64,
+    pub status: String,
+    pub answers: String,
+    pub created_at_us: i64,
+    pub confirmed_at_us: Option<i64>,
+    pub cancelled_at_us: Option<i64>,
+    pub cancelled_by: Option<String>,
+    pub reschedules: i64,
+    pub manage_digest: Option<Vec<u8>>,
+});
+
+entity!(idempotency_keys, "idempotency_keys", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub idem_key: String,
+    pub request_digest: Vec<u8>,
+    pub booking_id: Uuid,
+    pub created_at_us: i64,
+});

@@ -1,0 +1,92 @@
+//! What can go wrong in the store, as one typed error.
+
+use sea_orm::{DbErr, RuntimeErr};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The time asked for overlaps time the staff member already holds, or
+    /// every seat is taken. Under a PostgreSQL race the loser may see a
+    /// deadlock instead of the exclusion violation; both land here.
+    #[error("that time is no longer available")]
+    SlotTaken,
+    /// A value that must be unique in the tenant is taken (an email, a
+    /// staff member's schedule).
+    #[error("{0} is already taken")]
+    Duplicate(&'static str),
+    /// The row refers to a row that does not exist in this tenant.
+    #[error("a referenced {0} does not exist")]
+    MissingReference(&'static str),
+    /// The row cannot be removed while others refer to it.
+    #[error("the {0} is still in use")]
+    InUse(&'static str),
+    /// The same idempotency key was used with a different request.
+    #[error("the idempotency key was used for a different request")]
+    IdempotencyMismatch,
+    /// A stored row no longer parses into its domain type.
+    #[error("stored {table} row is invalid: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What failed to parse.
+        reason: String,
+    },
+    /// A value of another tenant was handed to this tenant's scope.
+    #[error("the value belongs to another tenant")]
+    WrongTenant,
+    /// The configuration names no database for this region.
+    #[error("no database is configured for region {0}")]
+    UnknownRegion(String),
+    /// The configuration is unusable.
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    /// The database failed or refused for another reason.
+    #[error("database error")]
+    Database(#[source] DbErr),
+}
+
+/// What a database error means to the store.
+pub(crate) enum Refusal {
+    /// A no-overlap rule fired (exclusion constraint, trigger, or a
+    /// deadlock between two racing inserts).
+    Overlap,
+    /// A unique constraint.
+    Unique,
+    /// A foreign key.
+    ForeignKey,
+    /// A CHECK constraint (such as seats above capacity).
+    Check,
+}
+
+/// Reads the database's error code (SQLSTATE on PostgreSQL, the extended
+/// result code or our trigger's message on SQLite).
+pub(crate) fn refusal(err: &DbErr) -> Option<Refusal> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(db) = &**e else {
+        return None;
+    };
+    if db.message().contains("bookwarden_slot_taken") {
+        return Some(Refusal::Overlap);
+    }
+    match db.code().as_deref() {
+        // exclusion_violation, deadlock_detected, serialization_failure
+        Some("23P01" | "40P01" | "40001") => Some(Refusal::Overlap),
+        // unique_violation; SQLite: SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+        Some("23505" | "2067" | "1555") => Some(Refusal::Unique),
+        // foreign_key_violation; SQLite: SQLITE_CONSTRAINT_FOREIGNKEY
+        Some("23503" | "787") => Some(Refusal::ForeignKey),
+        // check_violation; SQLite: SQLITE_CONSTRAINT_CHECK
+        Some("23514" | "275") => Some(Refusal::Check),
+        _ => None,
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        Self::Database(err)
+    }
+}

@@ -1,0 +1,28 @@
+//! Bookwarden's tenant-sealed store, on SQLite (the embedded default, one
+//! file in WAL mode) and PostgreSQL, through sea-orm.
+//!
+//! Tenant data is reached only through a [`TenantScope`], a transaction
+//! bound to one tenant, got from [`Store::write`] or [`Store::read`]. Every
+//! table carries `tenant_id`, every key and reference is composite
+//! `(tenant_id, id)`, and PostgreSQL adds row-level security keyed on a
+//! transaction-local setting. Overlapping bookings of one staff member are
+//! refused by the database itself.
+
+mod bookings;
+mod db;
+mod entity;
+mod error;
+mod migrate;
+mod people;
+mod rows;
+mod services;
+mod store;
+mod tenants;
+
+pub use bookings::{Bookings, Created, Idempotency};
+pub use error::StoreError;
+pub use migrate::{grant_app_role, migrate};
+pub use people::{Customers, Staff};
+pub use services::{Schedules, Services};
+pub use store::{RegionDatabase, Store, StoreConfig, TenantScope};
+pub use tenants::StoredDataKey;

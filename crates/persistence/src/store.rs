@@ -1,0 +1,309 @@
+//! The store and its tenant-bound scopes.
+//!
+//! The only way to tenant data is [`Store::write`] or [`Store::read`], which
+//! return a [`TenantScope`]: one database transaction bound to one tenant
+//! for its whole life. Every repository hangs off the scope and filters by
+//! its tenant at the root of every query; on PostgreSQL the scope also sets
+//! the transaction-local `app.tenant_id` that row-level security checks, so
+//! a query that forgot its filter would still see nothing foreign.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use bookwarden_domain::id::TenantId;
+use bookwarden_domain::tenant::{Region, Tenant, TenantSlug};
+use sea_orm::{
+    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::db::connect_url;
+use crate::entity::{tenant_directory, tenants};
+use crate::error::{Refusal, StoreError, refusal};
+use crate::rows::us;
+
+/// Where a region's rows live.
+#[derive(Clone)]
+pub struct RegionDatabase {
+    /// The region.
+    pub region: Region,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB` (the application role,
+    /// not the schema owner).
+    pub url: String,
+}
+
+impl std::fmt::Debug for RegionDatabase {
+    // A URL may carry a password: show only the region and the scheme.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or("?");
+        write!(f, "RegionDatabase({}, {scheme}://..)", self.region)
+    }
+}
+
+/// How to open a [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// One database per region; with one region, everything is one
+    /// database.
+    pub regions: Vec<RegionDatabase>,
+    /// The region whose database holds the tenant directory (slug ->
+    /// tenant and region).
+    pub directory: Region,
+    /// Connections per database pool.
+    pub max_connections: u32,
+}
+
+/// The tenant-sealed store over one database per region.
+pub struct Store {
+    regions: BTreeMap<Region, DatabaseConnection>,
+    directory: DatabaseConnection,
+    located: RwLock<HashMap<TenantId, Region>>,
+}
+
+/// Whether a scope may write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Read,
+    Write,
+}
+
+impl Store {
+    /// Connects to every region's database. The schema must be migrated
+    /// ([`crate::migrate`]).
+    pub async fn open(config: StoreConfig) -> Result<Self, StoreError> {
+        let mut regions = BTreeMap::new();
+        for db in &config.regions {
+            let conn = connect_url(&db.url, config.max_connections).await?;
+            if regions.insert(db.region.clone(), conn).is_some() {
+                return Err(StoreError::Config(format!(
+                    "region {} is configured twice",
+                    db.region
+                )));
+            }
+        }
+        let directory = regions
+            .get(&config.directory)
+            .cloned()
+            .ok_or_else(|| StoreError::UnknownRegion(config.directory.to_string()))?;
+        Ok(Self {
+            regions,
+            directory,
+            located: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Registers `tenant` in the directory and creates its row in its
+    /// region's database. Fails with [`StoreError::Duplicate`] when the slug
+    /// is taken.
+    pub async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        now: bookwarden_domain::jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let region_db = self
+            .regions
+            .get(tenant.region())
+            .ok_or_else(|| StoreError::UnknownRegion(tenant.region().to_string()))?;
+        let entry = tenant_directory::ActiveModel {
+            tenant_id: Set(*tenant.id().as_uuid()),
+            slug: Set(tenant.slug().as_str().to_owned()),
+            region: Set(tenant.region().as_str().to_owned()),
+            created_at_us: Set(us(now)),
+        };
+        entry
+            .insert(&self.directory)
+            .await
+            .map_err(|e| match refusal(&e) {
+                Some(Refusal::Unique) => StoreError::Duplicate("slug"),
+                _ => StoreError::Database(e),
+            })?;
+        let created = async {
+            let scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;
+            crate::tenants::insert(&scope, tenant, now).await?;
+            scope.commit().await
+        }
+        .await;
+        if let Err(error) = created {
+            // Undo the directory entry so the slug is free again.
+            tenant_directory::Entity::delete_by_id(*tenant.id().as_uuid())
+                .exec(&self.directory)
+                .await?;
+            return Err(error);
+        }
+        self.remember(tenant.id(), tenant.region().clone());
+        Ok(())
+    }
+
+    /// The tenant with this slug, if any.
+    pub async fn locate(&self, slug: &TenantSlug) -> Result<Option<TenantId>, StoreError> {
+        let found = tenant_directory::Entity::find()
+            .filter(tenant_directory::Column::Slug.eq(slug.as_str()))
+            .one(&self.directory)
+            .await?;
+        Ok(found.map(|row| TenantId::from_uuid(row.tenant_id)))
+    }
+
+    /// A read-write scope for `tenant`. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so a check-then-write inside it cannot race.
+    pub async fn write(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
+        let db = self.database_of(tenant).await?;
+        TenantScope::begin(db, tenant, Mode::Write).await
+    }
+
+    /// A read-only scope for `tenant`.
+    pub async fn read(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
+        let db = self.database_of(tenant).await?;
+        TenantScope::begin(db, tenant, Mode::Read).await
+    }
+
+    /// The database holding `tenant`'s rows. An unknown tenant gets the
+    /// directory's database, where its scope sees nothing, exactly as a
+    /// known tenant with no rows would.
+    async fn database_of(&self, tenant: TenantId) -> Result<&DatabaseConnection, StoreError> {
+        if self.regions.len() == 1 {
+            return Ok(&self.directory);
+        }
+        let known = self
+            .located
+            .read()
+            .ok()
+            .and_then(|map| map.get(&tenant).cloned());
+        let region = match known {
+            Some(region) => Some(region),
+            None => {
+                let row = tenant_directory::Entity::find_by_id(*tenant.as_uuid())
+                    .one(&self.directory)
+                    .await?;
+                match row.map(|r| Region::parse(&r.region)) {
+                    Some(Ok(region)) => {
+                        self.remember(tenant, region.clone());
+                        Some(region)
+                    }
+                    Some(Err(e)) => return Err(crate::rows::corrupt("tenant_directory", e)),
+                    None => None,
+                }
+            }
+        };
+        match region {
+            Some(region) => self
+                .regions
+                .get(&region)
+                .ok_or_else(|| StoreError::UnknownRegion(region.to_string())),
+            None => Ok(&self.directory),
+        }
+    }
+
+    fn remember(&self, tenant: TenantId, region: Region) {
+        if let Ok(mut map) = self.located.write() {
+            map.insert(tenant, region);
+        }
+    }
+
+    /// Whether every region's database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        for db in self.regions.values() {
+            db.ping().await?;
+        }
+        Ok(())
+    }
+
+    /// Closes every pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        for (_, db) in self.regions {
+            db.close().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One transaction bound to one tenant. Dropping it without [`commit`]
+/// rolls back.
+///
+/// [`commit`]: TenantScope::commit
+pub struct TenantScope {
+    tenant: TenantId,
+    tx: DatabaseTransaction,
+}
+
+impl TenantScope {
+    async fn begin(
+        db: &DatabaseConnection,
+        tenant: TenantId,
+        mode: Mode,
+    ) -> Result<Self, StoreError> {
+        let backend = db.get_database_backend();
+        let tx = match backend {
+            DbBackend::Sqlite => {
+                db.begin_with_options(TransactionOptions {
+                    isolation_level: None,
+                    access_mode: None,
+                    sqlite_transaction_mode: Some(match mode {
+                        Mode::Read => SqliteTransactionMode::Deferred,
+                        Mode::Write => SqliteTransactionMode::Immediate,
+                    }),
+                })
+                .await?
+            }
+            _ => {
+                let access = match mode {
+                    Mode::Read => AccessMode::ReadOnly,
+                    Mode::Write => AccessMode::ReadWrite,
+                };
+                db.begin_with_config(None, Some(access)).await?
+            }
+        };
+        if backend == DbBackend::Postgres {
+            // Transaction-local (the `true`): it ends with the transaction,
+            // so a pooled connection never carries a tenant over.
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [tenant.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(Self { tenant, tx })
+    }
+
+    /// The tenant this scope is bound to.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// Commits everything done through the scope.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// Abandons everything done through the scope.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.tx.rollback().await?)
+    }
+
+    pub(crate) fn tx(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    pub(crate) fn uuid(&self) -> sea_orm::prelude::Uuid {
+        *self.tenant.as_uuid()
+    }
+
+    /// Refuses a value that belongs to another tenant: fail closed rather
+    /// than write it under this one.
+    pub(crate) fn check_owner(&self, owner: TenantId) -> Result<(), StoreError> {
+        if owner == self.tenant {
+            Ok(())
+        } else {
+            Err(StoreError::WrongTenant)
+        }
+    }
+}
+
+/// Reads the tenant row of a scope.
+pub(crate) async fn own_tenant(scope: &TenantScope) -> Result<Option<tenants::Model>, StoreError> {
+    Ok(tenants::Entity::find()
+        .filter(tenants::Column::TenantId.eq(scope.uuid()))
+        .one(scope.tx())
+        .await?)
+}

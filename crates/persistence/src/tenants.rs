@@ -1,0 +1,130 @@
+//! The tenant's own row.
+
+use bookwarden_domain::jiff::Timestamp;
+use bookwarden_domain::tenant::{
+    Plan, Region, Tenant, TenantName, TenantParts, TenantSlug, TenantStatus,
+};
+use bookwarden_domain::time::TimeZone;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use crate::entity::{tenant_keys, tenants};
+use crate::error::StoreError;
+use crate::rows::{corrupt, us};
+use crate::store::{TenantScope, own_tenant};
+
+pub(crate) async fn insert(
+    scope: &TenantScope,
+    tenant: &Tenant,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    scope.check_owner(tenant.id())?;
+    tenants::ActiveModel {
+        tenant_id: Set(scope.uuid()),
+        name: Set(tenant.name().as_str().to_owned()),
+        slug: Set(tenant.slug().as_str().to_owned()),
+        plan: Set(tenant.plan().as_str().to_owned()),
+        status: Set(tenant.status().as_str().to_owned()),
+        time_zone: Set(tenant.time_zone().name().to_owned()),
+        region: Set(tenant.region().as_str().to_owned()),
+        created_at_us: Set(us(now)),
+    }
+    .insert(scope.tx())
+    .await?;
+    Ok(())
+}
+
+fn parse(row: tenants::Model) -> Result<Tenant, StoreError> {
+    let bad = |e: &dyn std::fmt::Display| corrupt("tenants", e);
+    Ok(Tenant::restore(TenantParts {
+        id: bookwarden_domain::id::TenantId::from_uuid(row.tenant_id),
+        name: TenantName::parse(&row.name).map_err(|e| bad(&e))?,
+        slug: TenantSlug::parse(&row.slug).map_err(|e| bad(&e))?,
+        plan: Plan::parse(&row.plan).map_err(|e| bad(&e))?,
+        region: Region::parse(&row.region).map_err(|e| bad(&e))?,
+        status: TenantStatus::parse(&row.status).map_err(|e| bad(&e))?,
+        time_zone: TimeZone::parse(&row.time_zone).map_err(|e| bad(&e))?,
+    }))
+}
+
+impl TenantScope {
+    /// This scope's tenant.
+    pub async fn tenant_row(&self) -> Result<Option<Tenant>, StoreError> {
+        own_tenant(self).await?.map(parse).transpose()
+    }
+
+    /// Saves a changed name, plan or status of this scope's tenant.
+    pub async fn update_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError> {
+        self.check_owner(tenant.id())?;
+        let result = tenants::Entity::update_many()
+            .col_expr(tenants::Column::Name, tenant.name().as_str().into())
+            .col_expr(tenants::Column::Plan, tenant.plan().as_str().into())
+            .col_expr(tenants::Column::Status, tenant.status().as_str().into())
+            .col_expr(tenants::Column::TimeZone, tenant.time_zone().name().into())
+            .filter(tenants::Column::TenantId.eq(self.uuid()))
+            .exec(self.tx())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}
+
+/// A tenant's data key as stored: wrapped by the master key of
+/// `master_version` (see `bookwarden_crypto::vault`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StoredDataKey {
+    /// The master key version that wraps it.
+    pub master_version: u32,
+    /// The wrapped bytes; useless without the master key.
+    pub wrapped: Vec<u8>,
+}
+
+impl TenantScope {
+    /// Saves the tenant's wrapped data key, replacing the one stored (as a
+    /// master key rotation does).
+    pub async fn put_data_key(
+        &self,
+        key: &StoredDataKey,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let version = i32::try_from(key.master_version)
+            .map_err(|e| StoreError::Config(format!("master key version: {e}")))?;
+        tenant_keys::Entity::delete_many()
+            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
+            .exec(self.tx())
+            .await?;
+        tenant_keys::ActiveModel {
+            tenant_id: Set(self.uuid()),
+            master_version: Set(version),
+            wrapped: Set(key.wrapped.clone()),
+            updated_at_us: Set(us(now)),
+        }
+        .insert(self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's wrapped data key, if it has one.
+    pub async fn data_key(&self) -> Result<Option<StoredDataKey>, StoreError> {
+        let row = tenant_keys::Entity::find()
+            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
+            .one(self.tx())
+            .await?;
+        row.map(|r| {
+            Ok(StoredDataKey {
+                master_version: u32::try_from(r.master_version)
+                    .map_err(|e| corrupt("tenant_keys", e))?,
+                wrapped: r.wrapped,
+            })
+        })
+        .transpose()
+    }
+
+    /// Destroys the tenant's data key: every value sealed for the tenant,
+    /// here and in every backup, becomes unreadable (crypto-shredding).
+    pub async fn destroy_data_key(&self) -> Result<bool, StoreError> {
+        let result = tenant_keys::Entity::delete_many()
+            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
+            .exec(self.tx())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}

@@ -1,0 +1,321 @@
+//! No double booking (P13), enforced by the database on both engines, and
+//! idempotent creation.
+
+use std::sync::Arc;
+
+use bookwarden_domain::booking::{Booking, CancelledBy, NewBooking, Requested};
+use bookwarden_domain::id::{CustomerId, StaffId};
+use bookwarden_domain::intake::IntakeAnswers;
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::service::Service;
+use bookwarden_domain::time::TimeRange;
+use bookwarden_persistence::{Created, Idempotency, Store, StoreError};
+
+use crate::harness::{TestDb, customer, engines, now, service, staff_member, tenant};
+
+/// A tenant with one staff member, one customer and a service.
+pub struct Desk {
+    pub tenant: bookwarden_domain::id::TenantId,
+    pub staff: StaffId,
+    pub customer: CustomerId,
+    pub service: Service,
+}
+
+pub async fn desk(store: &Store, seats: u16, before: u32, after: u32) -> Desk {
+    let t = tenant(store).await;
+    let member = staff_member(t.id(), "Sam");
+    let client = customer(t.id(), "ada@example.com");
+    let svc = service(t.id(), &[member.id()], seats, before, after);
+    let scope = store.write(t.id()).await.unwrap();
+    scope.staff().insert(&member).await.unwrap();
+    scope.customers().insert(&client, now()).await.unwrap();
+    scope.services().insert(&svc).await.unwrap();
+    scope.commit().await.unwrap();
+    Desk {
+        tenant: t.id(),
+        staff: member.id(),
+        customer: client.id(),
+        service: svc,
+    }
+}
+
+fn at(minutes_after_ten: i64) -> Timestamp {
+    let ten: Timestamp = "2026-07-01T10:00:00Z".parse().unwrap();
+    ten.checked_add(SignedDuration::from_mins(minutes_after_ten))
+        .unwrap()
+}
+
+pub fn booking(desk: &Desk, start_min: i64, minutes: i64, seats: u16) -> Booking<Requested> {
+    Booking::request(
+        NewBooking {
+            tenant: desk.tenant,
+            service: desk.service.id(),
+            staff: desk.staff,
+            customer: desk.customer,
+            range: TimeRange::new(at(start_min), at(start_min + minutes)).unwrap(),
+            seats,
+            answers: IntakeAnswers::default(),
+        },
+        now(),
+    )
+    .unwrap()
+}
+
+pub async fn try_book(
+    store: &Store,
+    desk: &Desk,
+    b: &Booking<Requested>,
+) -> Result<Created, StoreError> {
+    let scope = store.write(desk.tenant).await?;
+    let created = scope.bookings().create(b, &desk.service, None, None).await;
+    match created {
+        Ok(c) => {
+            scope.commit().await?;
+            Ok(c)
+        }
+        Err(e) => {
+            scope.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+#[tokio::test]
+async fn p13_overlapping_bookings_are_refused_by_the_database() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        // 15 minutes of buffer before and after each appointment.
+        let d = desk(&db.store, 1, 15, 15).await;
+        try_book(&db.store, &d, &booking(&d, 0, 60, 1))
+            .await
+            .unwrap();
+        for (start, why) in [
+            (0, "same time"),
+            (30, "overlap"),
+            (-45, "overlap before"),
+            (60, "inside the after-buffer"),
+            (-75, "before-buffer meets after... no: overlaps"),
+        ] {
+            let err = try_book(&db.store, &d, &booking(&d, start, 60, 1))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, StoreError::SlotTaken),
+                "{engine:?} {why}: {err:?}"
+            );
+        }
+        // Buffers may touch: 10:00-11:00 holds 09:45-11:15; 11:30-12:30 holds 11:15-12:45.
+        try_book(&db.store, &d, &booking(&d, 90, 60, 1))
+            .await
+            .unwrap();
+        try_book(&db.store, &d, &booking(&d, -90, 60, 1))
+            .await
+            .unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p13_cancelling_gives_the_time_back_and_reschedule_is_atomic() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let d = desk(&db.store, 1, 0, 0).await;
+        let first = booking(&d, 0, 60, 1);
+        let second = booking(&d, 120, 60, 1);
+        try_book(&db.store, &d, &first).await.unwrap();
+        try_book(&db.store, &d, &second).await.unwrap();
+
+        // Moving the second onto the first fails and changes nothing.
+        let onto = TimeRange::new(at(30), at(90)).unwrap();
+        let moved = second.clone().reschedule(onto, now()).unwrap();
+        let scope = db.store.write(d.tenant).await.unwrap();
+        let err = scope
+            .bookings()
+            .reschedule(&moved, &d.service)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::SlotTaken), "{engine:?}: {err:?}");
+        let still = scope.bookings().get(second.id()).await.unwrap().unwrap();
+        assert_eq!(still.stage(), bookwarden_domain::booking::Stage::Requested);
+        scope.rollback().await.unwrap();
+        let scope = db.store.read(d.tenant).await.unwrap();
+        let kept = scope.bookings().get(second.id()).await.unwrap().unwrap();
+        let bookwarden_domain::booking::AnyBooking::Requested(kept) = kept else {
+            panic!("stage changed")
+        };
+        assert_eq!(
+            kept.range(),
+            second.range(),
+            "{engine:?}: a failed move changes nothing"
+        );
+        scope.rollback().await.unwrap();
+
+        // Moving it by half an hour, overlapping only itself, works.
+        let nudge = TimeRange::new(at(150), at(210)).unwrap();
+        let nudged = second.clone().reschedule(nudge, now()).unwrap();
+        let scope = db.store.write(d.tenant).await.unwrap();
+        assert!(
+            scope
+                .bookings()
+                .reschedule(&nudged, &d.service)
+                .await
+                .unwrap()
+        );
+        scope.commit().await.unwrap();
+
+        // Cancelling the first frees its time for someone else.
+        let cancelled = first.clone().cancel(CancelledBy::Customer, now()).unwrap();
+        let scope = db.store.write(d.tenant).await.unwrap();
+        assert!(scope.bookings().cancel(&cancelled).await.unwrap());
+        assert!(
+            !scope.bookings().cancel(&cancelled).await.unwrap(),
+            "cancel twice"
+        );
+        scope.commit().await.unwrap();
+        try_book(&db.store, &d, &booking(&d, 0, 60, 1))
+            .await
+            .unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p13_idempotent_creation_returns_the_first_booking() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let d = desk(&db.store, 1, 0, 0).await;
+        let digest = [7_u8; 32];
+        let key = Idempotency {
+            key: "retry-123",
+            request_digest: &digest,
+        };
+        let first = booking(&d, 0, 60, 1);
+        let scope = db.store.write(d.tenant).await.unwrap();
+        assert_eq!(
+            scope
+                .bookings()
+                .create(&first, &d.service, None, Some(key))
+                .await
+                .unwrap(),
+            Created::New
+        );
+        scope.commit().await.unwrap();
+        // A retry (a new booking object, same key and request) gets the first.
+        let retry = booking(&d, 0, 60, 1);
+        let scope = db.store.write(d.tenant).await.unwrap();
+        let again = scope
+            .bookings()
+            .create(&retry, &d.service, None, Some(key))
+            .await
+            .unwrap();
+        assert_eq!(again, Created::Replayed(first.id()), "{engine:?}");
+        let other = [8_u8; 32];
+        let reused = Idempotency {
+            key: "retry-123",
+            request_digest: &other,
+        };
+        let err = scope
+            .bookings()
+            .create(&retry, &d.service, None, Some(reused))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::IdempotencyMismatch),
+            "{engine:?}: {err:?}"
+        );
+        let range = TimeRange::new(at(-600), at(600)).unwrap();
+        assert_eq!(scope.bookings().list(range, None).await.unwrap().len(), 1);
+        scope.commit().await.unwrap();
+        db.finish().await;
+    }
+}
+
+/// 64 concurrent requests for overlapping times of one staff member: the
+/// bookings that commit never overlap, every refusal is `SlotTaken`, and
+/// every refused request overlaps a committed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p13_race_of_64_concurrent_bookings_leaves_no_overlap() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 16).await;
+        let d = Arc::new(desk(&db.store, 1, 0, 0).await);
+        let store = Arc::new(db.store);
+        let mut tasks = Vec::new();
+        for i in 0..64_i64 {
+            let (store, d) = (store.clone(), d.clone());
+            // Starts every 20 minutes over a 60-minute length: heavy overlap.
+            let b = booking(&d, (i % 16) * 20, 60, 1);
+            tasks.push(tokio::spawn(async move {
+                let result = try_book(&store, &d, &b).await;
+                (b, result)
+            }));
+        }
+        let mut won = Vec::new();
+        let mut lost = Vec::new();
+        for task in tasks {
+            let (b, result) = task.await.unwrap();
+            match result {
+                Ok(_) => won.push(b.range()),
+                Err(StoreError::SlotTaken) => lost.push(b.range()),
+                Err(e) => panic!("{engine:?}: a loser must see SlotTaken, got {e:?}"),
+            }
+        }
+        assert!(!won.is_empty());
+        for (i, a) in won.iter().enumerate() {
+            for b in &won[i + 1..] {
+                assert!(
+                    !a.overlaps(b),
+                    "{engine:?}: committed bookings overlap: {a:?} {b:?}"
+                );
+            }
+        }
+        for l in &lost {
+            assert!(
+                won.iter().any(|w| w.overlaps(l)),
+                "{engine:?}: {l:?} was refused without a reason"
+            );
+        }
+        let scope = store.read(d.tenant).await.unwrap();
+        let all = scope
+            .bookings()
+            .list(TimeRange::new(at(-60), at(1_000)).unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), won.len(), "{engine:?}: stored = committed");
+        scope.rollback().await.unwrap();
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}
+
+/// A group slot with 5 seats under 20 concurrent one-seat requests sells
+/// exactly 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p13_group_slot_never_oversells_under_concurrency() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 16).await;
+        let d = Arc::new(desk(&db.store, 5, 0, 0).await);
+        let store = Arc::new(db.store);
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (store, d) = (store.clone(), d.clone());
+            let b = booking(&d, 0, 60, 1);
+            tasks.push(tokio::spawn(async move { try_book(&store, &d, &b).await }));
+        }
+        let mut sold = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => sold += 1,
+                Err(StoreError::SlotTaken) => {}
+                Err(e) => panic!("{engine:?}: {e:?}"),
+            }
+        }
+        assert_eq!(sold, 5, "{engine:?}");
+        // Another time of the same group service overlapping the slot is refused.
+        let err = try_book(&store, &d, &booking(&d, 30, 60, 1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::SlotTaken), "{engine:?}");
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}

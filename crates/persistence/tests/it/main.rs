@@ -1,0 +1,18 @@
+//! Integration tests of the store, each run against a fresh SQLite file and
+//! a fresh PostgreSQL database.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr,
+    missing_docs,
+    unreachable_pub,
+    reason = "tests fail loudly"
+)]
+
+mod bookings;
+mod harness;
+mod isolation;
+mod schema;

@@ -1,0 +1,215 @@
+//! The database's own walls (P1, P13): read from the PostgreSQL catalogs and
+//! tried with raw SQL beneath the store's API.
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+use crate::bookings::{booking, desk, try_book};
+use crate::harness::{Engine, TestDb, engines};
+
+/// Every table with `tenant_id` has row-level security enabled and forced,
+/// a policy on `app.tenant_id`, and only composite foreign keys that start
+/// with `tenant_id`; the application role owns nothing and cannot bypass it.
+#[tokio::test]
+async fn p1_postgres_catalog_every_tenant_table_has_forced_rls_and_composite_keys() {
+    for engine in engines().await {
+        if engine != Engine::Postgres {
+            continue;
+        }
+        let db = TestDb::new(engine).await;
+        let owner = sea_orm::Database::connect(&db.owner_url).await.unwrap();
+        let q = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+        let tables = owner
+            .query_all_raw(q("SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                                     pg_get_userbyid(c.relowner) AS owner,
+                                     (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid
+                                        AND pg_get_expr(p.polqual, p.polrelid) LIKE '%app.tenant_id%'
+                                        AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%app.tenant_id%') AS policies
+                              FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+                              WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+                                AND a.attname = 'tenant_id' AND NOT a.attisdropped"))
+            .await
+            .unwrap();
+        assert!(
+            tables.len() >= 10,
+            "found only {} tenant tables",
+            tables.len()
+        );
+        for row in &tables {
+            let name: String = row.try_get("", "relname").unwrap();
+            let owner_name: String = row.try_get("", "owner").unwrap();
+            assert_ne!(
+                owner_name,
+                crate::harness::APP_ROLE,
+                "{name}: the app role must not own it"
+            );
+            if name == "tenant_directory" {
+                continue;
+            }
+            let rls: bool = row.try_get("", "relrowsecurity").unwrap();
+            let forced: bool = row.try_get("", "relforcerowsecurity").unwrap();
+            let policies: i64 = row.try_get("", "policies").unwrap();
+            assert!(
+                rls && forced,
+                "{name}: row-level security must be enabled and forced"
+            );
+            assert!(policies >= 1, "{name}: no tenant policy");
+        }
+        // Every foreign key between tenant tables starts with tenant_id.
+        let fks = owner
+            .query_all_raw(q("SELECT conrelid::regclass::text AS tbl, confrelid::regclass::text AS ref,
+                                     (SELECT attname FROM pg_attribute WHERE attrelid = conrelid AND attnum = conkey[1]) AS first,
+                                     array_length(conkey, 1) AS n
+                              FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace"))
+            .await
+            .unwrap();
+        assert!(fks.len() >= 10);
+        for fk in &fks {
+            let table: String = fk.try_get("", "tbl").unwrap();
+            let first: String = fk.try_get("", "first").unwrap();
+            let n: i32 = fk.try_get("", "n").unwrap();
+            let referenced: String = fk.try_get("", "ref").unwrap();
+            let to_tenants = referenced == "tenants";
+            assert!(
+                first == "tenant_id" && (n >= 2 || to_tenants),
+                "{table} -> {referenced}: a reference must be composite and start with tenant_id"
+            );
+        }
+        let role = owner
+            .query_one_raw(q(&format!(
+                "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = '{}'",
+                crate::harness::APP_ROLE
+            )))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!role.try_get::<bool>("", "rolsuper").unwrap());
+        assert!(!role.try_get::<bool>("", "rolbypassrls").unwrap());
+        owner.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+/// Beneath the store: as the application role, with no tenant set a query
+/// sees nothing; with one tenant set it sees only that tenant, and cannot
+/// write a row for another.
+#[tokio::test]
+async fn p1_postgres_rls_without_a_tenant_sees_nothing() {
+    for engine in engines().await {
+        if engine != Engine::Postgres {
+            continue;
+        }
+        let db = TestDb::new(engine).await;
+        let a = desk(&db.store, 1, 0, 0).await;
+        let b = desk(&db.store, 1, 0, 0).await;
+        try_book(&db.store, &b, &booking(&b, 0, 60, 1))
+            .await
+            .unwrap();
+        let app = db.raw_app().await;
+        let count = |sql: String| {
+            let app = &app;
+            async move {
+                let row = app
+                    .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get::<i64>("", "n").unwrap()
+            }
+        };
+        assert_eq!(
+            count("SELECT count(*) AS n FROM staff".into()).await,
+            0,
+            "no tenant set"
+        );
+        assert_eq!(count("SELECT count(*) AS n FROM bookings".into()).await, 0);
+        let tx = app.begin().await.unwrap();
+        let set = format!("SELECT set_config('app.tenant_id', '{}', true)", a.tenant);
+        tx.execute_unprepared(&set).await.unwrap();
+        let seen = tx
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM staff",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            seen.try_get::<i64>("", "n").unwrap(),
+            1,
+            "only A's staff member"
+        );
+        tx.commit().await.unwrap();
+        let forged = format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true);
+             INSERT INTO staff (tenant_id, staff_id, name) VALUES ('{}', gen_random_uuid(), 'Eve'); COMMIT;",
+            a.tenant, b.tenant
+        );
+        let err = app.execute_unprepared(&forged).await.unwrap_err();
+        assert!(
+            err.to_string().contains("row-level security") || format!("{err:?}").contains("42501"),
+            "{err:?}"
+        );
+        let _ = app.execute_unprepared("ROLLBACK").await;
+        app.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+/// Beneath the store, on both engines: a row of tenant A that points at
+/// tenant B's staff member is refused by the composite foreign key, and two
+/// overlapping holds are refused by the exclusion constraint or trigger.
+#[tokio::test]
+async fn p1_composite_foreign_keys_refuse_cross_tenant_references() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = desk(&db.store, 1, 0, 0).await;
+        let b = desk(&db.store, 1, 0, 0).await;
+        let conn = sea_orm::Database::connect(&db.owner_url).await.unwrap();
+        let backend = conn.get_database_backend();
+        let id = |u: &uuid::Uuid| match backend {
+            DbBackend::Sqlite => format!("X'{}'", u.simple()),
+            _ => format!("'{u}'"),
+        };
+        let tenant_setting = match engine {
+            Engine::Postgres => {
+                format!("SELECT set_config('app.tenant_id', '{}', false);", a.tenant)
+            }
+            Engine::Sqlite => String::new(),
+        };
+        // A's service, B's staff member.
+        let sql = format!(
+            "{tenant_setting} INSERT INTO service_staff (tenant_id, service_id, staff_id, position) VALUES ({}, {}, {}, 9)",
+            id(a.tenant.as_uuid()),
+            id(a.service.id().as_uuid()),
+            id(b.staff.as_uuid())
+        );
+        let err = conn.execute_unprepared(&sql).await.unwrap_err();
+        let text = format!("{err:?}").to_lowercase();
+        assert!(
+            text.contains("foreign key") || text.contains("23503"),
+            "{engine:?}: {text}"
+        );
+        // Two overlapping holds of one staff member, written directly.
+        let hold = |from: i64, until: i64| {
+            format!(
+                "{tenant_setting} INSERT INTO holds (tenant_id, hold_id, staff_id, service_id, starts_at_us, ends_at_us,
+                    held_from_us, held_until_us, capacity, seats_taken)
+                 VALUES ({t}, {h}, {s}, {v}, {from}, {until}, {from}, {until}, 1, 1)",
+                t = id(a.tenant.as_uuid()),
+                h = id(&uuid::Uuid::new_v4()),
+                s = id(a.staff.as_uuid()),
+                v = id(a.service.id().as_uuid()),
+            )
+        };
+        conn.execute_unprepared(&hold(0, 100)).await.unwrap();
+        let err = conn.execute_unprepared(&hold(50, 150)).await.unwrap_err();
+        let text = format!("{err:?}").to_lowercase();
+        assert!(
+            text.contains("bookwarden_slot_taken") || text.contains("holds_no_overlap"),
+            "{engine:?}: {text}"
+        );
+        conn.execute_unprepared(&hold(100, 200)).await.unwrap();
+        conn.close().await.unwrap();
+        db.finish().await;
+    }
+}
