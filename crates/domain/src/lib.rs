@@ -7,6 +7,7 @@
 //! its own id type.
 
 pub mod account;
+pub mod audit;
 pub mod booking;
 pub mod id;
 pub mod intake;

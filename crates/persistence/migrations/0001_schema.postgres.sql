@@ -177,6 +177,41 @@ CREATE TABLE idempotency_keys (
     FOREIGN KEY (tenant_id, booking_id) REFERENCES bookings (tenant_id, booking_id) ON DELETE CASCADE
 );
 
+-- The append-only audit chain, hash-chained per tenant: each entry's hash
+-- covers the previous hash and a canonical encoding of the entry. The head
+-- (newest seq and hash) is kept apart, so a truncated tail is detected;
+-- the anchor is where retention purging stopped, so what remains still
+-- verifies. The application role may only read and insert entries.
+CREATE TABLE audit_log (
+    tenant_id uuid   NOT NULL REFERENCES tenants (tenant_id),
+    seq       bigint NOT NULL,
+    at_us     bigint NOT NULL,
+    kind      text   NOT NULL,
+    actor     text,
+    subject   text,
+    detail    text   NOT NULL,
+    prev_hash bytea  NOT NULL,
+    hash      bytea  NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+);
+
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'bookwarden_audit_append_only';
+END
+$$;
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+
+CREATE TABLE audit_heads (
+    tenant_id   uuid   NOT NULL PRIMARY KEY REFERENCES tenants (tenant_id),
+    seq         bigint NOT NULL,
+    hash        bytea  NOT NULL,
+    anchor_seq  bigint NOT NULL,
+    anchor_hash bytea  NOT NULL
+);
+
 -- Row-level security on every table with tenant_id except the directory
 -- (slug -> tenant and region, looked up before a tenant is known). FORCE
 -- applies it to the table owner too; the tenant comes from a
@@ -188,7 +223,8 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY[
         'tenants', 'tenant_keys', 'users', 'staff', 'customers', 'services',
-        'service_staff', 'schedules', 'holds', 'bookings', 'idempotency_keys'
+        'service_staff', 'schedules', 'holds', 'bookings', 'idempotency_keys',
+        'audit_log', 'audit_heads'
     ] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

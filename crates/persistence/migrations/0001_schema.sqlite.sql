@@ -190,3 +190,34 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (tenant_id, idem_key),
     FOREIGN KEY (tenant_id, booking_id) REFERENCES bookings (tenant_id, booking_id) ON DELETE CASCADE
 ) STRICT;
+
+-- The append-only audit chain, hash-chained per tenant: each entry's hash
+-- covers the previous hash and a canonical encoding of the entry. The head
+-- (newest seq and hash) is kept apart, so a truncated tail is detected;
+-- the anchor is where retention purging stopped, so what remains still
+-- verifies. Entries are never updated.
+CREATE TABLE audit_log (
+    tenant_id BLOB    NOT NULL REFERENCES tenants (tenant_id),
+    seq       INTEGER NOT NULL,
+    at_us     INTEGER NOT NULL,
+    kind      TEXT    NOT NULL,
+    actor     TEXT,
+    subject   TEXT,
+    detail    TEXT    NOT NULL,
+    prev_hash BLOB    NOT NULL,
+    hash      BLOB    NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) STRICT;
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'bookwarden_audit_append_only');
+END;
+
+CREATE TABLE audit_heads (
+    tenant_id   BLOB    NOT NULL PRIMARY KEY REFERENCES tenants (tenant_id),
+    seq         INTEGER NOT NULL,
+    hash        BLOB    NOT NULL,
+    anchor_seq  INTEGER NOT NULL,
+    anchor_hash BLOB    NOT NULL
+) STRICT;

@@ -161,3 +161,26 @@ entity!(idempotency_keys, "idempotency_keys", {
     pub booking_id: Uuid,
     pub created_at_us: i64,
 });
+
+entity!(audit_log, "audit_log", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub seq: i64,
+    pub at_us: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub detail: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+});
+
+entity!(audit_heads, "audit_heads", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub anchor_seq: i64,
+    pub anchor_hash: Vec<u8>,
+});

@@ -8,6 +8,7 @@
 //! transaction-local setting. Overlapping bookings of one staff member are
 //! refused by the database itself.
 
+mod audit;
 mod bookings;
 mod db;
 mod entity;
@@ -19,6 +20,7 @@ mod services;
 mod store;
 mod tenants;
 
+pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
 pub use bookings::{Bookings, Created, Idempotency};
 pub use error::StoreError;
 pub use migrate::{grant_app_role, migrate};

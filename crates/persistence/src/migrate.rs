@@ -85,7 +85,8 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
         let sql = format!(
             "GRANT USAGE ON SCHEMA public TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-             REVOKE ALL ON seaql_migrations FROM {role};"
+             REVOKE ALL ON seaql_migrations FROM {role};
+             REVOKE UPDATE, DELETE ON audit_log FROM {role};"
         );
         conn.execute_unprepared(&sql).await?;
     }

@@ -121,6 +121,7 @@ impl Store {
         let created = async {
             let scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;
             crate::tenants::insert(&scope, tenant, now).await?;
+            scope.start_audit_chain().await?;
             scope.commit().await
         }
         .await;

@@ -12,7 +12,9 @@
     reason = "tests fail loudly"
 )]
 
+mod audit;
 mod bookings;
 mod harness;
 mod isolation;
+mod regions;
 mod schema;

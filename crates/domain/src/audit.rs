@@ -1,0 +1,91 @@
+//! Security events for the append-only audit chain (P9), and how long each
+//! kind is kept.
+
+/// How serious an event is; it sets how long the event is kept.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum Severity {
+    /// Routine (a successful sign-in): kept 30 days.
+    Info,
+    /// Worth a look (a failed sign-in, a revoked key): kept 90 days.
+    Notice,
+    /// Changes access or data rights (role changes, exports, erasure,
+    /// lockouts, denied cross-tenant attempts): kept 180 days.
+    Critical,
+}
+
+impl Severity {
+    /// Days an event of this severity is kept before the purge job may
+    /// remove it.
+    pub fn retention_days(self) -> u32 {
+        match self {
+            Self::Info => 30,
+            Self::Notice => 90,
+            Self::Critical => 180,
+        }
+    }
+}
+
+macro_rules! kinds {
+    ($($variant:ident => $name:literal, $severity:ident;)*) => {
+        /// A kind of security event.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        #[non_exhaustive]
+        pub enum AuditKind {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        impl AuditKind {
+            /// Every kind.
+            pub const ALL: &'static [AuditKind] = &[$(AuditKind::$variant),*];
+
+            /// The stable name stored in the chain.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// Parses a stored name.
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// How serious it is.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Self::$variant => Severity::$severity,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    LoginSucceeded => "login.succeeded", Info;
+    LoginFailed => "login.failed", Notice;
+    Lockout => "login.lockout", Critical;
+    Logout => "logout", Info;
+    PasswordChanged => "password.changed", Critical;
+    PasswordResetForced => "password.reset_forced", Critical;
+    RoleChanged => "role.changed", Critical;
+    TotpEnabled => "totp.enabled", Critical;
+    TotpDisabled => "totp.disabled", Critical;
+    RecoveryCodeUsed => "totp.recovery_code_used", Critical;
+    ApiKeyCreated => "api_key.created", Notice;
+    ApiKeyRevoked => "api_key.revoked", Notice;
+    SessionRevoked => "session.revoked", Info;
+    UserInvited => "user.invited", Notice;
+    UserDisabled => "user.disabled", Critical;
+    CalendarConnected => "calendar.connected", Notice;
+    CalendarDisconnected => "calendar.disconnected", Notice;
+    DataExported => "data.exported", Critical;
+    CustomerErased => "customer.erased", Critical;
+    TenantErased => "tenant.erased", Critical;
+    CrossTenantDenied => "access.cross_tenant_denied", Critical;
+}

@@ -1,0 +1,279 @@
+//! The append-only audit chain (P9), hash-chained per tenant.
+//!
+//! Entry `n`'s hash is SHA-256 over entry `n-1`'s hash and a canonical,
+//! length-prefixed encoding of entry `n` (seq, time, kind, actor, subject,
+//! detail). The first entry chains from a genesis hash bound to the tenant.
+//! The newest seq and hash are also kept in `audit_heads`, so removing the
+//! tail is detected; `anchor_*` is where retention purging stopped. Appends
+//! lock the head row, so one tenant's entries are numbered without gaps even
+//! under concurrency. [`TenantScope::verify_audit_chain`] detects an edited,
+//! removed, inserted, reordered or truncated entry.
+
+use std::collections::BTreeMap;
+
+use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::jiff::Timestamp;
+use ring::digest::{Context, SHA256};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use crate::entity::{audit_heads, audit_log};
+use crate::error::StoreError;
+use crate::rows::{corrupt, us};
+use crate::store::TenantScope;
+
+/// One security event to append. Never put a secret, password, token or
+/// intake answer in it: the chain is read by operators and exported.
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    /// What happened.
+    pub kind: AuditKind,
+    /// Who did it (a user id, `customer`, `system`), if known.
+    pub actor: Option<String>,
+    /// What it happened to (a user, key or booking id), if anything.
+    pub subject: Option<String>,
+    /// Further facts, such as a client address or a new role.
+    pub detail: BTreeMap<String, String>,
+}
+
+/// A stored entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Position in the tenant's chain, from 1.
+    pub seq: i64,
+    /// When it was appended.
+    pub at: Timestamp,
+    /// The kind as stored (a name this version may not know stays text).
+    pub kind: String,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// What it happened to.
+    pub subject: Option<String>,
+    /// Further facts, as stored JSON.
+    pub detail: String,
+}
+
+/// The outcome of verifying a tenant's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainStatus {
+    /// Every entry from the anchor to the head chains correctly.
+    Intact {
+        /// Entries checked.
+        entries: u64,
+    },
+    /// The chain is broken at `seq`.
+    Broken {
+        /// The first entry (or the head) that does not verify.
+        seq: i64,
+        /// How it is broken.
+        reason: ChainBreak,
+    },
+}
+
+/// How a chain is broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// An entry's content no longer matches its hash: it was edited.
+    Edited,
+    /// An entry does not chain from the one before: entries were removed,
+    /// inserted or reordered.
+    Relinked,
+    /// A sequence number is missing: an entry was removed.
+    Gap,
+    /// The newest entry is not the recorded head: the tail was removed, or
+    /// the head was tampered with.
+    Truncated,
+    /// The tenant has no chain head at all.
+    NoHead,
+}
+
+const GENESIS_LABEL: &[u8] = b"bookwarden audit chain v1";
+
+/// The hash the first entry chains from.
+pub(crate) fn genesis(tenant: &[u8; 16]) -> Vec<u8> {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(GENESIS_LABEL);
+    ctx.update(tenant);
+    ctx.finish().as_ref().to_vec()
+}
+
+fn field(ctx: &mut Context, value: Option<&str>) {
+    match value {
+        None => ctx.update(&[0]),
+        Some(text) => {
+            ctx.update(&[1]);
+            let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            ctx.update(&len.to_be_bytes());
+            ctx.update(text.as_bytes());
+        }
+    }
+}
+
+/// The hash of an entry chained from `prev`.
+fn entry_hash(prev: &[u8], e: &AuditEntry) -> Vec<u8> {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(prev);
+    ctx.update(&e.seq.to_be_bytes());
+    ctx.update(&us(e.at).to_be_bytes());
+    field(&mut ctx, Some(&e.kind));
+    field(&mut ctx, e.actor.as_deref());
+    field(&mut ctx, e.subject.as_deref());
+    field(&mut ctx, Some(&e.detail));
+    ctx.finish().as_ref().to_vec()
+}
+
+impl TenantScope {
+    /// Starts the tenant's chain; called once, when the tenant is created.
+    pub(crate) async fn start_audit_chain(&self) -> Result<(), StoreError> {
+        let genesis = genesis(self.tenant().as_bytes());
+        audit_heads::ActiveModel {
+            tenant_id: Set(self.uuid()),
+            seq: Set(0),
+            hash: Set(genesis.clone()),
+            anchor_seq: Set(0),
+            anchor_hash: Set(genesis),
+        }
+        .insert(self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// Appends an event to the tenant's chain and returns its seq. Commit
+    /// the scope for it to count.
+    pub async fn audit(&self, event: &AuditEvent, now: Timestamp) -> Result<i64, StoreError> {
+        // Lock the head so concurrent appends of one tenant queue up.
+        let mut head_query =
+            audit_heads::Entity::find().filter(audit_heads::Column::TenantId.eq(self.uuid()));
+        if self.tx().get_database_backend() == DbBackend::Postgres {
+            head_query = head_query.lock_exclusive();
+        }
+        let head = head_query
+            .one(self.tx())
+            .await?
+            .ok_or_else(|| corrupt("audit_heads", "the tenant has no chain head"))?;
+        let detail = serde_json::to_string(&event.detail).map_err(|e| corrupt("audit_log", e))?;
+        let entry = AuditEntry {
+            seq: head.seq + 1,
+            at: now,
+            kind: event.kind.as_str().to_owned(),
+            actor: event.actor.clone(),
+            subject: event.subject.clone(),
+            detail,
+        };
+        let hash = entry_hash(&head.hash, &entry);
+        audit_log::ActiveModel {
+            tenant_id: Set(self.uuid()),
+            seq: Set(entry.seq),
+            at_us: Set(us(entry.at)),
+            kind: Set(entry.kind.clone()),
+            actor: Set(entry.actor.clone()),
+            subject: Set(entry.subject.clone()),
+            detail: Set(entry.detail.clone()),
+            prev_hash: Set(head.hash.clone()),
+            hash: Set(hash.clone()),
+        }
+        .insert(self.tx())
+        .await?;
+        audit_heads::Entity::update_many()
+            .col_expr(audit_heads::Column::Seq, entry.seq.into())
+            .col_expr(audit_heads::Column::Hash, hash.into())
+            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
+            .exec(self.tx())
+            .await?;
+        Ok(entry.seq)
+    }
+
+    /// The tenant's entries with seq above `after`, oldest first, at most
+    /// `limit`.
+    pub async fn audit_entries(
+        &self,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit_log::Entity::find()
+            .filter(audit_log::Column::TenantId.eq(self.uuid()))
+            .filter(audit_log::Column::Seq.gt(after))
+            .order_by_asc(audit_log::Column::Seq)
+            .limit(limit)
+            .all(self.tx())
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    seq: row.seq,
+                    at: crate::rows::instant("audit_log", row.at_us)?,
+                    kind: row.kind,
+                    actor: row.actor,
+                    subject: row.subject,
+                    detail: row.detail,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks the whole chain from the anchor to the head, in pages.
+    pub async fn verify_audit_chain(&self) -> Result<ChainStatus, StoreError> {
+        let Some(head) = audit_heads::Entity::find()
+            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
+            .one(self.tx())
+            .await?
+        else {
+            return Ok(ChainStatus::Broken {
+                seq: 0,
+                reason: ChainBreak::NoHead,
+            });
+        };
+        let mut prev_hash = head.anchor_hash.clone();
+        let mut expected_seq = head.anchor_seq + 1;
+        let mut checked = 0_u64;
+        loop {
+            let page = audit_log::Entity::find()
+                .filter(audit_log::Column::TenantId.eq(self.uuid()))
+                .filter(audit_log::Column::Seq.gte(expected_seq))
+                .order_by_asc(audit_log::Column::Seq)
+                .limit(1_000)
+                .all(self.tx())
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            for row in page {
+                let broken = |reason| {
+                    Ok(ChainStatus::Broken {
+                        seq: row.seq,
+                        reason,
+                    })
+                };
+                if row.seq != expected_seq {
+                    return broken(ChainBreak::Gap);
+                }
+                if row.prev_hash != prev_hash {
+                    return broken(ChainBreak::Relinked);
+                }
+                let entry = AuditEntry {
+                    seq: row.seq,
+                    at: crate::rows::instant("audit_log", row.at_us)?,
+                    kind: row.kind.clone(),
+                    actor: row.actor.clone(),
+                    subject: row.subject.clone(),
+                    detail: row.detail.clone(),
+                };
+                if entry_hash(&prev_hash, &entry) != row.hash {
+                    return broken(ChainBreak::Edited);
+                }
+                prev_hash = row.hash;
+                expected_seq += 1;
+                checked += 1;
+            }
+        }
+        if expected_seq - 1 != head.seq || prev_hash != head.hash {
+            return Ok(ChainStatus::Broken {
+                seq: expected_seq - 1,
+                reason: ChainBreak::Truncated,
+            });
+        }
+        Ok(ChainStatus::Intact { entries: checked })
+    }
+}

@@ -1,0 +1,230 @@
+//! The audit chain (P9): every tampering is detected; the application role
+//! cannot rewrite history; concurrent appends never fork the chain.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::id::TenantId;
+use bookwarden_persistence::{AuditEvent, ChainBreak, ChainStatus, Store};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+
+use crate::harness::{Engine, TestDb, engines, now, tenant};
+
+fn event(n: usize) -> AuditEvent {
+    AuditEvent {
+        kind: AuditKind::LoginFailed,
+        actor: Some(format!("user-{n}")),
+        subject: None,
+        detail: BTreeMap::from([("client".to_owned(), format!("10.0.0.{n}"))]),
+    }
+}
+
+async fn chain_of(store: &Store, entries: usize) -> TenantId {
+    let t = tenant(store).await.id();
+    for n in 0..entries {
+        let scope = store.write(t).await.unwrap();
+        scope.audit(&event(n), now()).await.unwrap();
+        scope.commit().await.unwrap();
+    }
+    t
+}
+
+async fn verify(store: &Store, t: TenantId) -> ChainStatus {
+    let scope = store.read(t).await.unwrap();
+    let status = scope.verify_audit_chain().await.unwrap();
+    scope.rollback().await.unwrap();
+    status
+}
+
+/// Runs `sql` (with `$n` placeholders) as the schema owner, who is not
+/// subject to row-level security: the position of an attacker with full
+/// database access.
+async fn as_owner(conn: &DatabaseConnection, sql: &str, values: Vec<Value>) {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => (1..=9)
+            .rev()
+            .fold(sql.to_owned(), |s, n| s.replace(&format!("${n}"), "?")),
+        _ => sql.to_owned(),
+    };
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .unwrap();
+}
+
+/// Replaces entry `seq` with the same row but `detail` changed, keeping its
+/// stored hashes (an UPDATE is refused by a trigger, so delete and insert).
+async fn rewrite_detail(conn: &DatabaseConnection, t: TenantId, seq: i64, detail: &str) {
+    let id = Value::from(*t.as_uuid());
+    as_owner(
+        conn,
+        "CREATE TABLE scratch AS SELECT * FROM audit_log WHERE tenant_id = $1 AND seq = $2",
+        vec![id.clone(), seq.into()],
+    )
+    .await;
+    as_owner(
+        conn,
+        "DELETE FROM audit_log WHERE tenant_id = $1 AND seq = $2",
+        vec![id.clone(), seq.into()],
+    )
+    .await;
+    as_owner(conn, "UPDATE scratch SET detail = $1", vec![detail.into()]).await;
+    as_owner(conn, "INSERT INTO audit_log SELECT * FROM scratch", vec![]).await;
+    as_owner(conn, "DROP TABLE scratch", vec![]).await;
+}
+
+#[tokio::test]
+async fn p9_audit_chain_detects_flip_delete_swap_and_truncate() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let store = &db.store;
+        let owner = sea_orm::Database::connect(&db.owner_url).await.unwrap();
+
+        let intact = chain_of(store, 6).await;
+        assert_eq!(
+            verify(store, intact).await,
+            ChainStatus::Intact { entries: 6 },
+            "{engine:?}"
+        );
+
+        // Flip: one character of entry 3's detail.
+        let flipped = chain_of(store, 6).await;
+        rewrite_detail(&owner, flipped, 3, r#"{"client":"10.0.0.9"}"#).await;
+        assert_eq!(
+            verify(store, flipped).await,
+            ChainStatus::Broken {
+                seq: 3,
+                reason: ChainBreak::Edited
+            },
+            "{engine:?} flip"
+        );
+
+        // Delete: entry 3 removed.
+        let deleted = chain_of(store, 6).await;
+        as_owner(
+            &owner,
+            "DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 3",
+            vec![(*deleted.as_uuid()).into()],
+        )
+        .await;
+        assert_eq!(
+            verify(store, deleted).await,
+            ChainStatus::Broken {
+                seq: 4,
+                reason: ChainBreak::Gap
+            },
+            "{engine:?} delete"
+        );
+
+        // Swap: entries 2 and 3 exchange their contents.
+        let swapped = chain_of(store, 6).await;
+        let scope = store.read(swapped).await.unwrap();
+        let entries = scope.audit_entries(0, 10).await.unwrap();
+        scope.rollback().await.unwrap();
+        rewrite_detail(&owner, swapped, 2, &entries[2].detail).await;
+        rewrite_detail(&owner, swapped, 3, &entries[1].detail).await;
+        assert_eq!(
+            verify(store, swapped).await,
+            ChainStatus::Broken {
+                seq: 2,
+                reason: ChainBreak::Edited
+            },
+            "{engine:?} swap"
+        );
+
+        // Truncate: the two newest entries removed.
+        let truncated = chain_of(store, 6).await;
+        as_owner(
+            &owner,
+            "DELETE FROM audit_log WHERE tenant_id = $1 AND seq > 4",
+            vec![(*truncated.as_uuid()).into()],
+        )
+        .await;
+        assert_eq!(
+            verify(store, truncated).await,
+            ChainStatus::Broken {
+                seq: 4,
+                reason: ChainBreak::Truncated
+            },
+            "{engine:?} truncate"
+        );
+
+        // The untouched chain is still intact.
+        assert_eq!(
+            verify(store, intact).await,
+            ChainStatus::Intact { entries: 6 }
+        );
+        owner.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p9_the_application_cannot_rewrite_audit_entries() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let t = chain_of(&db.store, 2).await;
+        let app = db.raw_app().await;
+        let backend = app.get_database_backend();
+        let set = match engine {
+            Engine::Postgres => format!("SELECT set_config('app.tenant_id', '{t}', false);"),
+            Engine::Sqlite => String::new(),
+        };
+        let update = app
+            .execute_unprepared(&format!("{set} UPDATE audit_log SET detail = '{{}}'"))
+            .await
+            .unwrap_err();
+        let text = format!("{update:?}").to_lowercase();
+        assert!(
+            text.contains("permission denied") || text.contains("bookwarden_audit_append_only"),
+            "{engine:?}: {text}"
+        );
+        if backend == DbBackend::Postgres {
+            let delete = app
+                .execute_unprepared(&format!("{set} DELETE FROM audit_log"))
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{delete:?}")
+                    .to_lowercase()
+                    .contains("permission denied"),
+                "{delete:?}"
+            );
+        }
+        app.close().await.unwrap();
+        assert_eq!(
+            verify(&db.store, t).await,
+            ChainStatus::Intact { entries: 2 }
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p9_concurrent_appends_keep_one_unbroken_chain() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 8).await;
+        let store = Arc::new(db.store);
+        let t = tenant(&store).await.id();
+        let mut tasks = Vec::new();
+        for n in 0..32 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let scope = store.write(t).await.unwrap();
+                let seq = scope.audit(&event(n), now()).await.unwrap();
+                scope.commit().await.unwrap();
+                seq
+            }));
+        }
+        let mut seqs = Vec::new();
+        for task in tasks {
+            seqs.push(task.await.unwrap());
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=32).collect::<Vec<i64>>(), "{engine:?}");
+        assert_eq!(verify(&store, t).await, ChainStatus::Intact { entries: 32 });
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}
