@@ -9,6 +9,7 @@
 pub mod account;
 pub mod audit;
 pub mod booking;
+pub mod calendar;
 pub mod id;
 pub mod intake;
 pub mod schedule;

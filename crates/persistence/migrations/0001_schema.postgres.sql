@@ -212,6 +212,87 @@ CREATE TABLE audit_heads (
     anchor_hash bytea  NOT NULL
 );
 
+-- Credentials. Token digests are looked up before the tenant is known, so
+-- the directory maps digest -> tenant (a digest is useless without its
+-- token); the details stay in the tenant's own tables.
+CREATE TABLE credential_directory (
+    digest    bytea NOT NULL PRIMARY KEY,
+    tenant_id uuid  NOT NULL,
+    kind      text NOT NULL CHECK (kind IN ('api_key', 'session'))
+);
+
+CREATE TABLE recovery_codes (
+    tenant_id uuid  NOT NULL,
+    user_id   uuid  NOT NULL,
+    digest    bytea NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, digest),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+);
+
+CREATE TABLE api_keys (
+    tenant_id       uuid    NOT NULL,
+    api_key_id      uuid    NOT NULL,
+    name            text    NOT NULL,
+    digest          bytea   NOT NULL,
+    scopes          text    NOT NULL,
+    created_by      uuid    NOT NULL,
+    created_at_us   bigint  NOT NULL,
+    last_used_at_us bigint,
+    revoked_at_us   bigint,
+    PRIMARY KEY (tenant_id, api_key_id),
+    UNIQUE (tenant_id, digest),
+    FOREIGN KEY (tenant_id, created_by) REFERENCES users (tenant_id, user_id)
+);
+
+CREATE TABLE sessions (
+    tenant_id       uuid    NOT NULL,
+    session_id      uuid    NOT NULL,
+    user_id         uuid    NOT NULL,
+    digest          bytea   NOT NULL,
+    created_at_us   bigint  NOT NULL,
+    last_seen_at_us bigint  NOT NULL,
+    expires_at_us   bigint  NOT NULL,
+    revoked_at_us   bigint,
+    PRIMARY KEY (tenant_id, session_id),
+    UNIQUE (tenant_id, digest),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+);
+
+-- External calendars: tokens and app passwords only as vault-sealed bytes;
+-- imported busy blocks keep only subject (none in busy-only mode), start,
+-- end and the all-day flag.
+CREATE TABLE calendar_connections (
+    tenant_id         uuid    NOT NULL,
+    connection_id     uuid    NOT NULL,
+    staff_id          uuid    NOT NULL,
+    provider          text    NOT NULL CHECK (provider IN ('google', 'microsoft', 'caldav', 'ics')),
+    mode              text    NOT NULL CHECK (mode IN ('busy_only', 'with_subject')),
+    status            text    NOT NULL CHECK (status IN ('healthy', 'failing', 'revoked')),
+    sealed_secret     bytea,
+    sync_cursor       text,
+    last_synced_at_us bigint,
+    created_at_us     bigint  NOT NULL,
+    PRIMARY KEY (tenant_id, connection_id),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+);
+
+CREATE TABLE busy_blocks (
+    tenant_id     uuid    NOT NULL,
+    busy_block_id uuid    NOT NULL,
+    connection_id uuid    NOT NULL,
+    staff_id      uuid    NOT NULL,
+    subject       text,
+    starts_at_us  bigint  NOT NULL,
+    ends_at_us    bigint  NOT NULL,
+    all_day       boolean NOT NULL,
+    PRIMARY KEY (tenant_id, busy_block_id),
+    CHECK (starts_at_us < ends_at_us),
+    FOREIGN KEY (tenant_id, connection_id) REFERENCES calendar_connections (tenant_id, connection_id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+);
+
+CREATE INDEX busy_blocks_by_staff_time ON busy_blocks (tenant_id, staff_id, starts_at_us);
+
 -- Row-level security on every table with tenant_id except the directory
 -- (slug -> tenant and region, looked up before a tenant is known). FORCE
 -- applies it to the table owner too; the tenant comes from a
@@ -224,7 +305,8 @@ BEGIN
     FOREACH t IN ARRAY ARRAY[
         'tenants', 'tenant_keys', 'users', 'staff', 'customers', 'services',
         'service_staff', 'schedules', 'holds', 'bookings', 'idempotency_keys',
-        'audit_log', 'audit_heads'
+        'audit_log', 'audit_heads', 'recovery_codes', 'api_keys', 'sessions',
+        'calendar_connections', 'busy_blocks'
     ] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

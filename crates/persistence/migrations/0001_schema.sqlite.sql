@@ -221,3 +221,84 @@ CREATE TABLE audit_heads (
     anchor_seq  INTEGER NOT NULL,
     anchor_hash BLOB    NOT NULL
 ) STRICT;
+
+-- Credentials. Token digests are looked up before the tenant is known, so
+-- the directory maps digest -> tenant (a digest is useless without its
+-- token); the details stay in the tenant's own tables.
+CREATE TABLE credential_directory (
+    digest    BLOB NOT NULL PRIMARY KEY,
+    tenant_id BLOB NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session'))
+) STRICT;
+
+CREATE TABLE recovery_codes (
+    tenant_id BLOB NOT NULL,
+    user_id   BLOB NOT NULL,
+    digest    BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, digest),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE api_keys (
+    tenant_id       BLOB    NOT NULL,
+    api_key_id      BLOB    NOT NULL,
+    name            TEXT    NOT NULL,
+    digest          BLOB    NOT NULL,
+    scopes          TEXT    NOT NULL,
+    created_by      BLOB    NOT NULL,
+    created_at_us   INTEGER NOT NULL,
+    last_used_at_us INTEGER,
+    revoked_at_us   INTEGER,
+    PRIMARY KEY (tenant_id, api_key_id),
+    UNIQUE (tenant_id, digest),
+    FOREIGN KEY (tenant_id, created_by) REFERENCES users (tenant_id, user_id)
+) STRICT;
+
+CREATE TABLE sessions (
+    tenant_id       BLOB    NOT NULL,
+    session_id      BLOB    NOT NULL,
+    user_id         BLOB    NOT NULL,
+    digest          BLOB    NOT NULL,
+    created_at_us   INTEGER NOT NULL,
+    last_seen_at_us INTEGER NOT NULL,
+    expires_at_us   INTEGER NOT NULL,
+    revoked_at_us   INTEGER,
+    PRIMARY KEY (tenant_id, session_id),
+    UNIQUE (tenant_id, digest),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+) STRICT;
+
+-- External calendars: tokens and app passwords only as vault-sealed bytes;
+-- imported busy blocks keep only subject (none in busy-only mode), start,
+-- end and the all-day flag.
+CREATE TABLE calendar_connections (
+    tenant_id         BLOB    NOT NULL,
+    connection_id     BLOB    NOT NULL,
+    staff_id          BLOB    NOT NULL,
+    provider          TEXT    NOT NULL CHECK (provider IN ('google', 'microsoft', 'caldav', 'ics')),
+    mode              TEXT    NOT NULL CHECK (mode IN ('busy_only', 'with_subject')),
+    status            TEXT    NOT NULL CHECK (status IN ('healthy', 'failing', 'revoked')),
+    sealed_secret     BLOB,
+    sync_cursor       TEXT,
+    last_synced_at_us INTEGER,
+    created_at_us     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connection_id),
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE busy_blocks (
+    tenant_id     BLOB    NOT NULL,
+    busy_block_id BLOB    NOT NULL,
+    connection_id BLOB    NOT NULL,
+    staff_id      BLOB    NOT NULL,
+    subject       TEXT,
+    starts_at_us  INTEGER NOT NULL,
+    ends_at_us    INTEGER NOT NULL,
+    all_day       INTEGER NOT NULL CHECK (all_day IN (0, 1)),
+    PRIMARY KEY (tenant_id, busy_block_id),
+    CHECK (starts_at_us < ends_at_us),
+    FOREIGN KEY (tenant_id, connection_id) REFERENCES calendar_connections (tenant_id, connection_id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE INDEX busy_blocks_by_staff_time ON busy_blocks (tenant_id, staff_id, starts_at_us);

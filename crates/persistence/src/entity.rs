@@ -184,3 +184,90 @@ entity!(audit_heads, "audit_heads", {
     pub anchor_seq: i64,
     pub anchor_hash: Vec<u8>,
 });
+
+entity!(users, "users", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub totp_seed: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
+    pub created_at_us: i64,
+    pub last_login_at_us: Option<i64>,
+});
+
+entity!(credential_directory, "credential_directory", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub digest: Vec<u8>,
+    pub tenant_id: Uuid,
+    pub kind: String,
+});
+
+entity!(recovery_codes, "recovery_codes", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub digest: Vec<u8>,
+});
+
+entity!(api_keys, "api_keys", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub api_key_id: Uuid,
+    pub name: String,
+    pub digest: Vec<u8>,
+    pub scopes: String,
+    pub created_by: Uuid,
+    pub created_at_us: i64,
+    pub last_used_at_us: Option<i64>,
+    pub revoked_at_us: Option<i64>,
+});
+
+entity!(sessions, "sessions", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub digest: Vec<u8>,
+    pub created_at_us: i64,
+    pub last_seen_at_us: i64,
+    pub expires_at_us: i64,
+    pub revoked_at_us: Option<i64>,
+});
+
+entity!(calendar_connections, "calendar_connections", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub connection_id: Uuid,
+    pub staff_id: Uuid,
+    pub provider: String,
+    pub mode: String,
+    pub status: String,
+    pub sealed_secret: Option<Vec<u8>>,
+    pub sync_cursor: Option<String>,
+    pub last_synced_at_us: Option<i64>,
+    pub created_at_us: i64,
+});
+
+entity!(busy_blocks, "busy_blocks", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub busy_block_id: Uuid,
+    pub connection_id: Uuid,
+    pub staff_id: Uuid,
+    pub subject: Option<String>,
+    pub starts_at_us: i64,
+    pub ends_at_us: i64,
+    pub all_day: bool,
+});

@@ -8,8 +8,10 @@
 //! transaction-local setting. Overlapping bookings of one staff member are
 //! refused by the database itself.
 
+mod accounts;
 mod audit;
 mod bookings;
+mod calendars;
 mod db;
 mod entity;
 mod error;
@@ -20,8 +22,12 @@ mod services;
 mod store;
 mod tenants;
 
+pub use accounts::{
+    ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
+};
 pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
 pub use bookings::{Bookings, Created, Idempotency};
+pub use calendars::{Calendars, ConnectionRecord};
 pub use error::StoreError;
 pub use migrate::{grant_app_role, migrate};
 pub use people::{Customers, Staff};

@@ -195,6 +195,12 @@ impl Store {
         }
     }
 
+    /// The directory's database, for the tenant and credential
+    /// directories, which are read before a tenant is known.
+    pub(crate) fn directory(&self) -> &DatabaseConnection {
+        &self.directory
+    }
+
     fn remember(&self, tenant: TenantId, region: Region) {
         if let Ok(mut map) = self.located.write() {
             map.insert(tenant, region);

@@ -12,6 +12,7 @@
     reason = "tests fail loudly"
 )]
 
+mod accounts;
 mod audit;
 mod bookings;
 mod harness;

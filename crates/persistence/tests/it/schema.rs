@@ -42,7 +42,9 @@ async fn p1_postgres_catalog_every_tenant_table_has_forced_rls_and_composite_key
                 crate::harness::APP_ROLE,
                 "{name}: the app role must not own it"
             );
-            if name == "tenant_directory" {
+            // The two directories are read before a tenant is known; they
+            // hold only slugs, regions and token digests.
+            if name == "tenant_directory" || name == "credential_directory" {
                 continue;
             }
             let rls: bool = row.try_get("", "relrowsecurity").unwrap();
@@ -212,4 +214,68 @@ async fn p1_composite_foreign_keys_refuse_cross_tenant_references() {
         conn.close().await.unwrap();
         db.finish().await;
     }
+}
+
+/// The SQLite and PostgreSQL schemas have the same tables with the same
+/// columns, so the one set of entities fits both.
+#[tokio::test]
+async fn p1_sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
+    let engines = engines().await;
+    if !engines.contains(&Engine::Postgres) {
+        return;
+    }
+    let sqlite = TestDb::new(Engine::Sqlite).await;
+    let postgres = TestDb::new(Engine::Postgres).await;
+    let lite = sea_orm::Database::connect(&sqlite.owner_url).await.unwrap();
+    let pg = sea_orm::Database::connect(&postgres.owner_url)
+        .await
+        .unwrap();
+    let mut lite_cols = std::collections::BTreeSet::new();
+    let tables = lite
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        ))
+        .await
+        .unwrap();
+    for t in tables {
+        let table: String = t.try_get("", "name").unwrap();
+        let columns = lite
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("SELECT name FROM pragma_table_info('{table}')"),
+            ))
+            .await
+            .unwrap();
+        for c in columns {
+            let column: String = c.try_get("", "name").unwrap();
+            lite_cols.insert((table.clone(), column));
+        }
+    }
+    let pg_cols: std::collections::BTreeSet<(String, String)> = pg
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns
+             WHERE table_schema = 'public'",
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.try_get("", "t").unwrap(), r.try_get("", "c").unwrap()))
+        .collect();
+    assert!(
+        lite_cols.len() > 100,
+        "SQLite schema looks empty: {}",
+        lite_cols.len()
+    );
+    let only_lite: Vec<_> = lite_cols.difference(&pg_cols).collect();
+    let only_pg: Vec<_> = pg_cols.difference(&lite_cols).collect();
+    assert!(
+        only_lite.is_empty() && only_pg.is_empty(),
+        "only SQLite: {only_lite:?}; only PostgreSQL: {only_pg:?}"
+    );
+    lite.close().await.unwrap();
+    pg.close().await.unwrap();
+    sqlite.finish().await;
+    postgres.finish().await;
 }

@@ -1,0 +1,389 @@
+//! Accounts, credentials and calendars: scoped like everything else (P1),
+//! single-use where they must be (P14), digests routed to their tenant
+//! (P6), and no more calendar data than allowed (P4, P5).
+
+use std::sync::Arc;
+
+use bookwarden_domain::account::{Email, PersonName, Role, User};
+use bookwarden_domain::calendar::{ConnectionStatus, ImportedBusy, Provider, SyncMode};
+use bookwarden_domain::id::{ApiKeyId, ConnectionId, SessionId, StaffId, TenantId, UserId};
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::time::TimeRange;
+use bookwarden_persistence::{
+    ApiKeyRecord, ConnectionRecord, CredentialKind, SessionRecord, Store,
+};
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::harness::{TestDb, engines, now, staff_member, tenant};
+
+struct Account {
+    tenant: TenantId,
+    user: UserId,
+    email: Email,
+    staff: StaffId,
+    key: ApiKeyRecord,
+    session: SessionRecord,
+    connection: ConnectionId,
+}
+
+fn later(hours: i64) -> Timestamp {
+    now()
+        .checked_add(SignedDuration::from_hours(hours))
+        .unwrap()
+}
+
+fn window() -> TimeRange {
+    TimeRange::new(now(), later(48)).unwrap()
+}
+
+async fn account(store: &Store, mode: SyncMode) -> Account {
+    let t = tenant(store).await.id();
+    let email = Email::parse(&format!(
+        "owner-{}@example.com",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .unwrap();
+    let user = User::create(
+        t,
+        email.clone(),
+        PersonName::parse("Olive").unwrap(),
+        Role::Owner,
+    );
+    let member = staff_member(t, "Sam");
+    let digest = |n: u8| {
+        let mut d = [n; 32];
+        d[..16].copy_from_slice(t.as_bytes());
+        d
+    };
+    let key = ApiKeyRecord {
+        id: ApiKeyId::random(),
+        name: "integration".into(),
+        digest: digest(1),
+        scopes: vec!["read".into(), "write".into()],
+        created_by: user.id(),
+        created_at: now(),
+        revoked_at: None,
+    };
+    let session = SessionRecord {
+        id: SessionId::random(),
+        user: user.id(),
+        digest: digest(2),
+        created_at: now(),
+        last_seen_at: now(),
+        expires_at: later(12),
+        revoked_at: None,
+    };
+    let connection = ConnectionRecord {
+        id: ConnectionId::random(),
+        staff: member.id(),
+        provider: Provider::Google,
+        mode,
+        status: ConnectionStatus::Healthy,
+        sealed_secret: Some(vec![0xAB; 80]),
+        sync_cursor: None,
+        last_synced_at: None,
+        created_at: now(),
+    };
+    store
+        .register_credential(&key.digest, t, CredentialKind::ApiKey)
+        .await
+        .unwrap();
+    store
+        .register_credential(&session.digest, t, CredentialKind::Session)
+        .await
+        .unwrap();
+    let scope = store.write(t).await.unwrap();
+    scope
+        .users()
+        .insert(
+            &user,
+            Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+            now(),
+        )
+        .await
+        .unwrap();
+    scope
+        .users()
+        .replace_recovery_codes(user.id(), &[[9; 32], [8; 32]])
+        .await
+        .unwrap();
+    scope.staff().insert(&member).await.unwrap();
+    scope.api_keys().insert(&key).await.unwrap();
+    scope.sessions().insert(&session).await.unwrap();
+    scope.calendars().insert(&connection).await.unwrap();
+    let block = ImportedBusy::new(
+        Some("Doctor: private"),
+        TimeRange::new(later(2), later(3)).unwrap(),
+        false,
+        SyncMode::WithSubject,
+    );
+    assert!(
+        scope
+            .calendars()
+            .replace_busy(connection.id, &[block])
+            .await
+            .unwrap()
+    );
+    scope.commit().await.unwrap();
+    Account {
+        tenant: t,
+        user: user.id(),
+        email,
+        staff: member.id(),
+        key,
+        session,
+        connection: connection.id,
+    }
+}
+
+#[tokio::test]
+async fn p1_accounts_credentials_and_calendars_are_scoped() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = account(&db.store, SyncMode::WithSubject).await;
+        let b = account(&db.store, SyncMode::WithSubject).await;
+        let scope = db.store.write(a.tenant).await.unwrap();
+        // Every read of B's rows from A's scope finds nothing ...
+        assert!(
+            scope.users().get(b.user).await.unwrap().is_none(),
+            "{engine:?}"
+        );
+        assert!(scope.users().by_email(&b.email).await.unwrap().is_none());
+        assert!(
+            scope
+                .api_keys()
+                .by_digest(&b.key.digest)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            scope
+                .sessions()
+                .by_digest(&b.session.digest)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(scope.calendars().get(b.connection).await.unwrap().is_none());
+        assert!(
+            scope
+                .calendars()
+                .busy_between(&[b.staff], window())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(scope.users().list().await.unwrap().len(), 1);
+        // ... and every write to them changes nothing.
+        assert!(!scope.users().set_role(b.user, Role::Staff).await.unwrap());
+        assert!(!scope.users().set_password_hash(b.user, "x").await.unwrap());
+        assert!(!scope.users().accept_totp_step(b.user, 99).await.unwrap());
+        assert!(
+            !scope
+                .users()
+                .use_recovery_code(b.user, &[9; 32])
+                .await
+                .unwrap()
+        );
+        assert!(!scope.api_keys().revoke(b.key.id, now()).await.unwrap());
+        assert!(!scope.sessions().revoke(b.session.id, now()).await.unwrap());
+        assert_eq!(
+            scope.sessions().revoke_all_of(b.user, now()).await.unwrap(),
+            0
+        );
+        assert!(!scope.calendars().delete(b.connection).await.unwrap());
+        assert!(
+            !scope
+                .calendars()
+                .replace_busy(b.connection, &[])
+                .await
+                .unwrap()
+        );
+        scope.commit().await.unwrap();
+        // B is intact.
+        let scope = db.store.read(b.tenant).await.unwrap();
+        let user = scope.users().get(b.user).await.unwrap().unwrap();
+        assert_eq!(user.user.role(), Role::Owner);
+        assert!(
+            !format!("{user:?}").contains("argon2"),
+            "Debug hides the hash"
+        );
+        assert!(
+            scope
+                .api_keys()
+                .by_digest(&b.key.digest)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
+        assert!(
+            scope
+                .sessions()
+                .by_digest(&b.session.digest)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
+        assert_eq!(
+            scope
+                .calendars()
+                .busy_between(&[b.staff], window())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        scope.rollback().await.unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p6_a_token_digest_routes_to_its_tenant_and_revocation_is_immediate() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = account(&db.store, SyncMode::BusyOnly).await;
+        let located = db.store.locate_credential(&a.key.digest).await.unwrap();
+        assert_eq!(
+            located,
+            Some((a.tenant, CredentialKind::ApiKey)),
+            "{engine:?}"
+        );
+        assert_eq!(db.store.locate_credential(&[0; 32]).await.unwrap(), None);
+        let scope = db.store.write(a.tenant).await.unwrap();
+        assert!(scope.api_keys().revoke(a.key.id, now()).await.unwrap());
+        assert!(
+            !scope.api_keys().revoke(a.key.id, now()).await.unwrap(),
+            "revoke twice"
+        );
+        scope.commit().await.unwrap();
+        // The very next lookup sees the revocation.
+        let scope = db.store.read(a.tenant).await.unwrap();
+        let key = scope
+            .api_keys()
+            .by_digest(&a.key.digest)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(key.revoked_at, Some(now()));
+        scope.rollback().await.unwrap();
+        db.store.forget_credential(&a.key.digest).await.unwrap();
+        assert_eq!(
+            db.store.locate_credential(&a.key.digest).await.unwrap(),
+            None
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p14_a_totp_step_and_a_recovery_code_work_once_under_concurrency() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 8).await;
+        let a = account(&db.store, SyncMode::BusyOnly).await;
+        let store = Arc::new(db.store);
+        let mut totp = Vec::new();
+        let mut codes = Vec::new();
+        for _ in 0..16 {
+            let s = store.clone();
+            let (t, u) = (a.tenant, a.user);
+            totp.push(tokio::spawn(async move {
+                let scope = s.write(t).await.unwrap();
+                let ok = scope.users().accept_totp_step(u, 57_000_000).await.unwrap();
+                scope.commit().await.unwrap();
+                ok
+            }));
+            let s = store.clone();
+            codes.push(tokio::spawn(async move {
+                let scope = s.write(t).await.unwrap();
+                let ok = scope.users().use_recovery_code(u, &[9; 32]).await.unwrap();
+                scope.commit().await.unwrap();
+                ok
+            }));
+        }
+        let mut passed = (0, 0);
+        for task in totp {
+            passed.0 += usize::from(task.await.unwrap());
+        }
+        for task in codes {
+            passed.1 += usize::from(task.await.unwrap());
+        }
+        assert_eq!(passed, (1, 1), "{engine:?}: one step, one code");
+        // An older step is refused too.
+        let scope = store.write(a.tenant).await.unwrap();
+        assert!(
+            !scope
+                .users()
+                .accept_totp_step(a.user, 56_999_999)
+                .await
+                .unwrap()
+        );
+        assert!(
+            scope
+                .users()
+                .accept_totp_step(a.user, 57_000_001)
+                .await
+                .unwrap()
+        );
+        scope.commit().await.unwrap();
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p4_busy_only_connections_store_no_subject_and_disconnect_deletes_blocks() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = account(&db.store, SyncMode::BusyOnly).await;
+        let scope = db.store.read(a.tenant).await.unwrap();
+        let imported = scope.calendars().imported(a.connection).await.unwrap();
+        assert_eq!(imported.len(), 1, "{engine:?}");
+        assert_eq!(imported[0].subject(), None, "busy-only keeps no subject");
+        let connection = scope.calendars().get(a.connection).await.unwrap().unwrap();
+        assert!(
+            !format!("{connection:?}").contains("171"),
+            "Debug hides the sealed secret"
+        );
+        scope.rollback().await.unwrap();
+        // Not in any column either.
+        let owner = sea_orm::Database::connect(&db.owner_url).await.unwrap();
+        let backend = owner.get_database_backend();
+        let rows = owner
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT count(*) AS n FROM busy_blocks WHERE subject IS NOT NULL",
+            ))
+            .await
+            .unwrap();
+        let n: i64 = rows[0].try_get("", "n").unwrap();
+        assert_eq!(n, 0);
+        // Disconnecting deletes the connection's blocks.
+        let scope = db.store.write(a.tenant).await.unwrap();
+        assert!(scope.calendars().delete(a.connection).await.unwrap());
+        assert!(
+            scope
+                .calendars()
+                .busy_between(&[a.staff], window())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        scope.commit().await.unwrap();
+        let left = owner
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT count(*) AS n FROM busy_blocks",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(left[0].try_get::<i64>("", "n").unwrap(), 0);
+        owner.close().await.unwrap();
+        db.finish().await;
+    }
+}
