@@ -48,6 +48,34 @@ const RATIOS: &[Ratio] = &[
         baseline: "vault/raw_ring_seal_open_256B",
         goal: Some(3.0),
     },
+    Ratio {
+        label: "booking through the store vs raw constrained insert, SQLite, 1 writer",
+        subject: "store_sqlite/booking_1_writers",
+        baseline: "store_sqlite/raw_insert_1_writers",
+        // At least 70% of the raw insert's throughput.
+        goal: Some(1.43),
+    },
+    Ratio {
+        label: "booking through the store vs raw constrained insert, SQLite, 16 writers",
+        subject: "store_sqlite/booking_16_writers",
+        baseline: "store_sqlite/raw_insert_16_writers",
+        // At least 70% of the raw insert's throughput.
+        goal: Some(1.43),
+    },
+    Ratio {
+        label: "booking through the store vs raw constrained insert, PostgreSQL, 1 writer",
+        subject: "store_postgres/booking_1_writers",
+        baseline: "store_postgres/raw_insert_1_writers",
+        // At least 70% of the raw insert's throughput.
+        goal: Some(1.43),
+    },
+    Ratio {
+        label: "booking through the store vs raw constrained insert, PostgreSQL, 16 writers",
+        subject: "store_postgres/booking_16_writers",
+        baseline: "store_postgres/raw_insert_16_writers",
+        // At least 70% of the raw insert's throughput.
+        goal: Some(1.43),
+    },
 ];
 
 /// Single figures reported as they are.

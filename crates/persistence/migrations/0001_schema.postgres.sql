@@ -128,6 +128,7 @@ CREATE TABLE holds (
     seats_taken   bigint NOT NULL,
     PRIMARY KEY (tenant_id, hold_id),
     CHECK (starts_at_us < ends_at_us AND held_from_us <= starts_at_us AND ends_at_us <= held_until_us),
+    CHECK (held_until_us - held_from_us <= 172800000000),
     CHECK (seats_taken >= 1 AND seats_taken <= capacity),
     FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id),
     FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id),

@@ -125,6 +125,9 @@ CREATE TABLE holds (
     seats_taken   INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, hold_id),
     CHECK (starts_at_us < ends_at_us AND held_from_us <= starts_at_us AND ends_at_us <= held_until_us),
+    -- No hold lasts more than 48 hours (a day-long service with 12-hour
+    -- buffers each side), so the overlap check below only looks back that far.
+    CHECK (held_until_us - held_from_us <= 172800000000),
     CHECK (seats_taken >= 1 AND seats_taken <= capacity),
     FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, staff_id),
     FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, service_id)
@@ -136,6 +139,7 @@ CREATE TRIGGER holds_no_overlap_insert BEFORE INSERT ON holds
 WHEN EXISTS (
     SELECT 1 FROM holds h
     WHERE h.tenant_id = NEW.tenant_id AND h.staff_id = NEW.staff_id
+      AND h.held_from_us > NEW.held_from_us - 172800000000
       AND h.held_from_us < NEW.held_until_us AND NEW.held_from_us < h.held_until_us
 )
 BEGIN
@@ -146,6 +150,7 @@ CREATE TRIGGER holds_no_overlap_update BEFORE UPDATE OF staff_id, held_from_us, 
 WHEN EXISTS (
     SELECT 1 FROM holds h
     WHERE h.tenant_id = NEW.tenant_id AND h.staff_id = NEW.staff_id AND h.hold_id <> NEW.hold_id
+      AND h.held_from_us > NEW.held_from_us - 172800000000
       AND h.held_from_us < NEW.held_until_us AND NEW.held_from_us < h.held_until_us
 )
 BEGIN

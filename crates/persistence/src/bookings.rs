@@ -417,9 +417,7 @@ async fn acquire_hold_in(
     let hold_id = Uuid::new_v4();
     let held_from = us(f.range.start()) - timing.buffer_before().as_secs() * 1_000_000;
     let held_until = us(f.range.end()) + timing.buffer_after().as_secs() * 1_000_000;
-    // A savepoint, so a refused insert leaves the transaction usable.
-    let attempt = tx.begin().await?;
-    let inserted = holds::ActiveModel {
+    let hold = holds::ActiveModel {
         tenant_id: Set(tenant),
         hold_id: Set(hold_id),
         staff_id: Set(*f.staff.as_uuid()),
@@ -430,31 +428,34 @@ async fn acquire_hold_in(
         held_until_us: Set(held_until),
         capacity: Set(capacity),
         seats_taken: Set(seats),
+    };
+    let refused = |e: sea_orm::DbErr| match refusal(&e) {
+        Some(Refusal::Overlap | Refusal::Check) => StoreError::SlotTaken,
+        Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member or service"),
+        _ => StoreError::Database(e),
+    };
+    if capacity == 1 {
+        // A refusal ends the attempt, so no savepoint (and its two round
+        // trips) is needed.
+        hold.insert(tx).await.map_err(refused)?;
+        return Ok(hold_id);
     }
-    .insert(&attempt)
-    .await;
-    match inserted {
+    // A group slot: inside a savepoint, so that when another request
+    // created this slot's hold a moment ago (PostgreSQL), the transaction
+    // is still usable to join it.
+    let attempt = tx.begin().await?;
+    match hold.insert(&attempt).await {
         Ok(_) => {
             attempt.commit().await?;
             Ok(hold_id)
         }
         Err(e) => {
             attempt.rollback().await?;
-            match refusal(&e) {
-                Some(Refusal::Overlap | Refusal::Check) => {
-                    // On PostgreSQL another request may have created this
-                    // group slot's hold a moment ago: join it if it has room.
-                    if capacity > 1
-                        && let Some(hold) = join_group_hold(tx, tenant, f, seats).await?
-                    {
-                        return Ok(hold);
-                    }
-                    Err(StoreError::SlotTaken)
-                }
-                Some(Refusal::ForeignKey) => {
-                    Err(StoreError::MissingReference("staff member or service"))
-                }
-                _ => Err(StoreError::Database(e)),
+            match refused(e) {
+                StoreError::SlotTaken => join_group_hold(tx, tenant, f, seats)
+                    .await?
+                    .ok_or(StoreError::SlotTaken),
+                other => Err(other),
             }
         }
     }

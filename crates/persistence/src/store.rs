@@ -8,7 +8,7 @@
 //! a query that forgot its filter would still see nothing foreign.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use bookwarden_domain::id::TenantId;
 use bookwarden_domain::tenant::{Region, Tenant, TenantSlug};
@@ -56,9 +56,19 @@ pub struct StoreConfig {
 
 /// The tenant-sealed store over one database per region.
 pub struct Store {
-    regions: BTreeMap<Region, DatabaseConnection>,
-    directory: DatabaseConnection,
+    regions: BTreeMap<Region, Db>,
+    directory: Db,
     located: RwLock<HashMap<TenantId, Region>>,
+}
+
+/// One region's database.
+#[derive(Clone)]
+struct Db {
+    conn: DatabaseConnection,
+    /// SQLite allows one writer at a time. Write scopes queue here, in the
+    /// application, rather than in SQLite's busy handler, which sleeps in
+    /// growing steps and wastes most of the time under contention.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Whether a scope may write.
@@ -75,7 +85,12 @@ impl Store {
         let mut regions = BTreeMap::new();
         for db in &config.regions {
             let conn = connect_url(&db.url, config.max_connections).await?;
-            if regions.insert(db.region.clone(), conn).is_some() {
+            let writer = (conn.get_database_backend() == DbBackend::Sqlite)
+                .then(|| Arc::new(tokio::sync::Mutex::new(())));
+            if regions
+                .insert(db.region.clone(), Db { conn, writer })
+                .is_some()
+            {
                 return Err(StoreError::Config(format!(
                     "region {} is configured twice",
                     db.region
@@ -112,7 +127,7 @@ impl Store {
             created_at_us: Set(us(now)),
         };
         entry
-            .insert(&self.directory)
+            .insert(&self.directory.conn)
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::Unique) => StoreError::Duplicate("slug"),
@@ -128,7 +143,7 @@ impl Store {
         if let Err(error) = created {
             // Undo the directory entry so the slug is free again.
             tenant_directory::Entity::delete_by_id(*tenant.id().as_uuid())
-                .exec(&self.directory)
+                .exec(&self.directory.conn)
                 .await?;
             return Err(error);
         }
@@ -140,7 +155,7 @@ impl Store {
     pub async fn locate(&self, slug: &TenantSlug) -> Result<Option<TenantId>, StoreError> {
         let found = tenant_directory::Entity::find()
             .filter(tenant_directory::Column::Slug.eq(slug.as_str()))
-            .one(&self.directory)
+            .one(&self.directory.conn)
             .await?;
         Ok(found.map(|row| TenantId::from_uuid(row.tenant_id)))
     }
@@ -161,7 +176,7 @@ impl Store {
     /// The database holding `tenant`'s rows. An unknown tenant gets the
     /// directory's database, where its scope sees nothing, exactly as a
     /// known tenant with no rows would.
-    async fn database_of(&self, tenant: TenantId) -> Result<&DatabaseConnection, StoreError> {
+    async fn database_of(&self, tenant: TenantId) -> Result<&Db, StoreError> {
         if self.regions.len() == 1 {
             return Ok(&self.directory);
         }
@@ -174,7 +189,7 @@ impl Store {
             Some(region) => Some(region),
             None => {
                 let row = tenant_directory::Entity::find_by_id(*tenant.as_uuid())
-                    .one(&self.directory)
+                    .one(&self.directory.conn)
                     .await?;
                 match row.map(|r| Region::parse(&r.region)) {
                     Some(Ok(region)) => {
@@ -198,7 +213,7 @@ impl Store {
     /// The directory's database, for the tenant and credential
     /// directories, which are read before a tenant is known.
     pub(crate) fn directory(&self) -> &DatabaseConnection {
-        &self.directory
+        &self.directory.conn
     }
 
     fn remember(&self, tenant: TenantId, region: Region) {
@@ -210,15 +225,16 @@ impl Store {
     /// Whether every region's database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         for db in self.regions.values() {
-            db.ping().await?;
+            db.conn.ping().await?;
         }
         Ok(())
     }
 
     /// Closes every pool.
     pub async fn close(self) -> Result<(), StoreError> {
+        drop(self.directory);
         for (_, db) in self.regions {
-            db.close().await?;
+            db.conn.close().await?;
         }
         Ok(())
     }
@@ -231,14 +247,18 @@ impl Store {
 pub struct TenantScope {
     tenant: TenantId,
     tx: DatabaseTransaction,
+    /// Held for the life of a SQLite write scope; declared after `tx` so
+    /// the transaction ends before the next writer is let in.
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl TenantScope {
-    async fn begin(
-        db: &DatabaseConnection,
-        tenant: TenantId,
-        mode: Mode,
-    ) -> Result<Self, StoreError> {
+    async fn begin(db: &Db, tenant: TenantId, mode: Mode) -> Result<Self, StoreError> {
+        let writer = match (&db.writer, mode) {
+            (Some(lock), Mode::Write) => Some(lock.clone().lock_owned().await),
+            _ => None,
+        };
+        let db = &db.conn;
         let backend = db.get_database_backend();
         let tx = match backend {
             DbBackend::Sqlite => {
@@ -252,13 +272,15 @@ impl TenantScope {
                 })
                 .await?
             }
-            _ => {
-                let access = match mode {
-                    Mode::Read => AccessMode::ReadOnly,
-                    Mode::Write => AccessMode::ReadWrite,
-                };
-                db.begin_with_config(None, Some(access)).await?
-            }
+            // A read scope is also READ ONLY in the database; a write scope
+            // is a plain BEGIN, which saves a round trip per transaction.
+            _ => match mode {
+                Mode::Read => {
+                    db.begin_with_config(None, Some(AccessMode::ReadOnly))
+                        .await?
+                }
+                Mode::Write => db.begin().await?,
+            },
         };
         if backend == DbBackend::Postgres {
             // Transaction-local (the `true`): it ends with the transaction,
@@ -270,7 +292,11 @@ impl TenantScope {
             ))
             .await?;
         }
-        Ok(Self { tenant, tx })
+        Ok(Self {
+            tenant,
+            tx,
+            _writer: writer,
+        })
     }
 
     /// The tenant this scope is bound to.
