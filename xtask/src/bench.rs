@@ -113,7 +113,7 @@ pub(crate) fn run(criterion_args: &[String]) -> Result<()> {
             continue;
         };
         let value = subject / baseline;
-        let goal = ratio.goal.map_or("-".to_owned(), |g| format!("<= {g:.1}x"));
+        let goal = ratio.goal.map_or("-".to_owned(), |g| format!("<= {g:.2}x"));
         if ratio.goal.is_some_and(|g| value > g) {
             missed.push(ratio.label);
         }

@@ -75,7 +75,11 @@ async fn setup(store_url: &str, owner_url: &str, raw: RawPool) -> Setup {
         region,
         TimeZone::parse("UTC").unwrap(),
     );
-    store.create_tenant(&tenant, start()).await.unwrap();
+    store
+        .system()
+        .create_tenant(&tenant, start())
+        .await
+        .unwrap();
     let staff: Vec<StaffMember> = (0..WRITERS)
         .map(|i| {
             StaffMember::create(

@@ -12,7 +12,7 @@ use sea_orm::{
 use crate::entity::{api_keys, credential_directory, recovery_codes, sessions, users};
 use crate::error::{Refusal, StoreError, refusal};
 use crate::rows::{corrupt, instant, us};
-use crate::store::{Store, TenantScope};
+use crate::store::{System, TenantScope};
 
 /// A user with what signing in needs.
 #[derive(Clone, PartialEq, Eq)]
@@ -313,7 +313,7 @@ impl CredentialKind {
     }
 }
 
-impl Store {
+impl System<'_> {
     /// Records which tenant a token digest belongs to, so a bearer token can
     /// be routed before its tenant is known. Call before storing the key or
     /// session in the tenant's scope; an entry whose key never got stored
@@ -329,7 +329,7 @@ impl Store {
             tenant_id: Set(*tenant.as_uuid()),
             kind: Set(kind.as_str().to_owned()),
         }
-        .insert(self.directory())
+        .insert(self.0.directory())
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::Unique) => StoreError::Duplicate("credential"),
@@ -344,7 +344,7 @@ impl Store {
         digest: &[u8; 32],
     ) -> Result<Option<(TenantId, CredentialKind)>, StoreError> {
         let row = credential_directory::Entity::find_by_id(digest.to_vec())
-            .one(self.directory())
+            .one(self.0.directory())
             .await?;
         row.map(|r| {
             let kind = match r.kind.as_str() {
@@ -365,7 +365,7 @@ impl Store {
     /// Forgets a token digest (after revocation).
     pub async fn forget_credential(&self, digest: &[u8; 32]) -> Result<(), StoreError> {
         credential_directory::Entity::delete_by_id(digest.to_vec())
-            .exec(self.directory())
+            .exec(self.0.directory())
             .await?;
         Ok(())
     }

@@ -32,5 +32,5 @@ pub use error::StoreError;
 pub use migrate::{grant_app_role, migrate};
 pub use people::{Customers, Staff};
 pub use services::{Schedules, Services};
-pub use store::{RegionDatabase, Store, StoreConfig, TenantScope};
+pub use store::{RegionDatabase, Store, StoreConfig, System, TenantScope};
 pub use tenants::StoredDataKey;

@@ -14,8 +14,8 @@ use bookwarden_domain::id::TenantId;
 use bookwarden_domain::tenant::{Region, Tenant, TenantSlug};
 use sea_orm::{
     AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Set, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, Set,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::db::connect_url;
@@ -108,58 +108,6 @@ impl Store {
         })
     }
 
-    /// Registers `tenant` in the directory and creates its row in its
-    /// region's database. Fails with [`StoreError::Duplicate`] when the slug
-    /// is taken.
-    pub async fn create_tenant(
-        &self,
-        tenant: &Tenant,
-        now: bookwarden_domain::jiff::Timestamp,
-    ) -> Result<(), StoreError> {
-        let region_db = self
-            .regions
-            .get(tenant.region())
-            .ok_or_else(|| StoreError::UnknownRegion(tenant.region().to_string()))?;
-        let entry = tenant_directory::ActiveModel {
-            tenant_id: Set(*tenant.id().as_uuid()),
-            slug: Set(tenant.slug().as_str().to_owned()),
-            region: Set(tenant.region().as_str().to_owned()),
-            created_at_us: Set(us(now)),
-        };
-        entry
-            .insert(&self.directory.conn)
-            .await
-            .map_err(|e| match refusal(&e) {
-                Some(Refusal::Unique) => StoreError::Duplicate("slug"),
-                _ => StoreError::Database(e),
-            })?;
-        let created = async {
-            let scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;
-            crate::tenants::insert(&scope, tenant, now).await?;
-            scope.start_audit_chain().await?;
-            scope.commit().await
-        }
-        .await;
-        if let Err(error) = created {
-            // Undo the directory entry so the slug is free again.
-            tenant_directory::Entity::delete_by_id(*tenant.id().as_uuid())
-                .exec(&self.directory.conn)
-                .await?;
-            return Err(error);
-        }
-        self.remember(tenant.id(), tenant.region().clone());
-        Ok(())
-    }
-
-    /// The tenant with this slug, if any.
-    pub async fn locate(&self, slug: &TenantSlug) -> Result<Option<TenantId>, StoreError> {
-        let found = tenant_directory::Entity::find()
-            .filter(tenant_directory::Column::Slug.eq(slug.as_str()))
-            .one(&self.directory.conn)
-            .await?;
-        Ok(found.map(|row| TenantId::from_uuid(row.tenant_id)))
-    }
-
     /// A read-write scope for `tenant`. On SQLite it takes the write lock at
     /// once (`BEGIN IMMEDIATE`), so a check-then-write inside it cannot race.
     pub async fn write(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
@@ -237,6 +185,90 @@ impl Store {
             db.conn.close().await?;
         }
         Ok(())
+    }
+}
+
+/// Cross-tenant work on the directories: creating tenants, finding a tenant
+/// by its slug or by a token digest, listing every tenant (for key rotation,
+/// backups and retention, which then work tenant by tenant through
+/// ordinary scopes). It is a separate, explicitly named handle so that code
+/// doing system work says so; it never reads a tenant's own rows.
+pub struct System<'s>(pub(crate) &'s Store);
+
+impl Store {
+    /// The handle for cross-tenant directory work.
+    pub fn system(&self) -> System<'_> {
+        System(self)
+    }
+}
+
+impl System<'_> {
+    /// Registers `tenant` in the directory and creates its row in its
+    /// region's database. Fails with [`StoreError::Duplicate`] when the slug
+    /// is taken.
+    pub async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        now: bookwarden_domain::jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let region_db = self
+            .0
+            .regions
+            .get(tenant.region())
+            .ok_or_else(|| StoreError::UnknownRegion(tenant.region().to_string()))?;
+        let entry = tenant_directory::ActiveModel {
+            tenant_id: Set(*tenant.id().as_uuid()),
+            slug: Set(tenant.slug().as_str().to_owned()),
+            region: Set(tenant.region().as_str().to_owned()),
+            created_at_us: Set(us(now)),
+        };
+        entry
+            .insert(&self.0.directory.conn)
+            .await
+            .map_err(|e| match refusal(&e) {
+                Some(Refusal::Unique) => StoreError::Duplicate("slug"),
+                _ => StoreError::Database(e),
+            })?;
+        let created = async {
+            let scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;
+            crate::tenants::insert(&scope, tenant, now).await?;
+            scope.start_audit_chain().await?;
+            scope.commit().await
+        }
+        .await;
+        if let Err(error) = created {
+            // Undo the directory entry so the slug is free again.
+            tenant_directory::Entity::delete_by_id(*tenant.id().as_uuid())
+                .exec(&self.0.directory.conn)
+                .await?;
+            return Err(error);
+        }
+        self.0.remember(tenant.id(), tenant.region().clone());
+        Ok(())
+    }
+
+    /// The tenant with this slug, if any.
+    pub async fn locate(&self, slug: &TenantSlug) -> Result<Option<TenantId>, StoreError> {
+        let found = tenant_directory::Entity::find()
+            .filter(tenant_directory::Column::Slug.eq(slug.as_str()))
+            .one(&self.0.directory.conn)
+            .await?;
+        Ok(found.map(|row| TenantId::from_uuid(row.tenant_id)))
+    }
+
+    /// Every tenant in the directory with its region, by id.
+    pub async fn tenants(&self) -> Result<Vec<(TenantId, Region)>, StoreError> {
+        tenant_directory::Entity::find()
+            .order_by_asc(tenant_directory::Column::TenantId)
+            .all(&self.0.directory.conn)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let region = Region::parse(&row.region)
+                    .map_err(|e| crate::rows::corrupt("tenant_directory", e))?;
+                Ok((TenantId::from_uuid(row.tenant_id), region))
+            })
+            .collect()
     }
 }
 

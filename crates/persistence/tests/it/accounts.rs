@@ -85,10 +85,12 @@ async fn account(store: &Store, mode: SyncMode) -> Account {
         created_at: now(),
     };
     store
+        .system()
         .register_credential(&key.digest, t, CredentialKind::ApiKey)
         .await
         .unwrap();
     store
+        .system()
         .register_credential(&session.digest, t, CredentialKind::Session)
         .await
         .unwrap();
@@ -248,13 +250,21 @@ async fn p6_a_token_digest_routes_to_its_tenant_and_revocation_is_immediate() {
     for engine in engines().await {
         let db = TestDb::new(engine).await;
         let a = account(&db.store, SyncMode::BusyOnly).await;
-        let located = db.store.locate_credential(&a.key.digest).await.unwrap();
+        let located = db
+            .store
+            .system()
+            .locate_credential(&a.key.digest)
+            .await
+            .unwrap();
         assert_eq!(
             located,
             Some((a.tenant, CredentialKind::ApiKey)),
             "{engine:?}"
         );
-        assert_eq!(db.store.locate_credential(&[0; 32]).await.unwrap(), None);
+        assert_eq!(
+            db.store.system().locate_credential(&[0; 32]).await.unwrap(),
+            None
+        );
         let scope = db.store.write(a.tenant).await.unwrap();
         assert!(scope.api_keys().revoke(a.key.id, now()).await.unwrap());
         assert!(
@@ -272,9 +282,17 @@ async fn p6_a_token_digest_routes_to_its_tenant_and_revocation_is_immediate() {
             .unwrap();
         assert_eq!(key.revoked_at, Some(now()));
         scope.rollback().await.unwrap();
-        db.store.forget_credential(&a.key.digest).await.unwrap();
+        db.store
+            .system()
+            .forget_credential(&a.key.digest)
+            .await
+            .unwrap();
         assert_eq!(
-            db.store.locate_credential(&a.key.digest).await.unwrap(),
+            db.store
+                .system()
+                .locate_credential(&a.key.digest)
+                .await
+                .unwrap(),
             None
         );
         db.finish().await;

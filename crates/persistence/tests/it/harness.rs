@@ -188,7 +188,7 @@ pub async fn tenant(store: &Store) -> Tenant {
         Region::parse("local").unwrap(),
         TimeZone::parse("Europe/Berlin").unwrap(),
     );
-    store.create_tenant(&tenant, now()).await.unwrap();
+    store.system().create_tenant(&tenant, now()).await.unwrap();
     tenant
 }
 

@@ -70,7 +70,7 @@ async fn p12_a_tenants_rows_live_only_in_its_regions_database() {
             region.clone(),
             TimeZone::parse("UTC").unwrap(),
         );
-        store.create_tenant(&t, now()).await.unwrap();
+        store.system().create_tenant(&t, now()).await.unwrap();
         let scope = store.write(t.id()).await.unwrap();
         scope
             .customers()
@@ -156,5 +156,23 @@ async fn p1_a_pool_of_two_connections_never_carries_a_tenant_over() {
         assert_eq!(foreign, 0, "{engine:?}: foreign rows seen");
         let store = Arc::into_inner(store).unwrap();
         TestDb { store, ..db }.finish().await;
+    }
+}
+
+/// The system handle lists every tenant with its region, for work done
+/// tenant by tenant (key rotation, backups).
+#[tokio::test]
+async fn p12_the_system_handle_lists_every_tenant_with_its_region() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = tenant(&db.store).await;
+        let b = tenant(&db.store).await;
+        let listed = db.store.system().tenants().await.unwrap();
+        let mut expect = vec![(a.id(), a.region().clone()), (b.id(), b.region().clone())];
+        expect.sort();
+        assert_eq!(listed, expect, "{engine:?}");
+        let found = db.store.system().locate(a.slug()).await.unwrap();
+        assert_eq!(found, Some(a.id()));
+        db.finish().await;
     }
 }
