@@ -174,13 +174,10 @@ async fn book(s: &Setup, writer: usize) {
         hour(-24),
     )
     .unwrap();
-    let scope = s.store.write(s.tenant).await.unwrap();
-    scope
-        .bookings()
-        .create(&booking, &s.service, None, None)
+    s.store
+        .book(&booking, &s.service, None, None)
         .await
         .unwrap();
-    scope.commit().await.unwrap();
 }
 
 async fn raw_insert(s: &Setup, writer: usize) {

@@ -139,6 +139,9 @@ CREATE TABLE holds (
     )
 );
 
+-- Finds a slot's hold (group seats).
+CREATE INDEX holds_by_slot ON holds (tenant_id, staff_id, starts_at_us);
+
 CREATE TABLE bookings (
     tenant_id       uuid   NOT NULL,
     booking_id      uuid   NOT NULL,
@@ -175,7 +178,10 @@ CREATE TABLE idempotency_keys (
     booking_id     uuid   NOT NULL,
     created_at_us  bigint NOT NULL,
     PRIMARY KEY (tenant_id, idem_key),
+    -- Checked at commit: the one-statement insert records the key first,
+    -- so a retried request is recognised before its time is found taken.
     FOREIGN KEY (tenant_id, booking_id) REFERENCES bookings (tenant_id, booking_id) ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED
 );
 
 -- The append-only audit chain, hash-chained per tenant: each entry's hash
@@ -293,6 +299,72 @@ CREATE TABLE busy_blocks (
 );
 
 CREATE INDEX busy_blocks_by_staff_time ON busy_blocks (tenant_id, staff_id, starts_at_us);
+
+-- One-statement booking creation: one call takes the staff member's time
+-- (a new hold, or a seat on the group slot's hold), stores the booking and
+-- records its idempotency key, all or nothing, in one round trip. It sets
+-- the tenant for row-level security itself (for this transaction only) and
+-- refuses to run under a scope of another tenant. It runs with the
+-- caller's rights, so row-level security applies to every row it touches.
+CREATE FUNCTION bookwarden_create_booking(
+    p_tenant uuid, p_booking uuid, p_hold uuid, p_service uuid, p_staff uuid,
+    p_customer uuid, p_starts bigint, p_ends bigint, p_from bigint, p_until bigint,
+    p_capacity bigint, p_seats bigint, p_status text, p_answers text, p_created bigint,
+    p_confirmed bigint, p_reschedules bigint, p_manage bytea, p_idem_key text,
+    p_idem_digest bytea
+) RETURNS void LANGUAGE plpgsql SECURITY INVOKER AS $$
+DECLARE
+    v_hold uuid;
+BEGIN
+    IF coalesce(NULLIF(current_setting('app.tenant_id', true), ''), p_tenant::text) <> p_tenant::text THEN
+        RAISE EXCEPTION 'bookwarden_wrong_tenant';
+    END IF;
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    -- The key first: a retried request fails here, on the key, rather than
+    -- on its own booking's time.
+    IF p_idem_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys (tenant_id, idem_key, request_digest, booking_id, created_at_us)
+        VALUES (p_tenant, p_idem_key, p_idem_digest, p_booking, p_created);
+    END IF;
+    IF p_capacity > 1 THEN
+        UPDATE holds SET seats_taken = seats_taken + p_seats
+        WHERE tenant_id = p_tenant AND staff_id = p_staff AND service_id = p_service
+          AND starts_at_us = p_starts AND ends_at_us = p_ends
+        RETURNING hold_id INTO v_hold;
+        IF v_hold IS NULL THEN
+            BEGIN
+                INSERT INTO holds (tenant_id, hold_id, staff_id, service_id, starts_at_us,
+                                   ends_at_us, held_from_us, held_until_us, capacity, seats_taken)
+                VALUES (p_tenant, p_hold, p_staff, p_service, p_starts, p_ends, p_from, p_until,
+                        p_capacity, p_seats);
+                v_hold := p_hold;
+            EXCEPTION WHEN exclusion_violation THEN
+                -- Another request made this slot's hold a moment ago: join it.
+                UPDATE holds SET seats_taken = seats_taken + p_seats
+                WHERE tenant_id = p_tenant AND staff_id = p_staff AND service_id = p_service
+                  AND starts_at_us = p_starts AND ends_at_us = p_ends
+                RETURNING hold_id INTO v_hold;
+                IF v_hold IS NULL THEN
+                    RAISE EXCEPTION USING ERRCODE = 'exclusion_violation',
+                        MESSAGE = 'bookwarden_slot_taken';
+                END IF;
+            END;
+        END IF;
+    ELSE
+        INSERT INTO holds (tenant_id, hold_id, staff_id, service_id, starts_at_us, ends_at_us,
+                           held_from_us, held_until_us, capacity, seats_taken)
+        VALUES (p_tenant, p_hold, p_staff, p_service, p_starts, p_ends, p_from, p_until,
+                p_capacity, p_seats);
+        v_hold := p_hold;
+    END IF;
+    INSERT INTO bookings (tenant_id, booking_id, hold_id, service_id, staff_id, customer_id,
+                          starts_at_us, ends_at_us, seats, status, answers, created_at_us,
+                          confirmed_at_us, cancelled_at_us, cancelled_by, reschedules, manage_digest)
+    VALUES (p_tenant, p_booking, v_hold, p_service, p_staff, p_customer, p_starts, p_ends,
+            p_seats, p_status, p_answers, p_created, p_confirmed, NULL, NULL, p_reschedules,
+            p_manage);
+END
+$$;
 
 -- Row-level security on every table with tenant_id except the directory
 -- (slug -> tenant and region, looked up before a tenant is known). FORCE

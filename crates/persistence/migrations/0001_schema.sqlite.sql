@@ -134,6 +134,8 @@ CREATE TABLE holds (
 ) STRICT;
 
 CREATE INDEX holds_by_staff_time ON holds (tenant_id, staff_id, held_from_us);
+-- Finds a slot's hold (group seats, the one-statement insert).
+CREATE INDEX holds_by_slot ON holds (tenant_id, staff_id, starts_at_us);
 
 CREATE TRIGGER holds_no_overlap_insert BEFORE INSERT ON holds
 WHEN EXISTS (
@@ -193,7 +195,10 @@ CREATE TABLE idempotency_keys (
     booking_id     BLOB    NOT NULL,
     created_at_us  INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, idem_key),
+    -- Checked at commit: the one-statement insert records the key first,
+    -- so a retried request is recognised before its time is found taken.
     FOREIGN KEY (tenant_id, booking_id) REFERENCES bookings (tenant_id, booking_id) ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED
 ) STRICT;
 
 -- The append-only audit chain, hash-chained per tenant: each entry's hash
@@ -307,3 +312,53 @@ CREATE TABLE busy_blocks (
 ) STRICT;
 
 CREATE INDEX busy_blocks_by_staff_time ON busy_blocks (tenant_id, staff_id, starts_at_us);
+
+-- One-statement booking creation. Inserting a row into this view takes the
+-- staff member's time (a new hold, or a seat on the group slot's hold),
+-- stores the booking and records its idempotency key: all or nothing, with
+-- the same overlap trigger as any hold, in one statement, so a booking
+-- costs one trip to the database.
+CREATE VIEW booking_requests AS SELECT
+    NULL AS tenant_id, NULL AS booking_id, NULL AS hold_id, NULL AS service_id,
+    NULL AS staff_id, NULL AS customer_id, NULL AS starts_at_us, NULL AS ends_at_us,
+    NULL AS held_from_us, NULL AS held_until_us, NULL AS capacity, NULL AS seats,
+    NULL AS status, NULL AS answers, NULL AS created_at_us, NULL AS confirmed_at_us,
+    NULL AS reschedules, NULL AS manage_digest, NULL AS idem_key, NULL AS idem_digest
+WHERE 0;
+
+CREATE TRIGGER booking_requests_insert INSTEAD OF INSERT ON booking_requests
+BEGIN
+    -- The key first: a retried request fails here, on the key, rather than
+    -- on its own booking's time.
+    INSERT INTO idempotency_keys (tenant_id, idem_key, request_digest, booking_id, created_at_us)
+    SELECT NEW.tenant_id, NEW.idem_key, NEW.idem_digest, NEW.booking_id, NEW.created_at_us
+    WHERE NEW.idem_key IS NOT NULL;
+    -- A group slot's hold gains the seats; its CHECK refuses overselling.
+    UPDATE holds SET seats_taken = seats_taken + NEW.seats
+    WHERE NEW.capacity > 1 AND tenant_id = NEW.tenant_id AND staff_id = NEW.staff_id
+      AND service_id = NEW.service_id AND starts_at_us = NEW.starts_at_us
+      AND ends_at_us = NEW.ends_at_us;
+    INSERT INTO holds (tenant_id, hold_id, staff_id, service_id, starts_at_us, ends_at_us,
+                       held_from_us, held_until_us, capacity, seats_taken)
+    SELECT NEW.tenant_id, NEW.hold_id, NEW.staff_id, NEW.service_id, NEW.starts_at_us,
+           NEW.ends_at_us, NEW.held_from_us, NEW.held_until_us, NEW.capacity, NEW.seats
+    WHERE NOT EXISTS (
+        SELECT 1 FROM holds
+        WHERE NEW.capacity > 1 AND tenant_id = NEW.tenant_id AND staff_id = NEW.staff_id
+          AND service_id = NEW.service_id AND starts_at_us = NEW.starts_at_us
+          AND ends_at_us = NEW.ends_at_us
+    );
+    INSERT INTO bookings (tenant_id, booking_id, hold_id, service_id, staff_id, customer_id,
+                          starts_at_us, ends_at_us, seats, status, answers, created_at_us,
+                          confirmed_at_us, cancelled_at_us, cancelled_by, reschedules, manage_digest)
+    VALUES (
+        NEW.tenant_id, NEW.booking_id,
+        (SELECT hold_id FROM holds
+         WHERE tenant_id = NEW.tenant_id AND staff_id = NEW.staff_id
+           AND service_id = NEW.service_id AND starts_at_us = NEW.starts_at_us
+           AND ends_at_us = NEW.ends_at_us),
+        NEW.service_id, NEW.staff_id, NEW.customer_id, NEW.starts_at_us, NEW.ends_at_us,
+        NEW.seats, NEW.status, NEW.answers, NEW.created_at_us, NEW.confirmed_at_us, NULL, NULL,
+        NEW.reschedules, NEW.manage_digest
+    );
+END;

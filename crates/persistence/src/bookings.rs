@@ -18,14 +18,14 @@ use bookwarden_domain::time::TimeRange;
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, Set, Statement, TransactionTrait, Value,
 };
 
 use crate::entity::{bookings, holds, idempotency_keys};
 use crate::error::{Refusal, StoreError, refusal};
 use crate::rows::{self, corrupt, us};
-use crate::store::TenantScope;
+use crate::store::{Store, TenantScope};
 
 /// Bookings of the scope's tenant.
 pub struct Bookings<'s>(&'s TenantScope);
@@ -144,62 +144,27 @@ impl Bookings<'_> {
     {
         let scope = self.0;
         scope.check_owner(booking.tenant())?;
-        scope.check_owner(service.tenant())?;
-        if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
-            return Err(StoreError::MissingReference("service staff member"));
-        }
         if let Some(idem) = idempotency
             && let Some(seen) = self.idempotent(idem).await?
         {
             return Ok(Created::Replayed(seen));
         }
-        let f = fields(booking);
-        let hold = acquire_hold(scope, &f, service).await?;
-        let (status, confirmed, cancelled, by) = stage_columns(booking.clone().into().stage());
-        bookings::ActiveModel {
-            tenant_id: Set(scope.uuid()),
-            booking_id: Set(*f.id.as_uuid()),
-            hold_id: Set(Some(hold)),
-            service_id: Set(*f.service.as_uuid()),
-            staff_id: Set(*f.staff.as_uuid()),
-            customer_id: Set(*booking.customer().as_uuid()),
-            starts_at_us: Set(us(f.range.start())),
-            ends_at_us: Set(us(f.range.end())),
-            seats: Set(i64::from(f.seats)),
-            status: Set(status.to_owned()),
-            answers: Set(rows::answers_json(booking.answers())?),
-            created_at_us: Set(us(booking.created_at())),
-            confirmed_at_us: Set(confirmed),
-            cancelled_at_us: Set(cancelled),
-            cancelled_by: Set(by),
-            reschedules: Set(i64::from(booking.reschedules())),
-            manage_digest: Set(manage_digest.map(|d| d.to_vec())),
+        let stmt = insert_statement(
+            scope.tx().get_database_backend(),
+            booking,
+            service,
+            manage_digest,
+            idempotency,
+        )?;
+        match scope.tx().execute_raw(stmt).await {
+            Ok(_) => Ok(Created::New),
+            // Inside a transaction a lost idempotency race cannot be read
+            // back (PostgreSQL has aborted it): the caller retries.
+            Err(e) => Err(match insert_refusal(e, idempotency.is_some()) {
+                Refused::IdempotencyTaken => StoreError::Retry,
+                Refused::Other(err) => err,
+            }),
         }
-        .insert(scope.tx())
-        .await
-        .map_err(|e| match refusal(&e) {
-            Some(Refusal::ForeignKey) => StoreError::MissingReference("customer"),
-            Some(Refusal::Unique) => StoreError::Duplicate("booking"),
-            _ => StoreError::Database(e),
-        })?;
-        if let Some(idem) = idempotency {
-            idempotency_keys::ActiveModel {
-                tenant_id: Set(scope.uuid()),
-                idem_key: Set(idem.key.to_owned()),
-                request_digest: Set(idem.request_digest.to_vec()),
-                booking_id: Set(*f.id.as_uuid()),
-                created_at_us: Set(us(booking.created_at())),
-            }
-            .insert(scope.tx())
-            .await
-            .map_err(|e| match refusal(&e) {
-                // A concurrent request with the same key won; the caller
-                // retries and gets its booking.
-                Some(Refusal::Unique) => StoreError::SlotTaken,
-                _ => StoreError::Database(e),
-            })?;
-        }
-        Ok(Created::New)
     }
 
     async fn idempotent(&self, idem: Idempotency<'_>) -> Result<Option<BookingId>, StoreError> {
@@ -386,12 +351,144 @@ impl Bookings<'_> {
     }
 }
 
-async fn acquire_hold(
-    scope: &TenantScope,
-    f: &Fields,
+/// Why the one-statement insert was refused.
+enum Refused {
+    /// The idempotency key was stored a moment ago by another request.
+    IdempotencyTaken,
+    /// Anything else, already mapped.
+    Other(StoreError),
+}
+
+fn insert_refusal(e: sea_orm::DbErr, has_key: bool) -> Refused {
+    match refusal(&e) {
+        Some(Refusal::Overlap | Refusal::Check) => Refused::Other(StoreError::SlotTaken),
+        Some(Refusal::ForeignKey) => Refused::Other(StoreError::MissingReference(
+            "customer, staff member or service",
+        )),
+        Some(Refusal::Unique) if has_key && format!("{e}").contains("idempotency_keys") => {
+            Refused::IdempotencyTaken
+        }
+        Some(Refusal::Unique) => Refused::Other(StoreError::Duplicate("booking")),
+        None => Refused::Other(StoreError::Database(e)),
+    }
+}
+
+/// The one statement that creates a booking: an insert into the
+/// `booking_requests` view on SQLite, a call of `bookwarden_create_booking`
+/// on PostgreSQL (see the migrations). Both take (or join) the hold, store
+/// the booking and record the idempotency key, all or nothing.
+fn insert_statement<S: Active>(
+    backend: DbBackend,
+    booking: &Booking<S>,
     service: &Service,
-) -> Result<Uuid, StoreError> {
-    acquire_hold_in(scope.tx(), scope.uuid(), f, service).await
+    manage_digest: Option<&[u8; 32]>,
+    idempotency: Option<Idempotency<'_>>,
+) -> Result<Statement, StoreError>
+where
+    Booking<S>: Into<AnyBooking> + Clone,
+{
+    if booking.tenant() != service.tenant() {
+        return Err(StoreError::WrongTenant);
+    }
+    if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
+        return Err(StoreError::MissingReference("service staff member"));
+    }
+    let capacity = i64::from(service.capacity().seats());
+    if i64::from(booking.seats()) > capacity {
+        return Err(StoreError::SlotTaken);
+    }
+    let timing = service.timing();
+    let range = booking.range();
+    let held_from = us(range.start()) - timing.buffer_before().as_secs() * 1_000_000;
+    let held_until = us(range.end()) + timing.buffer_after().as_secs() * 1_000_000;
+    let (status, confirmed, _, _) = stage_columns(booking.clone().into().stage());
+    let values: Vec<Value> = vec![
+        (*booking.tenant().as_uuid()).into(),
+        (*booking.id().as_uuid()).into(),
+        Uuid::new_v4().into(),
+        (*booking.service().as_uuid()).into(),
+        (*booking.staff().as_uuid()).into(),
+        (*booking.customer().as_uuid()).into(),
+        us(range.start()).into(),
+        us(range.end()).into(),
+        held_from.into(),
+        held_until.into(),
+        capacity.into(),
+        i64::from(booking.seats()).into(),
+        status.into(),
+        rows::answers_json(booking.answers())?.into(),
+        us(booking.created_at()).into(),
+        confirmed.into(),
+        i64::from(booking.reschedules()).into(),
+        manage_digest.map(|d| d.to_vec()).into(),
+        idempotency.map(|i| i.key.to_owned()).into(),
+        idempotency.map(|i| i.request_digest.to_vec()).into(),
+    ];
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT bookwarden_create_booking({})",
+            (1..=values.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!(
+            "INSERT INTO booking_requests (tenant_id, booking_id, hold_id, service_id, staff_id, \
+             customer_id, starts_at_us, ends_at_us, held_from_us, held_until_us, capacity, seats, \
+             status, answers, created_at_us, confirmed_at_us, reschedules, manage_digest, idem_key, \
+             idem_digest) VALUES ({})",
+            vec!["?"; values.len()].join(", ")
+        ),
+    };
+    Ok(Statement::from_sql_and_values(backend, sql, values))
+}
+
+impl Store {
+    /// Creates a booking in one trip to the database, outside any scope:
+    /// the fast path for the public booking flow. The same rules as
+    /// [`Bookings::create`] apply (the database refuses overlapping time;
+    /// an idempotency key seen before returns the first booking).
+    pub async fn book<S: Active>(
+        &self,
+        booking: &Booking<S>,
+        service: &Service,
+        manage_digest: Option<&[u8; 32]>,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Created, StoreError>
+    where
+        Booking<S>: Into<AnyBooking> + Clone,
+    {
+        let tenant = booking.tenant();
+        let db = self.database_of(tenant).await?;
+        let stmt = insert_statement(
+            db.conn.get_database_backend(),
+            booking,
+            service,
+            manage_digest,
+            idempotency,
+        )?;
+        let outcome = {
+            // SQLite: one writer at a time, queued here (see `Db::writer`).
+            let _writer = match &db.writer {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            db.conn.execute_raw(stmt).await
+        };
+        match outcome {
+            Ok(_) => Ok(Created::New),
+            Err(e) => match (insert_refusal(e, idempotency.is_some()), idempotency) {
+                (Refused::IdempotencyTaken, Some(idem)) => {
+                    let scope = self.read(tenant).await?;
+                    let seen = scope.bookings().idempotent(idem).await;
+                    scope.rollback().await?;
+                    seen?.map(Created::Replayed).ok_or(StoreError::Retry)
+                }
+                (Refused::IdempotencyTaken, None) => Err(StoreError::Retry),
+                (Refused::Other(err), _) => Err(err),
+            },
+        }
+    }
 }
 
 /// Takes `f`'s time from its staff member: joins the group slot's hold when

@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The row cannot be removed while others refer to it.
     #[error("the {0} is still in use")]
     InUse(&'static str),
+    /// A concurrent request with the same idempotency key is being
+    /// stored; retrying returns its booking.
+    #[error("a request with the same idempotency key is in progress; retry")]
+    Retry,
     /// The same idempotency key was used with a different request.
     #[error("the idempotency key was used for a different request")]
     IdempotencyMismatch,

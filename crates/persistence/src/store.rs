@@ -63,12 +63,12 @@ pub struct Store {
 
 /// One region's database.
 #[derive(Clone)]
-struct Db {
-    conn: DatabaseConnection,
+pub(crate) struct Db {
+    pub(crate) conn: DatabaseConnection,
     /// SQLite allows one writer at a time. Write scopes queue here, in the
     /// application, rather than in SQLite's busy handler, which sleeps in
     /// growing steps and wastes most of the time under contention.
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    pub(crate) writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Whether a scope may write.
@@ -124,7 +124,7 @@ impl Store {
     /// The database holding `tenant`'s rows. An unknown tenant gets the
     /// directory's database, where its scope sees nothing, exactly as a
     /// known tenant with no rows would.
-    async fn database_of(&self, tenant: TenantId) -> Result<&Db, StoreError> {
+    pub(crate) async fn database_of(&self, tenant: TenantId) -> Result<&Db, StoreError> {
         if self.regions.len() == 1 {
             return Ok(&self.directory);
         }

@@ -245,7 +245,12 @@ async fn p13_race_of_64_concurrent_bookings_leaves_no_overlap() {
             // Starts every 20 minutes over a 60-minute length: heavy overlap.
             let b = booking(&d, (i % 16) * 20, 60, 1);
             tasks.push(tokio::spawn(async move {
-                let result = try_book(&store, &d, &b).await;
+                // Half through a scope, half through the one-trip path.
+                let result = if i % 2 == 0 {
+                    try_book(&store, &d, &b).await
+                } else {
+                    store.book(&b, &d.service, None, None).await
+                };
                 (b, result)
             }));
         }
@@ -299,7 +304,9 @@ async fn p13_group_slot_never_oversells_under_concurrency() {
         for _ in 0..20 {
             let (store, d) = (store.clone(), d.clone());
             let b = booking(&d, 0, 60, 1);
-            tasks.push(tokio::spawn(async move { try_book(&store, &d, &b).await }));
+            tasks.push(tokio::spawn(async move {
+                store.book(&b, &d.service, None, None).await
+            }));
         }
         let mut sold = 0;
         for task in tasks {
@@ -315,6 +322,61 @@ async fn p13_group_slot_never_oversells_under_concurrency() {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::SlotTaken), "{engine:?}");
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}
+
+/// 16 concurrent retries of one request (same idempotency key) through the
+/// one-trip path store one booking; every retry gets that booking back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p13_concurrent_retries_with_one_idempotency_key_store_one_booking() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 16).await;
+        let d = Arc::new(desk(&db.store, 1, 0, 0).await);
+        let store = Arc::new(db.store);
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (store, d) = (store.clone(), d.clone());
+            tasks.push(tokio::spawn(async move {
+                let digest = [3_u8; 32];
+                let key = Idempotency {
+                    key: "same-request",
+                    request_digest: &digest,
+                };
+                // Each retry builds a new booking object, as a new HTTP
+                // request would.
+                let b = booking(&d, 0, 60, 1);
+                loop {
+                    match store.book(&b, &d.service, None, Some(key)).await {
+                        Err(StoreError::Retry) => tokio::task::yield_now().await,
+                        other => break (b.id(), other),
+                    }
+                }
+            }));
+        }
+        let mut new = Vec::new();
+        let mut replayed = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (id, Ok(Created::New)) => new.push(id),
+                (_, Ok(Created::Replayed(first))) => replayed.push(first),
+                (_, Err(e)) => panic!("{engine:?}: {e:?}"),
+            }
+        }
+        assert_eq!(new.len(), 1, "{engine:?}: exactly one booking stored");
+        assert!(
+            replayed.iter().all(|id| *id == new[0]),
+            "{engine:?}: retries see the first"
+        );
+        let scope = store.read(d.tenant).await.unwrap();
+        let all = scope
+            .bookings()
+            .list(TimeRange::new(at(-60), at(600)).unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        scope.rollback().await.unwrap();
         let store = Arc::into_inner(store).unwrap();
         TestDb { store, ..db }.finish().await;
     }
