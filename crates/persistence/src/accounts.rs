@@ -372,7 +372,7 @@ impl System<'_> {
 }
 
 /// An API key as stored.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     /// Its id.
     pub id: ApiKeyId,
@@ -477,7 +477,7 @@ impl ApiKeys<'_> {
 }
 
 /// A sign-in session as stored.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Its id.
     pub id: SessionId,
@@ -580,5 +580,30 @@ impl Sessions<'_> {
             .exec(self.0.tx())
             .await?;
         Ok(result.rows_affected)
+    }
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    // The digest identifies the key to anyone holding the token: keep it out
+    // of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("created_by", &self.created_by)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
     }
 }

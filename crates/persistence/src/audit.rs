@@ -154,8 +154,12 @@ impl TenantScope {
             .await?
             .ok_or_else(|| corrupt("audit_heads", "the tenant has no chain head"))?;
         let detail = serde_json::to_string(&event.detail).map_err(|e| corrupt("audit_log", e))?;
+        let seq = head
+            .seq
+            .checked_add(1)
+            .ok_or_else(|| corrupt("audit_heads", "sequence exhausted"))?;
         let entry = AuditEntry {
-            seq: head.seq + 1,
+            seq,
             at: now,
             kind: event.kind.as_str().to_owned(),
             actor: event.actor.clone(),
@@ -229,9 +233,12 @@ impl TenantScope {
         let mut expected_seq = head.anchor_seq + 1;
         let mut checked = 0_u64;
         loop {
+            // Up to the head read above: entries appended meanwhile are
+            // checked next time, not mistaken for a mismatch now.
             let page = audit_log::Entity::find()
                 .filter(audit_log::Column::TenantId.eq(self.uuid()))
                 .filter(audit_log::Column::Seq.gte(expected_seq))
+                .filter(audit_log::Column::Seq.lte(head.seq))
                 .order_by_asc(audit_log::Column::Seq)
                 .limit(1_000)
                 .all(self.tx())

@@ -19,7 +19,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Set, Statement, TransactionTrait, Value,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait, Value,
 };
 
 use crate::entity::{bookings, holds, idempotency_keys};
@@ -265,7 +265,7 @@ impl Bookings<'_> {
     ) -> Result<bool, StoreError> {
         let scope = self.0;
         scope.check_owner(booking.tenant())?;
-        let Some(hold) = self.active_hold(booking.id()).await? else {
+        let Some(held) = self.lock_active(booking.id()).await? else {
             return Ok(false);
         };
         let stage = booking.stage();
@@ -279,13 +279,13 @@ impl Bookings<'_> {
             )
             .filter(bookings::Column::TenantId.eq(scope.uuid()))
             .filter(bookings::Column::BookingId.eq(*booking.id().as_uuid()))
-            .filter(bookings::Column::Status.ne("cancelled"))
+            .filter(bookings::Column::HoldId.eq(held.hold))
             .exec(scope.tx())
             .await?;
         if result.rows_affected != 1 {
             return Ok(false);
         }
-        release_hold(scope.tx(), scope.uuid(), hold, booking.seats()).await?;
+        release_hold(scope.tx(), scope.uuid(), held.hold, held.seats).await?;
         Ok(true)
     }
 
@@ -299,33 +299,44 @@ impl Bookings<'_> {
     ) -> Result<bool, StoreError> {
         let scope = self.0;
         scope.check_owner(booking.tenant())?;
-        if booking.service() != service.id() {
-            return Err(StoreError::MissingReference("service"));
+        scope.check_owner(service.tenant())?;
+        if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
+            return Err(StoreError::MissingReference("service staff member"));
         }
-        let Some(old) = self.active_hold(booking.id()).await? else {
+        // Lock the stored booking: a concurrent cancel or reschedule of it
+        // waits, then finds it changed, instead of releasing its time twice.
+        let Some(held) = self.lock_active(booking.id()).await? else {
             return Ok(false);
         };
-        let status = match self.get(booking.id()).await? {
-            Some(AnyBooking::Confirmed(_)) => "confirmed",
-            _ => "requested",
+        // Seats and service come from the stored row, not the caller.
+        let f = Fields {
+            seats: held.seats,
+            ..fields(booking)
         };
+        if f.service.as_uuid() != &held.service {
+            return Err(StoreError::MissingReference("service"));
+        }
         // Give the old time back first, so a move by less than its own
         // length does not collide with itself; all inside a savepoint that
         // is rolled back (dropped) if the new time is taken.
-        let f = fields(booking);
         let moved = scope.tx().begin().await?;
+        // Detach first (the row's CHECK ties a missing hold to the
+        // cancelled status, so it is cancelled for a moment, inside the
+        // savepoint), then give the old time back and take the new.
         bookings::Entity::update_many()
             .col_expr(bookings::Column::HoldId, Option::<Uuid>::None.into())
             .col_expr(bookings::Column::Status, "cancelled".into())
             .filter(bookings::Column::TenantId.eq(scope.uuid()))
             .filter(bookings::Column::BookingId.eq(*f.id.as_uuid()))
+            .filter(bookings::Column::HoldId.eq(held.hold))
             .exec(&moved)
             .await?;
-        release_hold(&moved, scope.uuid(), old, f.seats).await?;
+        release_hold(&moved, scope.uuid(), held.hold, held.seats).await?;
         let hold = acquire_hold_in(&moved, scope.uuid(), &f, service).await?;
-        bookings::Entity::update_many()
+        let result = bookings::Entity::update_many()
             .col_expr(bookings::Column::HoldId, Some(hold).into())
-            .col_expr(bookings::Column::Status, status.into())
+            .col_expr(bookings::Column::Status, held.status.clone().into())
+            .col_expr(bookings::Column::StaffId, (*f.staff.as_uuid()).into())
             .col_expr(bookings::Column::StartsAtUs, us(f.range.start()).into())
             .col_expr(bookings::Column::EndsAtUs, us(f.range.end()).into())
             .col_expr(
@@ -334,21 +345,53 @@ impl Bookings<'_> {
             )
             .filter(bookings::Column::TenantId.eq(scope.uuid()))
             .filter(bookings::Column::BookingId.eq(*f.id.as_uuid()))
+            .filter(bookings::Column::HoldId.is_null())
             .exec(&moved)
-            .await?;
+            .await
+            .map_err(|e| match refusal(&e) {
+                Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member"),
+                _ => StoreError::Database(e),
+            })?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
         moved.commit().await?;
         Ok(true)
     }
 
-    async fn active_hold(&self, id: BookingId) -> Result<Option<Uuid>, StoreError> {
+    /// Reads and, on PostgreSQL, locks the stored booking until the scope
+    /// ends; `None` unless it is active. (SQLite write scopes are serialized
+    /// already.)
+    async fn lock_active(&self, id: BookingId) -> Result<Option<Held>, StoreError> {
         let scope = self.0;
-        Ok(bookings::Entity::find()
+        let mut query = bookings::Entity::find()
             .filter(bookings::Column::TenantId.eq(scope.uuid()))
-            .filter(bookings::Column::BookingId.eq(*id.as_uuid()))
-            .one(scope.tx())
-            .await?
-            .and_then(|row| row.hold_id))
+            .filter(bookings::Column::BookingId.eq(*id.as_uuid()));
+        if scope.tx().get_database_backend() == DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        let Some(row) = query.one(scope.tx()).await? else {
+            return Ok(None);
+        };
+        let Some(hold) = row.hold_id else {
+            return Ok(None);
+        };
+        let seats = u16::try_from(row.seats).map_err(|e| corrupt("bookings", e))?;
+        Ok(Some(Held {
+            hold,
+            seats,
+            service: row.service_id,
+            status: row.status,
+        }))
     }
+}
+
+/// What an active booking holds, as stored.
+struct Held {
+    hold: Uuid,
+    seats: u16,
+    service: Uuid,
+    status: String,
 }
 
 /// Why the one-statement insert was refused.
@@ -597,7 +640,9 @@ async fn join_group_hold(
     }
 }
 
-/// Gives `seats` of a hold back, removing the hold with its last seat.
+/// Gives `seats` of a hold back, removing the hold with its last seat. A
+/// seat joined concurrently (PostgreSQL) makes the conditional delete miss;
+/// the shrink is then tried again.
 async fn release_hold(
     tx: &DatabaseTransaction,
     tenant: Uuid,
@@ -605,22 +650,32 @@ async fn release_hold(
     seats: u16,
 ) -> Result<(), StoreError> {
     let seats = i64::from(seats);
-    let shrunk = holds::Entity::update_many()
-        .col_expr(
-            holds::Column::SeatsTaken,
-            Expr::col(holds::Column::SeatsTaken).sub(seats),
-        )
-        .filter(holds::Column::TenantId.eq(tenant))
-        .filter(holds::Column::HoldId.eq(hold))
-        .filter(holds::Column::SeatsTaken.gt(seats))
-        .exec(tx)
-        .await?;
-    if shrunk.rows_affected == 0 {
-        holds::Entity::delete_many()
+    for _ in 0..3 {
+        let shrunk = holds::Entity::update_many()
+            .col_expr(
+                holds::Column::SeatsTaken,
+                Expr::col(holds::Column::SeatsTaken).sub(seats),
+            )
             .filter(holds::Column::TenantId.eq(tenant))
             .filter(holds::Column::HoldId.eq(hold))
+            .filter(holds::Column::SeatsTaken.gt(seats))
             .exec(tx)
             .await?;
+        if shrunk.rows_affected == 1 {
+            return Ok(());
+        }
+        let deleted = holds::Entity::delete_many()
+            .filter(holds::Column::TenantId.eq(tenant))
+            .filter(holds::Column::HoldId.eq(hold))
+            .filter(holds::Column::SeatsTaken.lte(seats))
+            .exec(tx)
+            .await?;
+        if deleted.rows_affected == 1 {
+            return Ok(());
+        }
     }
-    Ok(())
+    Err(corrupt(
+        "holds",
+        "a hold kept changing while its seats were given back",
+    ))
 }

@@ -3,7 +3,11 @@
 use sea_orm::{DbErr, RuntimeErr};
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` never shows a database error's details: PostgreSQL puts row
+/// values there ("Key (email)=(...)", "Failing row contains (...)"), which
+/// can be personal data or hashes. It shows the error code only.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The time asked for overlaps time the staff member already holds, or
@@ -92,5 +96,33 @@ pub(crate) fn refusal(err: &DbErr) -> Option<Refusal> {
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         Self::Database(err)
+    }
+}
+
+impl std::fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Database(e) => {
+                let code = match e {
+                    DbErr::Exec(RuntimeErr::SqlxError(inner))
+                    | DbErr::Query(RuntimeErr::SqlxError(inner)) => match &**inner {
+                        sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                write!(f, "Database(code: {})", code.as_deref().unwrap_or("none"))
+            }
+            Self::SlotTaken => f.write_str("SlotTaken"),
+            Self::Duplicate(what) => write!(f, "Duplicate({what:?})"),
+            Self::MissingReference(what) => write!(f, "MissingReference({what:?})"),
+            Self::InUse(what) => write!(f, "InUse({what:?})"),
+            Self::Retry => f.write_str("Retry"),
+            Self::IdempotencyMismatch => f.write_str("IdempotencyMismatch"),
+            Self::WrongTenant => f.write_str("WrongTenant"),
+            Self::Corrupt { table, reason } => write!(f, "Corrupt({table}: {reason})"),
+            Self::UnknownRegion(region) => write!(f, "UnknownRegion({region})"),
+            Self::Config(what) => write!(f, "Config({what})"),
+        }
     }
 }

@@ -86,7 +86,12 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
             "GRANT USAGE ON SCHEMA public TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
              REVOKE ALL ON seaql_migrations FROM {role};
-             REVOKE UPDATE, DELETE ON audit_log FROM {role};"
+             REVOKE UPDATE, DELETE ON audit_log FROM {role};
+             REVOKE UPDATE, DELETE ON audit_heads FROM {role};
+             GRANT UPDATE (seq, hash) ON audit_heads TO {role};
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             REVOKE ALL ON FUNCTION bookwarden_create_booking FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION bookwarden_create_booking TO {role};"
         );
         conn.execute_unprepared(&sql).await?;
     }

@@ -41,12 +41,25 @@ pub(crate) fn corrupt(table: &'static str, reason: impl std::fmt::Display) -> St
     }
 }
 
+/// A JSON error without the values it quotes (they may be intake answers).
+fn json_error(table: &'static str, e: &serde_json::Error) -> StoreError {
+    corrupt(
+        table,
+        format!(
+            "JSON {:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    )
+}
+
 fn to_json<T: Serialize>(table: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| corrupt(table, e))
+    serde_json::to_string(value).map_err(|e| json_error(table, &e))
 }
 
 fn from_json<'a, T: Deserialize<'a>>(table: &'static str, text: &'a str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| corrupt(table, e))
+    serde_json::from_str(text).map_err(|e| json_error(table, &e))
 }
 
 /// A day's hours as `[start_minute, end_minute]` pairs.

@@ -69,7 +69,7 @@ impl TenantScope {
 
 /// A tenant's data key as stored: wrapped by the master key of
 /// `master_version` (see `bookwarden_crypto::vault`).
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredDataKey {
     /// The master key version that wraps it.
     pub master_version: u32,
@@ -126,5 +126,14 @@ impl TenantScope {
             .exec(self.tx())
             .await?;
         Ok(result.rows_affected == 1)
+    }
+}
+
+impl std::fmt::Debug for StoredDataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredDataKey")
+            .field("master_version", &self.master_version)
+            .field("wrapped", &"[WRAPPED]")
+            .finish()
     }
 }

@@ -181,6 +181,17 @@ async fn p9_the_application_cannot_rewrite_audit_entries() {
             "{engine:?}: {text}"
         );
         if backend == DbBackend::Postgres {
+            // Nor move the anchor, which would hide everything before it.
+            let anchor = app
+                .execute_unprepared(&format!("{set} UPDATE audit_heads SET anchor_seq = seq"))
+                .await
+                .unwrap_err();
+            assert!(
+                format!("{anchor:?}")
+                    .to_lowercase()
+                    .contains("permission denied"),
+                "{anchor:?}"
+            );
             let delete = app
                 .execute_unprepared(&format!("{set} DELETE FROM audit_log"))
                 .await

@@ -10,6 +10,7 @@ use bookwarden_domain::jiff::{SignedDuration, Timestamp};
 use bookwarden_domain::service::Service;
 use bookwarden_domain::time::TimeRange;
 use bookwarden_persistence::{Created, Idempotency, Store, StoreError};
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::harness::{TestDb, customer, engines, now, service, staff_member, tenant};
 
@@ -377,6 +378,74 @@ async fn p13_concurrent_retries_with_one_idempotency_key_store_one_booking() {
             .unwrap();
         assert_eq!(all.len(), 1);
         scope.rollback().await.unwrap();
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}
+
+/// Concurrent cancels and reschedules of the same bookings of a group slot
+/// never leak or double-free time: afterwards every hold is held by
+/// bookings whose seats add up to its count, and no hold is orphaned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p13_concurrent_cancels_and_reschedules_keep_holds_consistent() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 16).await;
+        let d = Arc::new(desk(&db.store, 3, 0, 0).await);
+        let store = Arc::new(db.store);
+        let seats: Vec<Booking<Requested>> = (0..3).map(|_| booking(&d, 0, 60, 1)).collect();
+        for b in &seats {
+            store.book(b, &d.service, None, None).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for i in 0..8_i64 {
+            let (s, dd, b) = (store.clone(), d.clone(), seats[0].clone());
+            tasks.push(tokio::spawn(async move {
+                let cancelled = b.cancel(CancelledBy::Customer, now()).unwrap();
+                let scope = s.write(dd.tenant).await.unwrap();
+                let done = scope.bookings().cancel(&cancelled).await.unwrap();
+                scope.commit().await.unwrap();
+                u8::from(done)
+            }));
+            let (s, dd, b) = (store.clone(), d.clone(), seats[1].clone());
+            tasks.push(tokio::spawn(async move {
+                let to = TimeRange::new(at(120 + i * 60), at(180 + i * 60)).unwrap();
+                let moved = b.reschedule(to, now()).unwrap();
+                let scope = s.write(dd.tenant).await.unwrap();
+                match scope.bookings().reschedule(&moved, &dd.service).await {
+                    Ok(_) => scope.commit().await.unwrap(),
+                    Err(StoreError::SlotTaken) => scope.rollback().await.unwrap(),
+                    Err(e) => panic!("{e:?}"),
+                }
+                0
+            }));
+        }
+        let mut cancels = 0;
+        for t in tasks {
+            cancels += t.await.unwrap();
+        }
+        assert_eq!(cancels, 1, "{engine:?}: one cancel wins");
+        let owner = sea_orm::Database::connect(&db.owner_url).await.unwrap();
+        let count = |sql: &'static str| {
+            let owner = &owner;
+            async move {
+                let rows = owner
+                    .query_all_raw(Statement::from_string(owner.get_database_backend(), sql))
+                    .await
+                    .unwrap();
+                rows[0].try_get::<i64>("", "n").unwrap()
+            }
+        };
+        let orphans = count(
+            "SELECT count(*) AS n FROM holds h WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.tenant_id = h.tenant_id AND b.hold_id = h.hold_id)",
+        )
+        .await;
+        let miscounted = count(
+            "SELECT count(*) AS n FROM holds h WHERE h.seats_taken <> (SELECT coalesce(sum(b.seats), 0) FROM bookings b WHERE b.tenant_id = h.tenant_id AND b.hold_id = h.hold_id)",
+        )
+        .await;
+        let active = count("SELECT count(*) AS n FROM bookings WHERE hold_id IS NOT NULL").await;
+        assert_eq!((orphans, miscounted, active), (0, 0, 2), "{engine:?}");
+        owner.close().await.unwrap();
         let store = Arc::into_inner(store).unwrap();
         TestDb { store, ..db }.finish().await;
     }

@@ -279,3 +279,50 @@ async fn p1_sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
     sqlite.finish().await;
     postgres.finish().await;
 }
+
+/// The one-trip booking function refuses to run for another tenant than
+/// the one a scope set, and the store refuses a service of another tenant.
+#[tokio::test]
+async fn p1_the_booking_path_refuses_another_tenant() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = desk(&db.store, 1, 0, 0).await;
+        let b = desk(&db.store, 1, 0, 0).await;
+        // A's booking with B's service.
+        let err = db
+            .store
+            .book(&booking(&a, 0, 60, 1), &b.service, None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, bookwarden_persistence::StoreError::WrongTenant),
+            "{engine:?}: {err:?}"
+        );
+        if engine == Engine::Postgres {
+            let app = db.raw_app().await;
+            let tx = app.begin().await.unwrap();
+            tx.execute_unprepared(&format!(
+                "SELECT set_config('app.tenant_id', '{}', true)",
+                a.tenant
+            ))
+            .await
+            .unwrap();
+            let call = format!(
+                "SELECT bookwarden_create_booking('{}', gen_random_uuid(), gen_random_uuid(), '{}', '{}', '{}',
+                    0, 10, 0, 10, 1, 1, 'requested', '{{}}', 0, NULL, 0, NULL, NULL, NULL)",
+                b.tenant,
+                b.service.id(),
+                b.staff,
+                b.customer
+            );
+            let err = tx.execute_unprepared(&call).await.unwrap_err();
+            assert!(
+                format!("{err:?}").contains("bookwarden_wrong_tenant"),
+                "{err:?}"
+            );
+            tx.rollback().await.unwrap();
+            app.close().await.unwrap();
+        }
+        db.finish().await;
+    }
+}
