@@ -21,9 +21,10 @@ async fn p1_postgres_catalog_every_tenant_table_has_forced_rls_and_composite_key
         let tables = owner
             .query_all_raw(q("SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
                                      pg_get_userbyid(c.relowner) AS owner,
-                                     (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid
-                                        AND pg_get_expr(p.polqual, p.polrelid) LIKE '%app.tenant_id%'
-                                        AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%app.tenant_id%') AS policies
+                                     (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
+                                     (SELECT string_agg(pg_get_expr(p.polqual, p.polrelid) || ' / ' ||
+                                             pg_get_expr(p.polwithcheck, p.polrelid), ' | ')
+                                        FROM pg_policy p WHERE p.polrelid = c.oid) AS policy_text
                               FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
                               WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
                                 AND a.attname = 'tenant_id' AND NOT a.attisdropped"))
@@ -54,7 +55,17 @@ async fn p1_postgres_catalog_every_tenant_table_has_forced_rls_and_composite_key
                 rls && forced,
                 "{name}: row-level security must be enabled and forced"
             );
-            assert!(policies >= 1, "{name}: no tenant policy");
+            // Exactly one policy, the tenant equality for reads and writes:
+            // a second, permissive policy or an OR would widen what a tenant
+            // sees.
+            let text: Option<String> = row.try_get("", "policy_text").unwrap();
+            let expected = "(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)";
+            assert_eq!(policies, 1, "{name}: exactly one policy");
+            assert_eq!(
+                text.as_deref(),
+                Some(format!("{expected} / {expected}").as_str()),
+                "{name}: the policy must be the tenant equality"
+            );
         }
         // Every foreign key between tenant tables starts with tenant_id.
         let fks = owner
