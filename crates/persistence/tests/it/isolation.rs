@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use bookwarden_domain::account::{Customer, PersonName, StaffMember};
-use bookwarden_domain::id::{CustomerId, ServiceId, StaffId, TenantId};
+use bookwarden_domain::booking::{AnyBooking, CancelledBy};
+use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
+use bookwarden_domain::time::TimeRange;
 use bookwarden_persistence::{Store, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::bookings::{booking, desk, try_book};
+use crate::bookings::{Desk, booking, desk, try_book};
 use crate::harness::{Engine, TestDb, customer, engines, now, service, staff_member, tenant};
 
 #[tokio::test]
@@ -147,6 +149,10 @@ enum Op {
     GetService { via: usize, pick: usize },
     DeleteService { via: usize, pick: usize },
     PlantForeign { via: usize, owner: usize },
+    Book { via: usize, hour: u8 },
+    GetBooking { via: usize, pick: usize },
+    CancelBooking { via: usize, pick: usize },
+    ListBookings { via: usize },
 }
 
 const TENANTS: usize = 3;
@@ -167,7 +173,11 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (t.clone(), pick.clone()).prop_map(|(via, staff_pick)| Op::AddService { via, staff_pick }),
         3 => (t.clone(), pick.clone()).prop_map(|(via, pick)| Op::GetService { via, pick }),
         1 => (t.clone(), pick.clone()).prop_map(|(via, pick)| Op::DeleteService { via, pick }),
-        1 => (t.clone(), t).prop_map(|(via, owner)| Op::PlantForeign { via, owner }),
+        1 => (t.clone(), t.clone()).prop_map(|(via, owner)| Op::PlantForeign { via, owner }),
+        3 => (t.clone(), 0_u8..12).prop_map(|(via, hour)| Op::Book { via, hour }),
+        3 => (t.clone(), pick.clone()).prop_map(|(via, pick)| Op::GetBooking { via, pick }),
+        2 => (t.clone(), pick).prop_map(|(via, pick)| Op::CancelBooking { via, pick }),
+        1 => t.prop_map(|via| Op::ListBookings { via }),
     ]
 }
 
@@ -181,14 +191,30 @@ struct Model {
     staff_ids: Vec<StaffId>,
     customer_ids: Vec<CustomerId>,
     service_ids: Vec<ServiceId>,
+    /// Bookings: owner, hour booked, still active.
+    bookings: BTreeMap<BookingId, (usize, u8, bool)>,
+    booking_ids: Vec<BookingId>,
 }
 
 fn pick<T: Copy>(ids: &[T], pick: usize, fresh: impl Fn() -> T) -> T {
     ids.get(pick).copied().unwrap_or_else(fresh)
 }
 
-async fn run_ops(store: &Store, tenants: &[TenantId], ops: &[Op]) -> Result<(), TestCaseError> {
+async fn run_ops(store: &Store, desks: &[Desk], ops: &[Op]) -> Result<(), TestCaseError> {
+    let tenants: Vec<TenantId> = desks.iter().map(|d| d.tenant).collect();
+    let all_time = TimeRange::new(
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+        "2028-01-01T00:00:00Z".parse().unwrap(),
+    )
+    .unwrap();
     let mut m = Model::default();
+    // The desks exist in the model too, but are not offered for picking.
+    for (via, d) in desks.iter().enumerate() {
+        m.staff.insert(d.staff, (via, "Sam".to_owned()));
+        m.customers
+            .insert(d.customer, (via, "ada@example.com".to_owned()));
+        m.services.insert(d.service.id(), (via, d.staff));
+    }
     for (step, op) in ops.iter().enumerate() {
         let ctx = format!("step {step}: {op:?}");
         match *op {
@@ -375,6 +401,79 @@ async fn run_ops(store: &Store, tenants: &[TenantId], ops: &[Op]) -> Result<(), 
                     m.services.remove(&id);
                 }
             }
+            Op::Book { via, hour } => {
+                let d = &desks[via];
+                let b = booking(d, i64::from(hour) * 60, 60, 1);
+                // Half through the one-trip path, half through a scope.
+                let result = if hour % 2 == 0 {
+                    store.book(&b, &d.service, None, None).await
+                } else {
+                    try_book(store, d, &b).await
+                };
+                let taken = m
+                    .bookings
+                    .values()
+                    .any(|&(o, h, active)| o == via && h == hour && active);
+                match result {
+                    Ok(_) => {
+                        prop_assert!(!taken, "{}: double booking accepted", ctx);
+                        m.bookings.insert(b.id(), (via, hour, true));
+                        m.booking_ids.push(b.id());
+                    }
+                    Err(StoreError::SlotTaken) => {
+                        prop_assert!(taken, "{}: refused a free hour", ctx)
+                    }
+                    Err(e) => prop_assert!(false, "{}: {:?}", ctx, e),
+                }
+            }
+            Op::GetBooking { via, pick: p } => {
+                let id = pick(&m.booking_ids, p, BookingId::random);
+                let scope = store.read(tenants[via]).await.unwrap();
+                let got = scope.bookings().get(id).await.unwrap();
+                scope.rollback().await.unwrap();
+                let expect = m.bookings.get(&id).filter(|(owner, _, _)| *owner == via);
+                prop_assert_eq!(got.is_some(), expect.is_some(), "{}", ctx);
+                if let (Some(got), Some(&(_, _, active))) = (got, expect) {
+                    prop_assert_eq!(got.is_active(), active, "{}", ctx);
+                }
+            }
+            Op::CancelBooking { via, pick: p } => {
+                let id = pick(&m.booking_ids, p, BookingId::random);
+                let scope = store.write(tenants[via]).await.unwrap();
+                let done = match scope.bookings().get(id).await.unwrap() {
+                    Some(AnyBooking::Requested(b)) => {
+                        let cancelled = b.cancel(CancelledBy::Staff, now()).unwrap();
+                        scope.bookings().cancel(&cancelled).await.unwrap()
+                    }
+                    _ => false,
+                };
+                scope.commit().await.unwrap();
+                let expect = matches!(m.bookings.get(&id), Some((owner, _, true)) if *owner == via);
+                prop_assert_eq!(done, expect, "{}", ctx);
+                if done && let Some(entry) = m.bookings.get_mut(&id) {
+                    entry.2 = false;
+                }
+            }
+            Op::ListBookings { via } => {
+                let scope = store.read(tenants[via]).await.unwrap();
+                let mut got: Vec<BookingId> = scope
+                    .bookings()
+                    .list(all_time, None)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(AnyBooking::id)
+                    .collect();
+                scope.rollback().await.unwrap();
+                got.sort();
+                let expect: Vec<BookingId> = m
+                    .bookings
+                    .iter()
+                    .filter(|(_, (o, _, _))| *o == via)
+                    .map(|(id, _)| *id)
+                    .collect();
+                prop_assert_eq!(got, expect, "{}", ctx);
+            }
             Op::PlantForeign { via, owner } => {
                 let member = staff_member(tenants[owner], "Planted");
                 let scope = store.write(tenants[via]).await.unwrap();
@@ -441,11 +540,13 @@ fn state_machine(engine: Engine, cases: u32, ops: usize) {
         .run(&prop::collection::vec(op(), ops), |ops| {
             runtime.block_on(async {
                 let db = TestDb::new(engine).await;
-                let mut tenants = Vec::new();
+                // Each tenant has a desk (staff member, customer, service)
+                // for bookings, kept out of the pickable ids.
+                let mut desks = Vec::new();
                 for _ in 0..TENANTS {
-                    tenants.push(tenant(&db.store).await.id());
+                    desks.push(desk(&db.store, 1, 0, 0).await);
                 }
-                let outcome = run_ops(&db.store, &tenants, &ops).await;
+                let outcome = run_ops(&db.store, &desks, &ops).await;
                 db.finish().await;
                 outcome
             })
