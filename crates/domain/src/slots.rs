@@ -4,7 +4,9 @@
 //! The engine works in whole Unix seconds on sorted, merged interval lists,
 //! so a month view is one sort and one linear walk per staff member. Slot
 //! starts sit on a grid: every `slot_step` from the start of each opening
-//! interval, so a busy block shifts nothing else. Intervals are half-open,
+//! interval, so a busy block shifts nothing else. A slot may run on past the
+//! end of its opening into one that touches it (past midnight, or across a
+//! DST gap) only when that next opening has no room for a slot of its own. Intervals are half-open,
 //! and a slot's buffers must be free of every other booking (and of that
 //! booking's own buffers), busy block and time off; the appointment itself
 //! must lie inside opening hours.
@@ -295,8 +297,17 @@ impl StaffPlan {
             if open_start >= run_end {
                 run_end = run_end_from(&scratch.open, index);
             }
+            // Running on is only for filling in: when the next opening can
+            // hold a slot of its own, its grid wins and no slot of this
+            // opening crosses into it. This depends on the schedule alone, so
+            // every window shows the same slots.
+            let next_has_room = scratch
+                .open
+                .get(index + 1)
+                .is_some_and(|&(next, _)| next <= open_end && next + t.duration <= run_end);
+            let fit_end = if next_has_room { open_end } else { run_end };
             let mut start = grid_at_or_after(open_start, t.slot_step, self.first);
-            while start < self.last && start < open_end && start + t.duration <= run_end {
+            while start < self.last && start < open_end && start + t.duration <= fit_end {
                 let padded_start = start - t.buffer_before;
                 let padded_end = start + t.duration + t.buffer_after;
                 while scratch

@@ -83,6 +83,28 @@ fn dst_europe_berlin_fall_back() {
 }
 
 #[test]
+fn dst_gap_between_two_openings_yields_no_overlapping_slots() {
+    // Found by the property tests: on the spring-forward day 02:00 and 02:15
+    // both first read at 03:00 EDT, so the two openings touch. 00:45 + 80
+    // minutes would run on into the second opening, which has room for its
+    // own 03:00 slot; the second opening's grid wins.
+    let desk = Desk::new(
+        "America/New_York",
+        &hours(&[((0, 45), (2, 0)), ((2, 15), (4, 30))]),
+        80,
+        80,
+    );
+    let spring = day_slots(&desk, date(2026, 3, 8));
+    assert_eq!(local_times(&spring), ["03:00"]);
+    let plain = day_slots(&desk, date(2026, 3, 15));
+    assert_eq!(
+        local_times(&plain),
+        ["02:15"],
+        "75 minutes hold no 80-minute slot"
+    );
+}
+
+#[test]
 fn dst_america_new_york_both_transitions() {
     nine_to_five_day("America/New_York", date(2026, 3, 8));
     nine_to_five_day("America/New_York", date(2026, 11, 1));

@@ -322,10 +322,15 @@ fn reference(case: &Case) -> Vec<(i64, StaffId, u16)> {
                 }
                 run_end = run_end.max(e);
             }
+            // Running on into the next segment only when it has no room of its own.
+            let next_has_room = segments
+                .get(i + 1)
+                .is_some_and(|&(next, _)| next <= seg_end && next + d <= run_end);
+            let fit_end = if next_has_room { seg_end } else { run_end };
             let mut s = seg_start;
             while s < seg_end {
                 let padded = (s - bb, s + d + ba);
-                let fits = s >= first && s < last && s + d <= run_end;
+                let fits = s >= first && s < last && s + d <= fit_end;
                 let busy_free = !case
                     .busy
                     .iter()

@@ -288,6 +288,28 @@ fn opening_that_touches_the_next_day_lets_a_slot_run_past_midnight() {
 }
 
 #[test]
+fn slot_runs_past_midnight_only_where_the_next_day_has_no_room() {
+    let tenant = TenantId::random();
+    let staff = StaffId::random();
+    let utc = zone("UTC");
+    let svc = service(tenant, &[staff], timing(60, 0, 0, 0, 30, 60), 1);
+    let night = hours(&[((0, 0), (2, 0)), ((22, 30), (24, 0))]);
+    let sched = schedule(tenant, staff, &utc, every_day(&night));
+    let slots = available_slots(&SlotQuery {
+        service: &svc,
+        schedules: std::slice::from_ref(&sched),
+        bookings: &[],
+        busy: &[],
+        window: monday(),
+        customer_zone: &utc,
+        now: ts("2026-05-25T00:00:00Z"),
+    })
+    .unwrap();
+    // 23:30-00:30 would collide with Tuesday's own 00:00 slot.
+    assert_eq!(local_times(&slots), ["00:00", "01:00", "22:30"]);
+}
+
+#[test]
 fn slots_are_shown_on_the_customers_clock() {
     // Berlin staff, New York customer, between the US and EU changes.
     let desk = Desk::new("Europe/Berlin", &hours(&[((9, 0), (10, 0))]), 60, 60);
