@@ -137,3 +137,8 @@ entity_id!(
     IntakeFieldId,
     "intake field"
 );
+entity_id!(
+    /// An invitation for a person to join a tenant's staff.
+    InvitationId,
+    "invitation"
+);

@@ -43,6 +43,8 @@ CREATE TABLE users (
     password_hash    text,
     totp_seed        bytea,
     totp_last_step   bigint,
+    totp_pending     bytea,
+    reset_required   boolean NOT NULL DEFAULT false,
     created_at_us    bigint NOT NULL,
     last_login_at_us bigint,
     PRIMARY KEY (tenant_id, user_id),
@@ -225,7 +227,7 @@ CREATE TABLE audit_heads (
 CREATE TABLE credential_directory (
     digest    bytea NOT NULL PRIMARY KEY,
     tenant_id uuid  NOT NULL,
-    kind      text NOT NULL CHECK (kind IN ('api_key', 'session'))
+    kind      text NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation'))
 );
 
 CREATE TABLE recovery_codes (
@@ -263,6 +265,34 @@ CREATE TABLE sessions (
     PRIMARY KEY (tenant_id, session_id),
     UNIQUE (tenant_id, digest),
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+);
+
+-- Failed sign-ins per account (keyed by a digest of the email, known or
+-- not, so a lockout answers alike for both).
+CREATE TABLE login_throttle (
+    tenant_id       uuid NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    account_digest  bytea NOT NULL,
+    failures        bigint NOT NULL CHECK (failures >= 0),
+    window_start_us bigint NOT NULL,
+    locked_until_us bigint,
+    PRIMARY KEY (tenant_id, account_digest)
+);
+
+-- Single-use invitations to join the staff; only the token's digest is kept.
+CREATE TABLE invitations (
+    tenant_id      uuid NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    invitation_id  uuid NOT NULL,
+    digest         bytea NOT NULL,
+    email          text NOT NULL,
+    role           text NOT NULL CHECK (role IN ('admin', 'staff')),
+    invited_by     uuid NOT NULL,
+    created_at_us  bigint NOT NULL,
+    expires_at_us  bigint NOT NULL,
+    accepted_at_us bigint,
+    PRIMARY KEY (tenant_id, invitation_id),
+    UNIQUE (tenant_id, digest),
+    CHECK (created_at_us < expires_at_us),
+    FOREIGN KEY (tenant_id, invited_by) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
 );
 
 -- External calendars: tokens and app passwords only as vault-sealed bytes;
@@ -379,7 +409,7 @@ BEGIN
         'tenants', 'tenant_keys', 'users', 'staff', 'customers', 'services',
         'service_staff', 'schedules', 'holds', 'bookings', 'idempotency_keys',
         'audit_log', 'audit_heads', 'recovery_codes', 'api_keys', 'sessions',
-        'calendar_connections', 'busy_blocks'
+        'login_throttle', 'invitations', 'calendar_connections', 'busy_blocks'
     ] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

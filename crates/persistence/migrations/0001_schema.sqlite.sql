@@ -40,6 +40,8 @@ CREATE TABLE users (
     password_hash    TEXT,
     totp_seed        BLOB,
     totp_last_step   INTEGER,
+    totp_pending     BLOB,
+    reset_required   INTEGER NOT NULL DEFAULT 0 CHECK (reset_required IN (0, 1)),
     created_at_us    INTEGER NOT NULL,
     last_login_at_us INTEGER,
     PRIMARY KEY (tenant_id, user_id),
@@ -238,7 +240,7 @@ CREATE TABLE audit_heads (
 CREATE TABLE credential_directory (
     digest    BLOB NOT NULL PRIMARY KEY,
     tenant_id BLOB NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session'))
+    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation'))
 ) STRICT;
 
 CREATE TABLE recovery_codes (
@@ -276,6 +278,34 @@ CREATE TABLE sessions (
     PRIMARY KEY (tenant_id, session_id),
     UNIQUE (tenant_id, digest),
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+) STRICT;
+
+-- Failed sign-ins per account (keyed by a digest of the email, known or
+-- not, so a lockout answers alike for both).
+CREATE TABLE login_throttle (
+    tenant_id       BLOB NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    account_digest  BLOB NOT NULL,
+    failures        INTEGER NOT NULL CHECK (failures >= 0),
+    window_start_us INTEGER NOT NULL,
+    locked_until_us INTEGER,
+    PRIMARY KEY (tenant_id, account_digest)
+) STRICT;
+
+-- Single-use invitations to join the staff; only the token's digest is kept.
+CREATE TABLE invitations (
+    tenant_id      BLOB NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    invitation_id  BLOB NOT NULL,
+    digest         BLOB NOT NULL,
+    email          TEXT NOT NULL,
+    role           TEXT NOT NULL CHECK (role IN ('admin', 'staff')),
+    invited_by     BLOB NOT NULL,
+    created_at_us  INTEGER NOT NULL,
+    expires_at_us  INTEGER NOT NULL,
+    accepted_at_us INTEGER,
+    PRIMARY KEY (tenant_id, invitation_id),
+    UNIQUE (tenant_id, digest),
+    CHECK (created_at_us < expires_at_us),
+    FOREIGN KEY (tenant_id, invited_by) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
 ) STRICT;
 
 -- External calendars: tokens and app passwords only as vault-sealed bytes;

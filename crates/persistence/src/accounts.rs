@@ -25,6 +25,10 @@ pub struct UserRecord {
     pub totp_seed: Option<Vec<u8>>,
     /// The last TOTP step accepted, to refuse replays.
     pub totp_last_step: Option<i64>,
+    /// A vault-sealed TOTP seed enrolled but not yet confirmed with a code.
+    pub totp_pending: Option<Vec<u8>>,
+    /// Whether the user must choose a new password before anything else.
+    pub reset_required: bool,
     /// The last successful sign-in.
     pub last_login_at: Option<Timestamp>,
 }
@@ -39,6 +43,8 @@ impl std::fmt::Debug for UserRecord {
                 &self.password_hash.as_ref().map(|_| "[REDACTED]"),
             )
             .field("totp", &self.totp_seed.is_some())
+            .field("totp_pending", &self.totp_pending.is_some())
+            .field("reset_required", &self.reset_required)
             .field("last_login_at", &self.last_login_at)
             .finish()
     }
@@ -71,6 +77,8 @@ fn parse_user(row: users::Model) -> Result<UserRecord, StoreError> {
         password_hash: row.password_hash,
         totp_seed: row.totp_seed,
         totp_last_step: row.totp_last_step,
+        totp_pending: row.totp_pending,
+        reset_required: row.reset_required,
         last_login_at: row
             .last_login_at_us
             .map(|t| instant("users", t))
@@ -123,6 +131,8 @@ impl Users<'_> {
             password_hash: Set(password_hash.map(str::to_owned)),
             totp_seed: Set(None),
             totp_last_step: Set(None),
+            totp_pending: Set(None),
+            reset_required: Set(false),
             created_at_us: Set(us(now)),
             last_login_at_us: Set(None),
         }
@@ -192,6 +202,34 @@ impl Users<'_> {
             id,
             users::Column::PasswordHash,
             Some(hash.to_owned()).into(),
+        )
+        .await
+    }
+
+    /// Sets a new password hash and clears a forced reset.
+    pub async fn replace_password(&self, id: UserId, hash: &str) -> Result<bool, StoreError> {
+        let changed = self.set_password_hash(id, hash).await?;
+        self.set(id, users::Column::ResetRequired, false.into())
+            .await?;
+        Ok(changed)
+    }
+
+    /// Requires (or stops requiring) a new password at the next sign-in.
+    pub async fn set_reset_required(&self, id: UserId, required: bool) -> Result<bool, StoreError> {
+        self.set(id, users::Column::ResetRequired, required.into())
+            .await
+    }
+
+    /// Stores (or clears) a sealed TOTP seed awaiting its first code.
+    pub async fn set_totp_pending(
+        &self,
+        id: UserId,
+        sealed: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        self.set(
+            id,
+            users::Column::TotpPending,
+            sealed.map(<[u8]>::to_vec).into(),
         )
         .await
     }
@@ -302,6 +340,8 @@ pub enum CredentialKind {
     ApiKey,
     /// A sign-in session.
     Session,
+    /// A staff invitation.
+    Invitation,
 }
 
 impl CredentialKind {
@@ -309,6 +349,7 @@ impl CredentialKind {
         match self {
             Self::ApiKey => "api_key",
             Self::Session => "session",
+            Self::Invitation => "invitation",
         }
     }
 }
@@ -350,6 +391,7 @@ impl System<'_> {
             let kind = match r.kind.as_str() {
                 "api_key" => CredentialKind::ApiKey,
                 "session" => CredentialKind::Session,
+                "invitation" => CredentialKind::Invitation,
                 other => {
                     return Err(corrupt(
                         "credential_directory",

@@ -197,6 +197,8 @@ entity!(users, "users", {
     pub password_hash: Option<String>,
     pub totp_seed: Option<Vec<u8>>,
     pub totp_last_step: Option<i64>,
+    pub totp_pending: Option<Vec<u8>>,
+    pub reset_required: bool,
     pub created_at_us: i64,
     pub last_login_at_us: Option<i64>,
 });
@@ -270,4 +272,28 @@ entity!(busy_blocks, "busy_blocks", {
     pub starts_at_us: i64,
     pub ends_at_us: i64,
     pub all_day: bool,
+});
+
+entity!(login_throttle, "login_throttle", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub account_digest: Vec<u8>,
+    pub failures: i64,
+    pub window_start_us: i64,
+    pub locked_until_us: Option<i64>,
+});
+
+entity!(invitations, "invitations", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub invitation_id: Uuid,
+    pub digest: Vec<u8>,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Uuid,
+    pub created_at_us: i64,
+    pub expires_at_us: i64,
+    pub accepted_at_us: Option<i64>,
 });

@@ -8,6 +8,7 @@
 //! transaction-local setting. Overlapping bookings of one staff member are
 //! refused by the database itself.
 
+mod access;
 mod accounts;
 mod audit;
 mod bookings;
@@ -22,6 +23,9 @@ mod services;
 mod store;
 mod tenants;
 
+pub use access::{
+    FailureOutcome, InvitationRecord, Invitations, LoginThrottle, ThrottleRule, ThrottleState,
+};
 pub use accounts::{
     ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
 };

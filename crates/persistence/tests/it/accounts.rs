@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use bookwarden_domain::account::{Email, PersonName, Role, User};
 use bookwarden_domain::calendar::{ConnectionStatus, ImportedBusy, Provider, SyncMode};
-use bookwarden_domain::id::{ApiKeyId, ConnectionId, SessionId, StaffId, TenantId, UserId};
+use bookwarden_domain::id::{
+    ApiKeyId, ConnectionId, InvitationId, SessionId, StaffId, TenantId, UserId,
+};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
 use bookwarden_domain::time::TimeRange;
 use bookwarden_persistence::{
-    ApiKeyRecord, ConnectionRecord, CredentialKind, SessionRecord, Store,
+    ApiKeyRecord, ConnectionRecord, CredentialKind, InvitationRecord, SessionRecord, Store,
+    StoreError, ThrottleRule,
 };
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -403,5 +406,178 @@ async fn p4_busy_only_connections_store_no_subject_and_disconnect_deletes_blocks
         assert_eq!(left[0].try_get::<i64>("", "n").unwrap(), 0);
         owner.close().await.unwrap();
         db.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p2_failed_sign_ins_lock_an_account_once_and_the_lock_lapses() {
+    let rule = ThrottleRule {
+        max_failures: 5,
+        window_secs: 900,
+        lockout_secs: 600,
+    };
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 8).await;
+        let a = account(&db.store, SyncMode::BusyOnly).await;
+        let other = account(&db.store, SyncMode::BusyOnly).await;
+        let store = Arc::new(db.store);
+        let who = [7_u8; 32];
+        // Eight concurrent failures: exactly one of them locks the account.
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = store.clone();
+            let t = a.tenant;
+            tasks.push(tokio::spawn(async move {
+                let scope = s.write(t).await.unwrap();
+                let outcome = scope
+                    .login_throttle()
+                    .record_failure(&who, rule, now())
+                    .await
+                    .unwrap();
+                scope.commit().await.unwrap();
+                outcome
+            }));
+        }
+        let mut locked_now = 0;
+        for task in tasks {
+            locked_now += usize::from(task.await.unwrap().locked_now);
+        }
+        assert_eq!(locked_now, 1, "{engine:?}: one failure locks");
+        let scope = store.read(a.tenant).await.unwrap();
+        let state = scope.login_throttle().state(&who, now()).await.unwrap();
+        assert_eq!(
+            state.locked_until,
+            Some(later(0) + SignedDuration::from_secs(600))
+        );
+        let lapsed = scope
+            .login_throttle()
+            .state(&who, now() + SignedDuration::from_secs(601))
+            .await
+            .unwrap();
+        assert_eq!(lapsed.locked_until, None, "{engine:?}");
+        scope.commit().await.unwrap();
+        // The same account digest in another tenant is a different account.
+        let scope = store.read(other.tenant).await.unwrap();
+        let theirs = scope.login_throttle().state(&who, now()).await.unwrap();
+        assert_eq!((theirs.failures, theirs.locked_until), (0, None));
+        scope.commit().await.unwrap();
+        // Failures outside the window start a new count; clear forgets.
+        let scope = store.write(a.tenant).await.unwrap();
+        let fresh = scope
+            .login_throttle()
+            .record_failure(&[3; 32], rule, now())
+            .await
+            .unwrap();
+        assert_eq!(fresh.state.failures, 1);
+        let much_later = scope
+            .login_throttle()
+            .record_failure(&[3; 32], rule, now() + SignedDuration::from_secs(901))
+            .await
+            .unwrap();
+        assert_eq!(much_later.state.failures, 1, "{engine:?}: the window slid");
+        scope.login_throttle().clear(&[3; 32]).await.unwrap();
+        let cleared = scope.login_throttle().state(&[3; 32], now()).await.unwrap();
+        assert_eq!(cleared.failures, 0);
+        scope.commit().await.unwrap();
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p14_an_invitation_is_single_use_expires_and_stays_in_its_tenant() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 8).await;
+        let a = account(&db.store, SyncMode::BusyOnly).await;
+        let other = account(&db.store, SyncMode::BusyOnly).await;
+        let store = Arc::new(db.store);
+        let invitation = InvitationRecord {
+            id: InvitationId::random(),
+            digest: [0x42; 32],
+            email: Email::parse("new.hire@example.com").unwrap(),
+            role: Role::Staff,
+            invited_by: a.user,
+            created_at: now(),
+            expires_at: later(72),
+            accepted_at: None,
+        };
+        let scope = store.write(a.tenant).await.unwrap();
+        scope.invitations().insert(&invitation).await.unwrap();
+        let expired = InvitationRecord {
+            id: InvitationId::random(),
+            digest: [0x43; 32],
+            expires_at: later(1),
+            ..invitation.clone()
+        };
+        scope.invitations().insert(&expired).await.unwrap();
+        scope.commit().await.unwrap();
+        // Another tenant cannot see it, use it or withdraw it.
+        let scope = store.write(other.tenant).await.unwrap();
+        assert_eq!(
+            scope.invitations().by_digest(&[0x42; 32]).await.unwrap(),
+            None
+        );
+        assert!(
+            !scope
+                .invitations()
+                .accept(invitation.id, now())
+                .await
+                .unwrap()
+        );
+        assert!(!scope.invitations().withdraw(invitation.id).await.unwrap());
+        assert!(scope.invitations().list().await.unwrap().is_empty());
+        // An invitation cannot name another tenant's user as its sender.
+        let foreign = InvitationRecord {
+            id: InvitationId::random(),
+            digest: [0x44; 32],
+            ..invitation.clone()
+        };
+        assert!(matches!(
+            scope.invitations().insert(&foreign).await,
+            Err(StoreError::MissingReference(_))
+        ));
+        scope.rollback().await.unwrap();
+        // Sixteen concurrent uses: one wins.
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let s = store.clone();
+            let (t, id) = (a.tenant, invitation.id);
+            tasks.push(tokio::spawn(async move {
+                let scope = s.write(t).await.unwrap();
+                let ok = scope.invitations().accept(id, later(1)).await.unwrap();
+                scope.commit().await.unwrap();
+                ok
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            won += usize::from(task.await.unwrap());
+        }
+        assert_eq!(won, 1, "{engine:?}");
+        let scope = store.write(a.tenant).await.unwrap();
+        assert!(
+            !scope
+                .invitations()
+                .accept(expired.id, later(2))
+                .await
+                .unwrap(),
+            "expired"
+        );
+        let stored = scope
+            .invitations()
+            .by_digest(&[0x42; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.accepted_at, Some(later(1)));
+        assert!(
+            !scope.invitations().withdraw(invitation.id).await.unwrap(),
+            "used ones stay"
+        );
+        assert!(scope.invitations().withdraw(expired.id).await.unwrap());
+        assert_eq!(scope.invitations().list().await.unwrap().len(), 1);
+        scope.commit().await.unwrap();
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
     }
 }
