@@ -480,6 +480,20 @@ pub fn generate_recovery_codes(
     Ok((codes, digests))
 }
 
+/// The digest of a presented recovery code, for a store that deletes the
+/// matching row in one conditional statement (so a code works once even
+/// under concurrency).
+///
+/// # Errors
+/// [`RecoveryCodeError::Malformed`] when the input cannot be a code.
+pub fn recovery_code_digest(
+    user: &[u8; 16],
+    input: &str,
+) -> Result<RecoveryCodeDigest, RecoveryCodeError> {
+    let normalized = normalize_recovery_code(input)?;
+    Ok(RecoveryCodeDigest::of(user, &normalized))
+}
+
 /// Finds which of the user's `unused` recovery codes `input` is, and returns
 /// its digest: the row the caller must delete before the login may proceed.
 ///

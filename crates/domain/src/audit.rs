@@ -81,6 +81,10 @@ kinds! {
     ApiKeyRevoked => "api_key.revoked", Notice;
     SessionRevoked => "session.revoked", Info;
     UserInvited => "user.invited", Notice;
+    InvitationWithdrawn => "user.invitation_withdrawn", Notice;
+    UserJoined => "user.joined", Notice;
+    UserEnabled => "user.enabled", Critical;
+    TenantCreated => "tenant.created", Notice;
     UserDisabled => "user.disabled", Critical;
     CalendarConnected => "calendar.connected", Notice;
     CalendarDisconnected => "calendar.disconnected", Notice;

@@ -23,6 +23,15 @@ fn argon2_default() -> Passwords {
     Passwords::new(HashScheme::Argon2id(ARGON2_DEFAULT)).unwrap()
 }
 
+/// Hashing that takes far longer than any wait in these tests (256 MiB,
+/// 8 passes), so a slot it holds is still taken when the waiter gives up.
+fn argon2_slow() -> Passwords {
+    Passwords::new(HashScheme::Argon2id(
+        Argon2Params::new(256 * 1024, 8, 1).unwrap(),
+    ))
+    .unwrap()
+}
+
 fn pepper(byte: u8) -> Pepper {
     Pepper::from_base64(&base64::engine::general_purpose::STANDARD.encode([byte; 32])).unwrap()
 }
@@ -835,7 +844,7 @@ fn p2_hashing_pool_answers_busy_when_no_slot_comes_free_in_time() {
     multi_thread_runtime().block_on(async {
         let one_slot = NonZeroUsize::new(1).unwrap();
         let max_wait = Duration::from_millis(30);
-        let bounded = PasswordHasher::new(argon2_default(), one_slot, max_wait);
+        let bounded = PasswordHasher::new(argon2_slow(), one_slot, max_wait);
         assert_eq!(bounded.max_wait(), max_wait);
         let occupant = occupy(&bounded).await;
         // The caller waits its allowed time for the taken slot, then gets Busy.
@@ -853,7 +862,7 @@ fn p2_hashing_pool_answers_busy_when_no_slot_comes_free_in_time() {
         assert_eq!(bounded.in_flight(), 1, "the occupant was still running");
 
         // A pool without a queue refuses at once while its slot is taken.
-        let no_queue = PasswordHasher::new(argon2_default(), one_slot, Duration::ZERO);
+        let no_queue = PasswordHasher::new(argon2_slow(), one_slot, Duration::ZERO);
         let occupant_2 = occupy(&no_queue).await;
         assert!(matches!(
             no_queue.verify_dummy(secret("no room")).await,
