@@ -72,6 +72,9 @@ fn ci() -> Result<()> {
     ])?;
     // Advisories need the advisory database from the network, which the
     // build machines cannot reach; licenses, bans and sources run offline.
+    // cargo-deny reads the metadata of every platform's dependencies; fetch
+    // them all first (crates only, from the registry), then check offline.
+    cargo(&["fetch", "--locked"])?;
     cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])
         .context("cargo-deny is required: cargo install cargo-deny --locked")?;
     cargo(&[

@@ -587,6 +587,30 @@ impl Sessions<'_> {
             .transpose()
     }
 
+    /// The session with this id in this tenant (revoked or not).
+    pub async fn get(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        sessions::Entity::find()
+            .filter(sessions::Column::TenantId.eq(self.0.uuid()))
+            .filter(sessions::Column::SessionId.eq(*id.as_uuid()))
+            .one(self.0.tx())
+            .await?
+            .map(parse_session)
+            .transpose()
+    }
+
+    /// Every session of a user, newest first.
+    pub async fn of_user(&self, user: UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        sessions::Entity::find()
+            .filter(sessions::Column::TenantId.eq(self.0.uuid()))
+            .filter(sessions::Column::UserId.eq(*user.as_uuid()))
+            .order_by_desc(sessions::Column::CreatedAtUs)
+            .all(self.0.tx())
+            .await?
+            .into_iter()
+            .map(parse_session)
+            .collect()
+    }
+
     /// Marks a live session as used now.
     pub async fn touch(&self, id: SessionId, now: Timestamp) -> Result<bool, StoreError> {
         let result = sessions::Entity::update_many()

@@ -1,0 +1,100 @@
+//! What a use case can answer instead of a result. Each variant is a
+//! decision the HTTP layer maps to one status and one stable code; the
+//! internal ones keep their cause for the log and show none of it to the
+//! caller.
+
+use std::time::Duration;
+
+use bookwarden_crypto::password::{PasswordError, PolicyViolation};
+use bookwarden_persistence::StoreError;
+
+/// Why a use case did not succeed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// A field of the request is not acceptable.
+    #[error("`{field}` is not valid: {reason}")]
+    Invalid {
+        /// The request field.
+        field: &'static str,
+        /// A safe explanation.
+        reason: String,
+    },
+    /// A new password breaks the password policy.
+    #[error("the new password is not acceptable: {0}")]
+    WeakPassword(#[source] PolicyViolation),
+    /// Unknown business, unknown email, wrong password or a disabled
+    /// account: deliberately one answer.
+    #[error("the email or password is wrong")]
+    LoginFailed,
+    /// The password was right and a two-factor code is needed.
+    #[error("a two-factor code is required")]
+    OtpRequired,
+    /// The two-factor or recovery code was wrong or already used.
+    #[error("the two-factor code is wrong")]
+    OtpInvalid,
+    /// The password must be changed before signing in.
+    #[error("the password must be changed; send new_password")]
+    ResetRequired,
+    /// Too many failed sign-ins: the account is locked for a while.
+    #[error("too many failed sign-ins; try again later")]
+    Locked {
+        /// Until the lock lapses.
+        retry_after: Duration,
+    },
+    /// No valid credential came with the request.
+    #[error("authentication is required")]
+    Unauthenticated,
+    /// The credential is valid but may not do this.
+    #[error("this account may not do that")]
+    Forbidden,
+    /// Nothing by that id in the caller's tenant (whether it exists in
+    /// another tenant is never revealed).
+    #[error("not found")]
+    NotFound,
+    /// The request conflicts with what exists.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The invitation is unknown, used or expired.
+    #[error("the invitation is not valid")]
+    InvitationInvalid,
+    /// The server is saturated (the password hashing queue is full).
+    #[error("the server is busy; try again shortly")]
+    Busy,
+    /// Something failed inside; the cause is for the log only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    /// An internal failure with its cause.
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(cause))
+    }
+
+    /// An invalid request field.
+    pub fn invalid(field: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Retry => Self::Busy,
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<PasswordError> for AppError {
+    fn from(error: PasswordError) -> Self {
+        match error {
+            PasswordError::Busy { .. } => Self::Busy,
+            other => Self::internal(other),
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The composition root: configuration, the master key ring, the password
+//! hashing pool and the tenant-sealed store wired into [`App`], whose
+//! methods are the use cases the HTTP layer calls — sign-up, sign-in,
+//! sessions, two-factor, invitations, roles and API keys.
+//!
+//! Authorization lives here, not in handlers: every method that acts for
+//! someone takes the authenticated [`Principal`] and checks what it needs
+//! first. The tenant always comes from the principal.
+
+mod accounts;
+mod auth;
+pub mod config;
+mod error;
+pub mod keys;
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use bookwarden_crypto::password::{HashScheme, PasswordHasher, PasswordPolicy, Passwords};
+use bookwarden_crypto::vault::{MasterKeyRing, TenantDataKey, TenantRef, WrappedDataKey};
+use bookwarden_domain::id::TenantId;
+use bookwarden_domain::jiff::Timestamp;
+use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, StoreError, TenantScope};
+
+pub use accounts::{
+    API_KEY_SCOPES, ApiKeyCreated, ApiKeyView, InvitationCreated, InvitationView,
+    PrivilegedAccount, Signup, SignupDone, TotpEnrollment, UserChange, UserView,
+};
+pub use auth::{
+    ClientInfo, Credential, LoginRequest, Need, Principal, SessionCreated, csrf_token_for,
+};
+pub use bookwarden_crypto::SecretString;
+pub use config::Config;
+pub use error::AppError;
+
+/// Where "now" comes from; tests move it forward.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Facts about start-up worth a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Startup {
+    /// A development master key is in use (`Some(true)`: made just now).
+    pub development_key: Option<bool>,
+}
+
+/// The wired application.
+pub struct App {
+    store: Store,
+    keys: MasterKeyRing,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    config: Config,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("default_region", &self.config.default_region)
+            .finish_non_exhaustive()
+    }
+}
+
+fn region_databases(config: &Config) -> Vec<RegionDatabase> {
+    config
+        .databases
+        .iter()
+        .map(|(region, url)| RegionDatabase {
+            region: region.clone(),
+            url: url.clone(),
+        })
+        .collect()
+}
+
+/// Creates the data folder (owner-only on Unix) when the configuration
+/// keeps anything in it.
+fn prepare_data_dir(config: &Config) -> Result<(), AppError> {
+    if !config.uses_data_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(&config.data_dir).map_err(AppError::internal)
+}
+
+/// Brings every configured database to the newest schema. On PostgreSQL
+/// run this with the schema owner's URL and name the role the server
+/// connects as in `app_role`: it gets read and write on the tables and
+/// owns nothing, so row-level security binds it (see docs/OPERATIONS.md).
+///
+/// # Errors
+/// When a database cannot be reached or migrated, or the role name is
+/// not valid.
+pub async fn migrate(config: &Config, app_role: Option<&str>) -> Result<(), AppError> {
+    prepare_data_dir(config)?;
+    for url in config.databases.values() {
+        bookwarden_persistence::migrate(url).await?;
+        if let Some(role) = app_role {
+            bookwarden_persistence::grant_app_role(url, role)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Config(reason) => AppError::invalid("app_role", reason),
+                    other => other.into(),
+                })?;
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    /// Opens the store and loads the keys. Embedded SQLite databases are
+    /// migrated on the spot (no setup); PostgreSQL ones must have been
+    /// migrated by `bookwarden migrate`.
+    ///
+    /// # Errors
+    /// A configuration, key or database problem.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<(Self, Startup), AppError> {
+        prepare_data_dir(&config)?;
+        let loaded = keys::load(&config.keys, config.primary_key)
+            .map_err(|e| AppError::invalid("configuration", e))?;
+        for url in config
+            .databases
+            .values()
+            .filter(|u| u.starts_with("sqlite:"))
+        {
+            bookwarden_persistence::migrate(url).await?;
+        }
+        let store = Self::open_store(&config).await?;
+        let passwords = Passwords::new(HashScheme::Argon2id(config.argon2))?;
+        let slots = NonZeroUsize::new(config.max_concurrent_hashes).unwrap_or(NonZeroUsize::MIN);
+        let hasher = PasswordHasher::new(
+            passwords,
+            slots,
+            bookwarden_crypto::password::DEFAULT_MAX_QUEUE_WAIT,
+        );
+        let app = Self {
+            store,
+            keys: loaded.ring,
+            hasher,
+            policy: config.password_policy,
+            config,
+            clock,
+        };
+        Ok((
+            app,
+            Startup {
+                development_key: loaded.development,
+            },
+        ))
+    }
+
+    /// Opens only the store (for operator commands).
+    ///
+    /// # Errors
+    /// When a database cannot be reached.
+    pub async fn open_store(config: &Config) -> Result<Store, AppError> {
+        Ok(Store::open(StoreConfig {
+            regions: region_databases(config),
+            directory: config.directory_region.clone(),
+            max_connections: config.max_connections,
+        })
+        .await?)
+    }
+
+    /// The configuration the app runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store (for readiness checks and operator commands).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The master key ring.
+    pub fn keys(&self) -> &MasterKeyRing {
+        &self.keys
+    }
+
+    /// Password hashes running now (for metrics).
+    pub fn hashes_in_flight(&self) -> usize {
+        self.hasher.in_flight()
+    }
+
+    /// Whether every database answers.
+    ///
+    /// # Errors
+    /// The first database that does not.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        Ok(self.store.ping().await?)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The tenant's data key, unwrapped, read inside `scope`.
+    async fn data_key(&self, scope: &TenantScope) -> Result<TenantDataKey, AppError> {
+        let stored = scope.data_key().await?.ok_or_else(|| {
+            AppError::internal(std::io::Error::other("the tenant has no data key"))
+        })?;
+        let wrapped = WrappedDataKey::from_bytes(&stored.wrapped).map_err(AppError::internal)?;
+        self.keys
+            .unwrap(tenant_ref(scope.tenant()), &wrapped)
+            .map_err(AppError::internal)
+    }
+}
+
+fn tenant_ref(tenant: TenantId) -> TenantRef {
+    TenantRef::from_bytes(*tenant.as_bytes())
+}

@@ -1,0 +1,162 @@
+//! What wraps every request: a fresh request id (returned in
+//! `x-request-id`), a tracing span carrying it and, once known, the tenant;
+//! one structured log line per request (method, route pattern, status,
+//! latency: never the query string, a header or a body); Prometheus
+//! metrics by route and status; security headers; refusal of credentials in
+//! URLs; and error bodies normalized to `application/problem+json` even
+//! where actix itself answered (404, 405, 413).
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, web};
+use tracing::Instrument as _;
+
+use crate::problem::{PROBLEM_JSON, problem_response};
+use crate::state::State;
+
+/// The response header that carries the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Token prefixes that must never appear in a URL.
+const TOKEN_PREFIXES: [&str; 6] = [
+    "bw_key_", "bw_ses_", "bw_mng_", "bw_inv_", "bw_act_", "bw_rst_",
+];
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// The middleware function (see the module docs).
+pub(crate) async fn envelope(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let state = request.app_data::<web::Data<State>>().cloned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        tenant = tracing::field::Empty,
+    );
+    let credential_in_url = TOKEN_PREFIXES
+        .iter()
+        .any(|prefix| request.uri().to_string().contains(prefix));
+    let response = if credential_in_url {
+        let response = problem_response(
+            StatusCode::BAD_REQUEST,
+            "credential_in_url",
+            Some(
+                "Credentials go in the Authorization header or the body, never in a URL."
+                    .to_owned(),
+            ),
+            None,
+        );
+        request.into_response(response)
+    } else {
+        next.call(request)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
+    let mut response = normalize_error_body(response);
+    let status = response.status();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1e3,
+            "handled"
+        );
+    });
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    let hsts = state.as_ref().is_some_and(|s| s.https);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static(REQUEST_ID), value);
+    }
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("cache-control", "no-store"),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    Ok(response)
+}
+
+/// Replaces the body of an error response that is not already a problem
+/// document (actix's own 404, 405, 413 and payload errors).
+fn normalize_error_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return response;
+    }
+    let detail = if status.is_server_error() {
+        crate::problem::INTERNAL_DETAIL.to_owned()
+    } else {
+        status
+            .canonical_reason()
+            .unwrap_or("Bad request")
+            .to_owned()
+    };
+    let (request, old) = response.into_parts();
+    let mut fresh = problem_response(status, code_for(status), Some(detail), None);
+    for (name, value) in old.headers() {
+        if name == header::ALLOW || name == header::RETRY_AFTER || name == header::SET_COOKIE {
+            fresh.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(request, fresh)
+}

@@ -1,0 +1,17 @@
+//! Bookwarden's HTTP API on actix-web: routes, strict request parsing,
+//! `application/problem+json` errors, authentication extractors, rate
+//! limits, metrics and security headers. It sees only the `app` and
+//! `domain` crates, never storage.
+
+mod envelope;
+mod extract;
+mod problem;
+mod routes;
+mod server;
+mod state;
+pub mod telemetry;
+
+pub use envelope::REQUEST_ID;
+pub use extract::{CSRF_HEADER, SESSION_COOKIE};
+pub use problem::{INTERNAL_DETAIL, PROBLEM_JSON};
+pub use server::{Listen, MAX_JSON_BYTES, StartError, start, tls_config};

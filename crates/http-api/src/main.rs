@@ -1,0 +1,272 @@
+//! The `bookwarden` binary: `serve` runs the platform (by default on an
+//! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
+//! prepares databases, `keys` makes and rotates master keys, `tenant
+//! create` creates a business from the command line.
+
+use std::io::{BufRead as _, Write as _};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bookwarden_app::config::{Config, FileConfig};
+use bookwarden_app::{App, ClientInfo, SecretString, Signup, SystemClock, keys};
+use bookwarden_http_api::telemetry::{self, Output};
+use bookwarden_http_api::{Listen, start, tls_config};
+use clap::{Args, Parser, Subcommand};
+
+/// Bookwarden: multi-tenant appointment booking that keeps every business's
+/// data sealed off from every other.
+///
+/// Settings come from built-in defaults, then the file given by --config
+/// (TOML), then BOOKWARDEN_* environment variables, then these flags. See
+/// docs/OPERATIONS.md for every setting.
+#[derive(Parser)]
+#[command(name = "bookwarden", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server. With no configuration it keeps everything in
+    /// ./bookwarden-data (an SQLite database and a development master key).
+    Serve(Common),
+    /// Bring every configured database to the newest schema. On PostgreSQL,
+    /// run it with the schema owner's URL and --app-role.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+        /// PostgreSQL: the role the server connects as; it gets read and
+        /// write on the tables and owns nothing, so row-level security
+        /// binds it.
+        #[arg(long)]
+        app_role: Option<String>,
+    },
+    /// Make or rotate master keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage businesses (tenants).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new master key as VERSION:BASE64, for master_keys or
+    /// master_keys_file. Keep it secret; lose it and sealed data is lost.
+    Generate {
+        /// The version number of the new key (one higher than the newest).
+        #[arg(long, default_value_t = 1)]
+        version: u32,
+    },
+    /// Rewrap every tenant's data key under the primary master key (after
+    /// adding a new key and making it primary). Safe to rerun; the server
+    /// may keep running.
+    Rotate(Common),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a business and its owner. The owner's password is read from
+    /// the first line of standard input, never from the command line.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// The business's name.
+        #[arg(long)]
+        name: String,
+        /// Its slug: lowercase letters, digits and hyphens.
+        #[arg(long)]
+        slug: String,
+        /// Its IANA time zone, such as Europe/Berlin.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// The owner's email.
+        #[arg(long)]
+        owner_email: String,
+        /// The owner's name.
+        #[arg(long)]
+        owner_name: String,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// A TOML configuration file.
+    #[arg(long, env = "BOOKWARDEN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Folder for the embedded database and the development key
+    /// [default: ./bookwarden-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn load(common: &Common) -> Result<Config, String> {
+    let mut file = match &common.config {
+        Some(path) => FileConfig::read(path).map_err(|e| chain(&e))?,
+        None => FileConfig::default(),
+    };
+    file.apply_env(std::env::vars()).map_err(|e| chain(&e))?;
+    if let Some(listen) = &common.listen {
+        file.listen = Some(listen.clone());
+    }
+    if let Some(dir) = &common.data_dir {
+        file.data_dir = Some(dir.clone());
+    }
+    Config::from_file_config(file).map_err(|e| chain(&e))
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+fn say(line: &str) {
+    let _ignored = writeln!(std::io::stderr(), "{line}");
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(common) => serve(&common).await,
+        Command::Migrate { common, app_role } => migrate(&common, app_role.as_deref()).await,
+        Command::Keys(KeysCommand::Generate { version }) => generate(version),
+        Command::Keys(KeysCommand::Rotate(common)) => rotate(&common).await,
+        Command::Tenant(TenantCommand::Create {
+            common,
+            name,
+            slug,
+            time_zone,
+            owner_email,
+            owner_name,
+        }) => create_tenant(&common, name, slug, time_zone, owner_email, owner_name).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            say(&format!("error: {message}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(common: &Common, output: Output) -> Result<App, String> {
+    let config = load(common)?;
+    telemetry::init(config.log_format, &config.log_filter, output);
+    let (app, startup) = App::open(config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| chain(&e))?;
+    if let Some(made) = startup.development_key {
+        let path = app.config().data_dir.join("master.key");
+        let verb = if made { "GENERATED" } else { "USING" };
+        let warning = format!(
+            "WARNING: {verb} A DEVELOPMENT MASTER KEY at {} (mode 0600). Production must supply \
+             its own master keys (master_keys or master_keys_file; see docs/OPERATIONS.md).",
+            path.display()
+        );
+        say(&warning);
+        tracing::warn!("{warning}");
+    }
+    Ok(app)
+}
+
+async fn serve(common: &Common) -> Result<(), String> {
+    let app = open(common, Output::Stdout).await?;
+    let config = app.config().clone();
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls_config(cert, key).map_err(|e| chain(&e))?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %config.listen, %scheme, "bookwarden is listening");
+    if tls.is_none() && !config.behind_proxy && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP on a non-loopback address: configure tls_cert/tls_key or put \
+             an HTTPS proxy in front and set behind_proxy (docs/OPERATIONS.md)"
+        );
+    }
+    let server = start(Arc::new(app), Listen { listener, tls }, None).map_err(|e| chain(&e))?;
+    server.await.map_err(|e| chain(&e))?;
+    tracing::info!("bookwarden stopped");
+    Ok(())
+}
+
+async fn migrate(common: &Common, app_role: Option<&str>) -> Result<(), String> {
+    let config = load(common)?;
+    telemetry::init(config.log_format, &config.log_filter, Output::Stderr);
+    bookwarden_app::migrate(&config, app_role)
+        .await
+        .map_err(|e| chain(&e))?;
+    say(&format!("migrated {} database(s)", config.databases.len()));
+    Ok(())
+}
+
+fn generate(version: u32) -> Result<(), String> {
+    let entry = keys::generate_entry(version).map_err(|e| chain(&e))?;
+    writeln!(std::io::stdout(), "{}", entry.expose_secret()).map_err(|e| e.to_string())
+}
+
+async fn rotate(common: &Common) -> Result<(), String> {
+    let app = open(common, Output::Stderr).await?;
+    let summary = keys::rotate(app.store(), app.keys(), |done, total| {
+        say(&format!("rewrapping tenant keys: {done}/{total}"));
+    })
+    .await
+    .map_err(|e| chain(&e))?;
+    say(&format!(
+        "done: {} rewrapped, {} already current, {} without a key",
+        summary.rewrapped, summary.current, summary.without_key
+    ));
+    Ok(())
+}
+
+async fn create_tenant(
+    common: &Common,
+    name: String,
+    slug: String,
+    time_zone: String,
+    email: String,
+    owner_name: String,
+) -> Result<(), String> {
+    let app = open(common, Output::Stderr).await?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = SecretString::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    line.clear();
+    let done = app
+        .signup(Signup {
+            tenant_name: name,
+            slug,
+            time_zone,
+            email,
+            name: owner_name,
+            password,
+            client: ClientInfo::default(),
+        })
+        .await
+        .map_err(|e| chain(&e))?;
+    writeln!(
+        std::io::stdout(),
+        "tenant {} owner {}",
+        done.tenant,
+        done.user
+    )
+    .map_err(|e| e.to_string())
+}

@@ -1,0 +1,24 @@
+//! Every route, and the request and response bodies. Handlers are thin:
+//! extract, call one app method, shape the answer.
+
+mod accounts;
+mod ops;
+mod sessions;
+
+use actix_web::web;
+
+use crate::problem::ApiError;
+
+/// Mounts every route.
+pub(crate) fn configure(config: &mut web::ServiceConfig) {
+    ops::configure(config);
+    sessions::configure(config);
+    accounts::configure(config);
+}
+
+/// Parses an id from the path; a malformed id is as unknown as a missing
+/// one.
+pub(crate) fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
+    text.parse::<T>()
+        .map_err(|_malformed| ApiError::App(bookwarden_app::AppError::NotFound))
+}

@@ -1,0 +1,268 @@
+//! Sign-up, sign-in and out, and the signed-in person's own account:
+//! password and two-factor.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use bookwarden_app::{AppError, LoginRequest, SecretString, Signup};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::extract::{Authenticated, Client, Person, SESSION_COOKIE};
+use crate::problem::ApiError;
+use crate::state::State;
+
+pub(super) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(signup)
+        .service(login)
+        .service(logout)
+        .service(me)
+        .service(change_password)
+        .service(totp_begin)
+        .service(totp_confirm)
+        .service(totp_disable);
+}
+
+fn secret(text: String) -> SecretString {
+    SecretString::new(text)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupBody {
+    tenant_name: String,
+    slug: String,
+    time_zone: String,
+    email: String,
+    name: String,
+    password: String,
+}
+
+/// Creates a business and its owner.
+#[post("/v1/signup")]
+async fn signup(
+    state: web::Data<State>,
+    client: Client,
+    body: web::Json<SignupBody>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.signup(client.address())?;
+    let body = body.into_inner();
+    let done = state
+        .app
+        .signup(Signup {
+            tenant_name: body.tenant_name,
+            slug: body.slug,
+            time_zone: body.time_zone,
+            email: body.email,
+            name: body.name,
+            password: secret(body.password),
+            client: client.0,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "tenant_id": done.tenant.to_string(),
+        "user_id": done.user.to_string(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    tenant: String,
+    email: String,
+    password: String,
+    otp: Option<String>,
+    recovery_code: Option<String>,
+    new_password: Option<String>,
+}
+
+/// Signs in: a new opaque session token, as a bearer token in the body and
+/// as an HttpOnly cookie for browsers (with its CSRF token in the body).
+#[post("/v1/sessions")]
+async fn login(
+    state: web::Data<State>,
+    client: Client,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.login(client.address())?;
+    let body = body.into_inner();
+    let outcome = state
+        .app
+        .login(LoginRequest {
+            tenant: body.tenant,
+            email: body.email,
+            password: secret(body.password),
+            otp: body.otp.map(secret),
+            recovery_code: body.recovery_code.map(secret),
+            new_password: body.new_password.map(secret),
+            client: client.0,
+        })
+        .await;
+    let created = match outcome {
+        Ok(created) => created,
+        Err(error) => {
+            let kind = match &error {
+                AppError::LoginFailed => Some("credentials"),
+                AppError::OtpInvalid => Some("second_factor"),
+                AppError::Locked { .. } => Some("locked"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                metrics::counter!("login_failures_total", "reason" => kind).increment(1);
+            }
+            return Err(error.into());
+        }
+    };
+    let max_age = created
+        .expires_at
+        .duration_since(bookwarden_domain::jiff::Timestamp::now());
+    let cookie = Cookie::build(SESSION_COOKIE, created.token.expose_secret().to_owned())
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::seconds(max_age.as_secs().max(0)))
+        .finish();
+    Ok(HttpResponse::Created().cookie(cookie).json(json!({
+        "token": created.token.expose_secret(),
+        "csrf_token": created.csrf_token,
+        "session_id": created.session.to_string(),
+        "tenant_id": created.tenant.to_string(),
+        "user_id": created.user.to_string(),
+        "role": created.role.as_str(),
+        "expires_at": created.expires_at.to_string(),
+    })))
+}
+
+/// Signs out: the session is revoked and the cookie cleared.
+#[delete("/v1/sessions/current")]
+async fn logout(
+    state: web::Data<State>,
+    client: Client,
+    Person(principal): Person,
+) -> Result<HttpResponse, ApiError> {
+    state.app.logout(&principal, &client.0).await?;
+    let mut gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    gone.make_removal();
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
+}
+
+pub(super) fn user_json(user: &bookwarden_app::UserView) -> serde_json::Value {
+    json!({
+        "id": user.id.to_string(),
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.as_str(),
+        "active": user.active,
+        "totp_enabled": user.totp_enabled,
+        "reset_required": user.reset_required,
+        "last_login_at": user.last_login_at.map(|t| t.to_string()),
+    })
+}
+
+/// The caller's own account.
+#[get("/v1/me")]
+async fn me(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.app.me(&principal).await?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password; their other sessions end.
+#[put("/v1/me/password")]
+async fn change_password(
+    state: web::Data<State>,
+    client: Client,
+    Person(principal): Person,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    state
+        .app
+        .change_password(
+            &principal,
+            secret(body.current_password),
+            secret(body.new_password),
+            &client.0,
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Starts two-factor enrollment.
+#[post("/v1/me/totp")]
+async fn totp_begin(
+    state: web::Data<State>,
+    Person(principal): Person,
+) -> Result<HttpResponse, ApiError> {
+    let enrollment = state.app.totp_begin(&principal).await?;
+    Ok(HttpResponse::Created().json(json!({
+        "otpauth_uri": enrollment.otpauth_uri.expose_secret(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+}
+
+/// Confirms enrollment with a current code; answers the recovery codes once.
+#[post("/v1/me/totp/confirm")]
+async fn totp_confirm(
+    state: web::Data<State>,
+    client: Client,
+    Person(principal): Person,
+    body: web::Json<CodeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let codes = state
+        .app
+        .totp_confirm(&principal, secret(body.into_inner().code), &client.0)
+        .await?;
+    let codes: Vec<&str> = codes.iter().map(SecretString::expose_secret).collect();
+    Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotpDisable {
+    password: String,
+    otp: Option<String>,
+    recovery_code: Option<String>,
+}
+
+/// Turns two-factor off after re-authentication.
+#[post("/v1/me/totp/disable")]
+async fn totp_disable(
+    state: web::Data<State>,
+    client: Client,
+    Person(principal): Person,
+    body: web::Json<TotpDisable>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    state
+        .app
+        .totp_disable(
+            &principal,
+            secret(body.password),
+            body.otp.map(secret),
+            body.recovery_code.map(secret),
+            &client.0,
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,389 @@
+//! People and keys: invitations and roles (P14), API keys (P6), other
+//! tenants' ids (P1) and the audit chain (P9).
+
+use bookwarden_crypto::SecretBytes;
+use bookwarden_crypto::totp::{Totp, TotpSeed};
+use serde_json::{Value, json};
+
+use crate::harness::{PASSWORD, spawn_app};
+
+/// What an authenticator app makes of an `otpauth://` URI.
+pub fn authenticator(uri: &str) -> Totp {
+    let secret = uri
+        .split(['?', '&'])
+        .find_map(|part| part.strip_prefix("secret="))
+        .unwrap();
+    let bytes = data_encoding_base32(secret);
+    Totp::new(TotpSeed::from_secret(SecretBytes::new(bytes)).unwrap())
+}
+
+/// RFC 4648 base32 without padding, as authenticator apps decode it.
+fn data_encoding_base32(text: &str) -> Vec<u8> {
+    let mut bits = 0_u64;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {c}"),
+        };
+        bits = (bits << 5) | u64::from(value);
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push(u8::try_from((bits >> count) & 0xff).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn p14_an_invitation_makes_one_account_once_with_its_role() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let invited = app
+        .post(
+            "/v1/invitations",
+            Some(&owner.token),
+            json!({ "email": "ada@clinic.example", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(invited.status(), 201);
+    let invited: Value = invited.json().await.unwrap();
+    let token = invited["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("bw_inv_"));
+    let listed: Value = app
+        .get("/v1/invitations", &owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains(&token),
+        "the token is shown once"
+    );
+    let accept = |password: &str| {
+        app.post(
+            "/v1/invitations/accept",
+            None,
+            json!({ "token": token, "name": "Ada Admin", "password": password }),
+        )
+    };
+    assert_eq!(accept("short").await.status(), 422, "the policy applies");
+    assert_eq!(accept(PASSWORD).await.status(), 201);
+    assert_eq!(accept(PASSWORD).await.status(), 400, "single use");
+    let admin = app.token(&owner.slug, "ada@clinic.example", PASSWORD).await;
+    let me: Value = app.get("/v1/me", &admin).await.json().await.unwrap();
+    assert_eq!(me["role"], "admin");
+    // Admins invite admins and staff but never owners; staff invite nobody.
+    let owner_invite = app
+        .post(
+            "/v1/invitations",
+            Some(&admin),
+            json!({ "email": "x@clinic.example", "role": "owner" }),
+        )
+        .await;
+    assert_eq!(owner_invite.status(), 422);
+    let admin_invite = app
+        .post(
+            "/v1/invitations",
+            Some(&admin),
+            json!({ "email": "x@clinic.example", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(admin_invite.status(), 201);
+    let (_, staff) = app
+        .member(&owner, &admin, "staff", "sam@clinic.example")
+        .await;
+    let refused = app
+        .post(
+            "/v1/invitations",
+            Some(&staff),
+            json!({ "email": "y@clinic.example", "role": "staff" }),
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        app.get("/v1/users", &staff).await.status(),
+        403,
+        "roles gate endpoints"
+    );
+    let taken = app
+        .post(
+            "/v1/invitations",
+            Some(&owner.token),
+            json!({ "email": "sam@clinic.example", "role": "staff" }),
+        )
+        .await;
+    assert_eq!(taken.status(), 409, "no second account for one person");
+    // A withdrawn invitation no longer works.
+    let spare: Value = app
+        .post(
+            "/v1/invitations",
+            Some(&owner.token),
+            json!({ "email": "z@clinic.example", "role": "staff" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let gone = app
+        .delete(
+            &format!("/v1/invitations/{}", spare["id"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(gone.status(), 204);
+    let late = app
+        .post(
+            "/v1/invitations/accept",
+            None,
+            json!({ "token": spare["token"], "name": "Zed", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(late.status(), 400);
+    // Expired ones neither.
+    let old: Value = app
+        .post(
+            "/v1/invitations",
+            Some(&owner.token),
+            json!({ "email": "old@clinic.example", "role": "staff" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.clock.advance(73 * 3600);
+    let owner_token = app.token(&owner.slug, &owner.email, PASSWORD).await;
+    let expired = app
+        .post(
+            "/v1/invitations/accept",
+            None,
+            json!({ "token": old["token"], "name": "Old", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(expired.status(), 400);
+    let kinds = app.audit_kinds(&owner_token).await;
+    assert!(kinds.iter().filter(|k| *k == "user.invited").count() >= 4);
+    assert!(kinds.iter().any(|k| k == "user.invitation_withdrawn"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p14_roles_are_changed_only_by_those_above_and_the_last_owner_stays() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let (admin_id, admin) = app
+        .member(&owner, &owner.token, "admin", "ada@clinic.example")
+        .await;
+    let (staff_id, _) = app
+        .member(&owner, &owner.token, "staff", "sam@clinic.example")
+        .await;
+    let promote = app
+        .patch(
+            &format!("/v1/users/{staff_id}"),
+            &admin,
+            json!({ "role": "owner" }),
+        )
+        .await;
+    assert_eq!(promote.status(), 403, "admins cannot make owners");
+    let touch_owner = app
+        .patch(
+            &format!("/v1/users/{}", owner.user),
+            &admin,
+            json!({ "active": false }),
+        )
+        .await;
+    assert_eq!(touch_owner.status(), 403, "admins cannot disable owners");
+    let promote = app
+        .patch(
+            &format!("/v1/users/{staff_id}"),
+            &admin,
+            json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(promote.status(), 200, "admins manage admins and staff");
+    let yourself = app
+        .patch(
+            &format!("/v1/users/{admin_id}"),
+            &admin,
+            json!({ "role": "owner" }),
+        )
+        .await;
+    assert_eq!(yourself.status(), 403);
+    let demote_owner = app
+        .patch(
+            &format!("/v1/users/{}", owner.user),
+            &owner.token,
+            json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(demote_owner.status(), 403, "nobody changes their own role");
+    let bad_role = app
+        .patch(
+            &format!("/v1/users/{staff_id}"),
+            &owner.token,
+            json!({ "role": "root" }),
+        )
+        .await;
+    assert_eq!(bad_role.status(), 422);
+    // The privileged-access report lists owners and admins with last sign-in.
+    let report: Value = app
+        .get("/v1/reports/privileged-accounts", &owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let accounts = report["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3, "owner, ada, and sam now");
+    assert!(accounts.iter().all(|a| a["role"] != "staff"));
+    let ada = accounts
+        .iter()
+        .find(|a| a["email"] == "ada@clinic.example")
+        .unwrap();
+    assert!(ada["last_login_at"].is_string());
+    assert!(ada.get("password_hash").is_none());
+    let kinds = app.audit_kinds(&owner.token).await;
+    assert!(kinds.iter().any(|k| k == "role.changed"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p6_api_keys_are_shown_once_scoped_and_dead_on_the_next_request_after_revocation() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let created = app
+        .post(
+            "/v1/api-keys",
+            Some(&owner.token),
+            json!({ "name": "front desk", "scopes": ["read"] }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let key = created["token"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("bw_key_") && key.len() == 67);
+    let listed = app
+        .get("/v1/api-keys", &owner.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("front desk") && !listed.contains(&key));
+    assert_eq!(
+        app.get("/v1/me", &key).await.status(),
+        200,
+        "read scope reads"
+    );
+    assert_eq!(app.get("/v1/users", &key).await.status(), 403, "not admin");
+    assert_eq!(
+        app.post(
+            "/v1/api-keys",
+            Some(&key),
+            json!({ "name": "x", "scopes": ["admin"] })
+        )
+        .await
+        .status(),
+        403,
+        "a key cannot mint keys"
+    );
+    let bad = app
+        .post(
+            "/v1/api-keys",
+            Some(&owner.token),
+            json!({ "name": "x", "scopes": ["root"] }),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let revoked = app
+        .delete(
+            &format!("/v1/api-keys/{}", created["id"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        app.get("/v1/me", &key).await.status(),
+        401,
+        "the very next request fails"
+    );
+    let again = app
+        .delete(
+            &format!("/v1/api-keys/{}", created["id"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(again.status(), 404);
+    let kinds = app.audit_kinds(&owner.token).await;
+    assert!(kinds.iter().any(|k| k == "api_key.created"));
+    assert!(kinds.iter().any(|k| k == "api_key.revoked"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p1_another_tenants_ids_answer_exactly_like_missing_ones() {
+    let app = spawn_app().await;
+    let a = app.owner().await;
+    let b = app.owner().await;
+    let (b_staff, _) = app.member(&b, &b.token, "staff", "sam@other.example").await;
+    let b_key: Value = app
+        .post(
+            "/v1/api-keys",
+            Some(&b.token),
+            json!({ "name": "b", "scopes": ["read"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let missing = "0b8f1f3e-8a4f-4d55-9f0c-2c1e5b1f9a77";
+    for (path, body) in [
+        (format!("/v1/users/{b_staff}"), json!({ "role": "admin" })),
+        (format!("/v1/users/{missing}"), json!({ "role": "admin" })),
+    ] {
+        let response = app.patch(&path, &a.token, body.clone()).await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.text().await.unwrap(),
+            app.patch(&format!("/v1/users/{missing}"), &a.token, body.clone())
+                .await
+                .text()
+                .await
+                .unwrap()
+        );
+    }
+    let foreign = app
+        .delete(
+            &format!("/v1/api-keys/{}", b_key["id"].as_str().unwrap()),
+            &a.token,
+        )
+        .await;
+    let unknown = app
+        .delete(&format!("/v1/api-keys/{missing}"), &a.token)
+        .await;
+    assert_eq!(
+        (foreign.status(), unknown.status()),
+        (
+            reqwest::StatusCode::NOT_FOUND,
+            reqwest::StatusCode::NOT_FOUND
+        )
+    );
+    assert_eq!(
+        foreign.bytes().await.unwrap(),
+        unknown.bytes().await.unwrap()
+    );
+    // B's key still works: A touched nothing.
+    assert_eq!(
+        app.get("/v1/me", b_key["token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    // A sees only its own people.
+    let users: Value = app.get("/v1/users", &a.token).await.json().await.unwrap();
+    assert_eq!(users["users"].as_array().unwrap().len(), 1);
+    assert!(!users.to_string().contains("other.example"));
+    app.finish().await;
+}

@@ -1,0 +1,464 @@
+//! The `bookwarden` binary as a newcomer runs it: `serve` with no setup,
+//! its log output (P9: no secret in any line), graceful shutdown on
+//! SIGTERM, and the operator commands.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bookwarden");
+
+fn folder() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("bookwarden-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Served {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn serve(data: &Path, extra_env: &[(&str, &str)]) -> Served {
+    let port = free_port();
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--data-dir"])
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("BOOKWARDEN_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    let child = command.spawn().unwrap();
+    let served = Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    for _ in 0..600 {
+        if let Ok(response) = served
+            .http
+            .get(format!("{}/healthz", served.base))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            return served;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not answer /healthz within a minute");
+}
+
+impl Served {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Sends SIGTERM and returns (exit success, stdout, stderr).
+    fn stop(mut self) -> (bool, String, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        let mut out = String::new();
+        let mut err = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status.success(), out, err)
+    }
+}
+
+#[tokio::test]
+async fn readme_serve_runs_with_no_setup_and_stops_gracefully_on_sigterm() {
+    let data = folder().join("bookwarden-data");
+    let served = serve(&data, &[]).await;
+    let ready = served
+        .http
+        .get(format!("{}/readyz", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = served
+        .http
+        .get(format!("{}/metrics", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("http_requests_total")
+    );
+    let key = data.join("master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the development key is private");
+        let dir_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700);
+    }
+    assert!(data.join("bookwarden.db").exists());
+    let (success, out, err) = served.stop();
+    assert!(success, "SIGTERM stops it cleanly: {err}");
+    assert!(
+        err.contains("DEVELOPMENT MASTER KEY"),
+        "a loud warning: {err}"
+    );
+    assert!(out.contains("bookwarden stopped"), "{out}");
+    let _ = std::fs::remove_dir_all(data.parent().unwrap());
+}
+
+#[tokio::test]
+async fn p9_no_secret_token_or_password_appears_in_any_log_line() {
+    let dir = folder();
+    let served = serve(
+        &dir,
+        &[
+            ("BOOKWARDEN_LOG_FORMAT", "json"),
+            ("BOOKWARDEN_LOG", "debug"),
+        ],
+    )
+    .await;
+    let password = "zebra crossing at dawn 77";
+    let wrong = "obviously wrong secret 55";
+    let mut secrets = vec![password.to_owned(), wrong.to_owned()];
+    served
+        .post(
+            "/v1/signup",
+            None,
+            json!({
+                "tenant_name": "Log Test", "slug": "log-test", "time_zone": "UTC",
+                "email": "owner@log.example", "name": "Olive", "password": password,
+            }),
+        )
+        .await;
+    served
+        .post(
+            "/v1/sessions",
+            None,
+            json!({ "tenant": "log-test", "email": "owner@log.example", "password": wrong }),
+        )
+        .await;
+    let login = served
+        .post(
+            "/v1/sessions",
+            None,
+            json!({ "tenant": "log-test", "email": "owner@log.example", "password": password }),
+        )
+        .await;
+    let token = login["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+    secrets.push(token.clone());
+    secrets.push(login["csrf_token"].as_str().unwrap().to_owned());
+    let key = served
+        .post(
+            "/v1/api-keys",
+            Some(&token),
+            json!({ "name": "k", "scopes": ["read"] }),
+        )
+        .await;
+    secrets.push(key["token"].as_str().unwrap().to_owned());
+    let invitation = served
+        .post(
+            "/v1/invitations",
+            Some(&token),
+            json!({ "email": "sam@log.example", "role": "staff" }),
+        )
+        .await;
+    secrets.push(invitation["token"].as_str().unwrap().to_owned());
+    let staff_password = "another long passphrase 3";
+    secrets.push(staff_password.to_owned());
+    served
+        .post(
+            "/v1/invitations/accept",
+            None,
+            json!({ "token": invitation["token"], "name": "Sam", "password": staff_password }),
+        )
+        .await;
+    let totp = served.post("/v1/me/totp", Some(&token), json!(null)).await;
+    let uri = totp["otpauth_uri"].as_str().unwrap().to_owned();
+    let seed = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .unwrap()
+        .to_owned();
+    secrets.push(seed);
+    served
+        .post(
+            "/v1/me/password",
+            Some(&token),
+            json!({ "current_password": password, "new_password": "x" }),
+        )
+        .await;
+    // A 500-free failure path that logs: a malformed token.
+    served
+        .http
+        .get(format!("{}/v1/me", served.base))
+        .bearer_auth("bw_ses_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    let (success, out, err) = served.stop();
+    assert!(success);
+    assert!(out.lines().count() > 10, "it did log: {out}");
+    assert!(out.lines().all(|l| l.starts_with('{')), "JSON lines");
+    assert!(
+        out.contains("request_id") && out.contains("tenant"),
+        "{out}"
+    );
+    for secret in &secrets {
+        assert!(!out.contains(secret.as_str()), "stdout leaks {secret}");
+        assert!(!err.contains(secret.as_str()), "stderr leaks {secret}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn run(args: &[&str], data: &Path, env: &[(&str, &str)], stdin: &str) -> (bool, String, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("BOOKWARDEN_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn operator_commands_create_tenants_and_rotate_master_keys() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    for word in ["serve", "migrate", "keys", "tenant"] {
+        assert!(help.contains(word), "{help}");
+    }
+    let data = folder();
+    let key = |version: &str| {
+        let out = Command::new(BIN)
+            .args(["keys", "generate", "--version", version])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let (one, two) = (key("1"), key("2"));
+    assert!(one.starts_with("1:") && two.starts_with("2:") && one != two);
+    let first = [("BOOKWARDEN_MASTER_KEYS", one.as_str())];
+    let (ok, out, err) = run(
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "CLI Clinic",
+            "--slug",
+            "cli-clinic",
+            "--owner-email",
+            "o@cli.example",
+            "--owner-name",
+            "Olive",
+        ],
+        &data,
+        &first,
+        "password from stdin 1\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("tenant "), "{out}");
+    assert!(!err.contains("DEVELOPMENT"), "configured keys are used");
+    let (ok, _, err) = run(
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Weak",
+            "--slug",
+            "weak-one",
+            "--owner-email",
+            "w@cli.example",
+            "--owner-name",
+            "W",
+        ],
+        &data,
+        &first,
+        "short\n",
+    );
+    assert!(!ok && err.contains("password"), "{err}");
+    let both = format!("{one},{two}");
+    let rotate_env = [("BOOKWARDEN_MASTER_KEYS", both.as_str())];
+    let (ok, _, err) = run(&["keys", "rotate"], &data, &rotate_env, "");
+    assert!(ok, "{err}");
+    assert!(err.contains("1/1") && err.contains("1 rewrapped"), "{err}");
+    let (ok, _, err) = run(&["keys", "rotate"], &data, &rotate_env, "");
+    assert!(
+        ok && err.contains("0 rewrapped, 1 already current"),
+        "{err}"
+    );
+    // The rewrapped key opens with the new master key alone.
+    let second = [("BOOKWARDEN_MASTER_KEYS", two.as_str())];
+    let (ok, _, err) = run(&["keys", "rotate"], &data, &second, "");
+    assert!(ok && err.contains("1 already current"), "{err}");
+    let (ok, _, err) = run(
+        &["serve"],
+        &data,
+        &[("BOOKWARDEN_MASTER_KEYS", "1:not-base64")],
+        "",
+    );
+    assert!(
+        !ok && err.contains("master_keys") && !err.contains("not-base64"),
+        "{err}"
+    );
+    let served = serve(&data, &second).await;
+    let login = served
+        .post("/v1/sessions", None, json!({ "tenant": "cli-clinic", "email": "o@cli.example", "password": "password from stdin 1" }))
+        .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let totp = served.post("/v1/me/totp", Some(&token), json!(null)).await;
+    assert!(
+        totp["otpauth_uri"].is_string(),
+        "the tenant's data key unwraps: {totp}"
+    );
+    let (success, _, _) = served.stop();
+    assert!(success);
+    let _ = std::fs::remove_dir_all(data);
+}
+
+#[tokio::test]
+async fn p7_built_in_tls_serves_https_with_hsts() {
+    let dir = folder();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes the test certificate (.ci/run installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("BOOKWARDEN_TLS_CERT", &cert)
+        .env("BOOKWARDEN_TLS_KEY", &key)
+        .env_remove("BOOKWARDEN_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pem = std::fs::read(&cert).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{port}/healthz");
+    let mut answer = Err(String::new());
+    for _ in 0..100 {
+        match https.get(&url).send().await {
+            Ok(response) => {
+                answer = Ok(response);
+                break;
+            }
+            Err(error) => answer = Err(format!("{error:?}")),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = answer.unwrap_or_else(|e| panic!("no answer over HTTPS: {e}"));
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await;
+    assert!(
+        plain.map(|r| r.status() != 200).unwrap_or(true),
+        "no plain HTTP on the TLS port"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,320 @@
+//! Behaviour at the edges (P7, P8): problem+json errors, strict parsing,
+//! bounded sizes, security headers, no credentials in URLs, and no input
+//! that makes the server answer 500.
+
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
+
+use crate::harness::{Options, spawn_app, spawn_with};
+
+async fn raw(
+    app: &crate::harness::TestApp,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header(CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn p8_two_answers_to_one_mistake_are_byte_identical_problem_documents() {
+    let app = spawn_app().await;
+    let first = raw(
+        &app,
+        "/v1/sessions",
+        "application/json",
+        b"{\"tenant\":".to_vec(),
+    )
+    .await;
+    let second = raw(
+        &app,
+        "/v1/sessions",
+        "application/json",
+        b"{\"tenant\":".to_vec(),
+    )
+    .await;
+    assert_eq!(first.status(), 400);
+    assert_eq!(first.headers()[CONTENT_TYPE], "application/problem+json");
+    let ids = (
+        first.headers()["x-request-id"].to_str().unwrap().to_owned(),
+        second.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned(),
+    );
+    assert_ne!(ids.0, ids.1, "every request has its own id");
+    let bodies = (first.text().await.unwrap(), second.text().await.unwrap());
+    assert_eq!(bodies.0, bodies.1);
+    assert!(
+        !bodies.0.contains(&ids.0),
+        "the id travels in the header only"
+    );
+    let problem: Value = serde_json::from_str(&bodies.0).unwrap();
+    assert_eq!(problem["code"], "malformed_json");
+    assert_eq!(problem["status"], 400);
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:bookwarden:problem:")
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p8_strict_parsing_refuses_each_kind_of_malformed_request_with_a_clear_4xx() {
+    let app = spawn_app().await;
+    let login = json!({ "tenant": "acme", "email": "a@b.example", "password": "x" });
+    let mut with_extra = login.clone();
+    with_extra["admin"] = json!(true);
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "unknown field",
+            "application/json",
+            serde_json::to_vec(&with_extra).unwrap(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "wrong type",
+            "application/json",
+            br#"{"tenant":1,"email":"a@b.example","password":"x"}"#.to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "missing field",
+            "application/json",
+            br#"{"tenant":"acme"}"#.to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "bad utf-8",
+            "application/json",
+            b"{\"tenant\":\"\xff\xfe\",\"email\":\"a\",\"password\":\"x\"}".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "not json",
+            "application/json",
+            b"tenant=acme".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "wrong content type",
+            "text/plain",
+            serde_json::to_vec(&login).unwrap(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "too large",
+            "application/json",
+            {
+                let mut big = b"{\"tenant\":\"".to_vec();
+                big.extend(std::iter::repeat_n(b'a', 70 * 1024));
+                big.extend(b"\",\"email\":\"a@b.example\",\"password\":\"x\"}");
+                big
+            },
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (what, content_type, body, status, code) in cases {
+        let response = raw(&app, "/v1/sessions", content_type, body).await;
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/problem+json",
+            "{what}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], code, "{what}");
+    }
+    let owner = app.owner().await;
+    let bad_query = app.get("/v1/audit?limit=lots", &owner.token).await;
+    assert_eq!(bad_query.status(), 400);
+    let bad_id = app
+        .patch(
+            "/v1/users/not-a-uuid",
+            &owner.token,
+            json!({ "active": false }),
+        )
+        .await;
+    assert_eq!(bad_id.status(), 404);
+    let wrong_method = app.http.get(app.url("/v1/signup")).send().await.unwrap();
+    assert!(wrong_method.status() == 404 || wrong_method.status() == 405);
+    assert_eq!(
+        wrong_method.headers()[CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let huge_header = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-filler", "a".repeat(200 * 1024))
+        .send()
+        .await;
+    if let Ok(response) = huge_header {
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    let too_many_scopes = app
+        .post(
+            "/v1/api-keys",
+            Some(&owner.token),
+            json!({ "name": "x", "scopes": vec!["read"; 50] }),
+        )
+        .await;
+    assert_eq!(too_many_scopes.status(), 422);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p7_security_headers_are_on_every_response_and_hsts_on_https() {
+    let app = spawn_app().await;
+    for response in [
+        app.http.get(app.url("/healthz")).send().await.unwrap(),
+        app.http
+            .get(app.url("/no/such/route"))
+            .send()
+            .await
+            .unwrap(),
+        app.http.get(app.url("/v1/me")).send().await.unwrap(),
+    ] {
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["cache-control"], "no-store");
+        assert!(headers.contains_key("content-security-policy"));
+        assert!(headers.contains_key("x-request-id"));
+        assert!(
+            !headers.contains_key("strict-transport-security"),
+            "plain loopback HTTP"
+        );
+    }
+    app.finish().await;
+    let proxied = spawn_with(Options {
+        behind_proxy: true,
+        ..Options::default()
+    })
+    .await;
+    let response = proxied
+        .http
+        .get(proxied.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    proxied.finish().await;
+}
+
+#[tokio::test]
+async fn p7_credentials_in_a_url_are_refused() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let response = app
+        .http
+        .get(app.url(&format!("/v1/me?access_token={}", owner.token)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "credential_in_url");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p8_hostile_input_never_makes_the_server_answer_500() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let nasty: Vec<Value> = vec![
+        json!(null),
+        json!([]),
+        json!("string"),
+        json!(1e308),
+        json!({}),
+        json!({ "tenant": "", "email": "", "password": "" }),
+        json!({ "tenant": "a".repeat(10_000), "email": "@", "password": "\u{0}" }),
+        json!({ "tenant_name": "\u{202e}evil", "slug": "ÄÖÜ", "time_zone": "Mars/Olympus", "email": "x", "name": "\n", "password": "p" }),
+        json!({ "tenant_name": "Ok", "slug": "admin", "time_zone": "UTC", "email": "a@b.example", "name": "N", "password": "x".repeat(2000) }),
+        json!({ "email": "a@b.example", "role": "owner" }),
+        json!({ "token": "bw_inv_xxxxxxxx", "name": "n", "password": "p" }),
+        json!({ "name": "k", "scopes": [1, 2] }),
+        json!({ "code": "💥" }),
+        json!({ "current_password": "", "new_password": "\u{feff}" }),
+        json!({ "role": null, "active": "yes" }),
+        json!({ "password": "p", "otp": "1".repeat(500) }),
+    ];
+    let nested = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let paths = [
+        "/v1/signup",
+        "/v1/sessions",
+        "/v1/invitations",
+        "/v1/invitations/accept",
+        "/v1/api-keys",
+        "/v1/me/totp/confirm",
+        "/v1/me/totp/disable",
+    ];
+    for path in paths {
+        for body in &nasty {
+            for token in [None, Some(owner.token.as_str()), Some("bw_ses_garbage")] {
+                let status = app.post(path, token, body.clone()).await.status();
+                assert!(
+                    status.is_client_error() || status.is_success(),
+                    "{path} {body} -> {status}"
+                );
+            }
+        }
+        let status = raw(&app, path, "application/json", nested.clone().into_bytes())
+            .await
+            .status();
+        assert!(status.is_client_error(), "{path} deep nesting -> {status}");
+    }
+    for path in ["/v1/me", "/v1/users", "/v1/audit", "/v1/api-keys"] {
+        for token in [
+            "",
+            "bw_ses_",
+            "bw_key_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "Bearer",
+            "\u{7f}",
+        ] {
+            let response = app
+                .http
+                .get(app.url(path))
+                .header("authorization", format!("Bearer {token}"))
+                .send()
+                .await;
+            if let Ok(response) = response {
+                assert_eq!(response.status(), 401, "{path} with {token:?}");
+            }
+        }
+    }
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("status=\"500\""),
+        "no 500 was ever answered"
+    );
+    app.finish().await;
+}

@@ -1,0 +1,21 @@
+//! The HTTP API end to end, over real loopback HTTP: sign-up and sign-in,
+//! sessions, two-factor, invitations, roles, API keys, audit, hostile
+//! input, the binary itself, login timing and a login flood.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    missing_docs,
+    unreachable_pub,
+    reason = "integration tests fail loudly and index fixed responses"
+)]
+
+mod accounts;
+mod auth;
+mod binary;
+mod edges;
+mod harness;
+mod load;
