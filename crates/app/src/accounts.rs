@@ -16,7 +16,7 @@ use bookwarden_domain::account::{AccountStatus, Email, PersonName, Role, User};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, TenantId, UserId};
 use bookwarden_domain::jiff::Timestamp;
-use bookwarden_domain::tenant::{Tenant, TenantName, TenantSlug};
+use bookwarden_domain::tenant::{Tenant, TenantName, TenantSlug, TenantStatus};
 use bookwarden_domain::time::TimeZone;
 use bookwarden_persistence::{
     ApiKeyRecord, AuditEntry, CredentialKind, InvitationRecord, StoreError, StoredDataKey,
@@ -136,6 +136,22 @@ impl std::fmt::Debug for InvitationCreated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InvitationCreated")
             .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A forced reset's token, shown once to the admin who forced it.
+pub struct ResetIssued {
+    /// The single-use token (`bw_rst_...`).
+    pub token: SecretString,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for ResetIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetIssued")
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -385,8 +401,10 @@ impl App {
         Ok(record)
     }
 
-    /// Requires a new password at the target's next sign-in and ends their
-    /// sessions.
+    /// Forces a password reset after a suspected compromise: the target's
+    /// password stops working at once, their sessions end (and their API
+    /// keys stop working until the reset is done), and a single-use reset
+    /// token is returned, once, for the admin to hand over out of band.
     ///
     /// # Errors
     /// [`AppError::Forbidden`] or [`AppError::NotFound`].
@@ -395,12 +413,23 @@ impl App {
         principal: &Principal,
         target: UserId,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<ResetIssued, AppError> {
         principal.require(Need::PersonAdmin)?;
-        self.managed_target(principal, target).await?;
+        let record = self.managed_target(principal, target).await?;
         let now = self.now();
+        let expires_at = after(now, self.config.auth.reset_ttl);
+        let (token, digest) =
+            token::generate(TokenKind::PasswordReset).map_err(AppError::internal)?;
+        let digest = *digest.as_bytes();
+        self.store
+            .system()
+            .register_credential(&digest, principal.tenant, CredentialKind::PasswordReset)
+            .await?;
         let scope = self.store.write(principal.tenant).await?;
-        scope.users().set_reset_required(target, true).await?;
+        scope
+            .users()
+            .start_reset(target, &digest, expires_at)
+            .await?;
         let ended = self.end_sessions_in(&scope, target, now).await?;
         audit(
             &scope,
@@ -412,7 +441,78 @@ impl App {
         )
         .await?;
         scope.commit().await?;
-        self.forget_all(&ended).await
+        self.forget_all(&ended).await?;
+        if let Some(earlier) = record.reset_digest {
+            self.store.system().forget_credential(&earlier).await?;
+        }
+        Ok(ResetIssued { token, expires_at })
+    }
+
+    /// Sets a new password with a forced reset's token (single use,
+    /// expiring); every session of the account ends.
+    ///
+    /// # Errors
+    /// [`AppError::ResetTokenInvalid`] for an unknown, used or expired
+    /// token; [`AppError::WeakPassword`].
+    pub async fn complete_password_reset(
+        &self,
+        token_text: &str,
+        new_password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let parsed = token::parse_as(token_text, TokenKind::PasswordReset)
+            .map_err(|_malformed| AppError::ResetTokenInvalid)?;
+        let digest = *parsed.digest().as_bytes();
+        let Some((tenant, CredentialKind::PasswordReset)) =
+            self.store.system().locate_credential(&digest).await?
+        else {
+            return Err(AppError::ResetTokenInvalid);
+        };
+        let now = self.now();
+        let scope = self.store.read(tenant).await?;
+        let record = scope.users().by_reset_digest(&digest).await?;
+        let tenant_row = scope.tenant_row().await?;
+        scope.commit().await?;
+        let Some(record) = record.filter(|r| {
+            r.reset_expires_at.is_some_and(|t| now < t) && r.user.status() == AccountStatus::Active
+        }) else {
+            return Err(AppError::ResetTokenInvalid);
+        };
+        let tenant_name = tenant_row
+            .map(|t| t.name().as_str().to_owned())
+            .unwrap_or_default();
+        let checked = self
+            .policy
+            .check(
+                new_password,
+                &PolicyContext::new(record.user.email().as_str(), &tenant_name),
+            )
+            .map_err(AppError::WeakPassword)?;
+        let hash = self.hasher.hash(checked).await?;
+        let user = record.user.id();
+        let scope = self.store.write(tenant).await?;
+        if !scope
+            .users()
+            .finish_reset(user, &digest, hash.as_str(), now)
+            .await?
+        {
+            scope.rollback().await?;
+            return Err(AppError::ResetTokenInvalid);
+        }
+        let ended = self.end_sessions_in(&scope, user, now).await?;
+        audit(
+            &scope,
+            AuditKind::PasswordChanged,
+            Some(user.to_string()),
+            Some(user.to_string()),
+            client.detail(),
+            now,
+        )
+        .await?;
+        scope.commit().await?;
+        self.forget_all(&ended).await?;
+        self.store.system().forget_credential(&digest).await?;
+        Ok(())
     }
 
     async fn end_sessions_in(
@@ -469,8 +569,9 @@ impl App {
     }
 
     /// Changes another account's role or status. Owners manage everyone;
-    /// admins manage staff; nobody changes their own; the last active owner
-    /// stays an active owner.
+    /// admins manage admins and staff (never owners, and never make one);
+    /// nobody changes their own; the last active owner stays an active
+    /// owner.
     ///
     /// # Errors
     /// [`AppError::Forbidden`], [`AppError::NotFound`],
@@ -565,17 +666,24 @@ impl App {
         Ok(UserView::from(&updated))
     }
 
-    /// Starts TOTP enrollment: a new seed, sealed and kept pending until a
-    /// code from it is confirmed.
+    /// Starts TOTP enrollment after re-authentication: a new seed, sealed and
+    /// kept pending until a code from it is confirmed.
     ///
     /// # Errors
     /// [`AppError::Conflict`] when two-factor is already on.
-    pub async fn totp_begin(&self, principal: &Principal) -> Result<TotpEnrollment, AppError> {
+    pub async fn totp_begin(
+        &self,
+        principal: &Principal,
+        password: SecretString,
+    ) -> Result<TotpEnrollment, AppError> {
         principal.require(Need::Person)?;
         let record = self.user_record(principal.tenant, principal.user).await?;
         if record.totp_seed.is_some() {
             return Err(AppError::Conflict("totp_already_enabled"));
         }
+        // A stolen session alone must not bind the account to an attacker's
+        // authenticator.
+        self.reauthenticate(&record, password).await?;
         let seed = TotpSeed::generate(TotpAlgorithm::Sha1).map_err(AppError::internal)?;
         let scope = self.store.write(principal.tenant).await?;
         let key = self.data_key(&scope).await?;
@@ -642,6 +750,17 @@ impl App {
             .users()
             .replace_recovery_codes(principal.user, &digests)
             .await?;
+        // Sessions opened before the second factor existed end with it.
+        let others: Vec<_> = scope
+            .sessions()
+            .of_user(principal.user)
+            .await?
+            .into_iter()
+            .filter(|s| s.revoked_at.is_none() && Some(s.id) != principal.session())
+            .collect();
+        for session in &others {
+            scope.sessions().revoke(session.id, now).await?;
+        }
         audit(
             &scope,
             AuditKind::TotpEnabled,
@@ -652,6 +771,12 @@ impl App {
         )
         .await?;
         scope.commit().await?;
+        for session in others {
+            self.store
+                .system()
+                .forget_credential(&session.digest)
+                .await?;
+        }
         Ok(codes)
     }
 
@@ -726,8 +851,8 @@ impl App {
         Ok(())
     }
 
-    /// Invites a person to the staff with `role` (admin or staff; only owners
-    /// invite admins).
+    /// Invites a person with `role` (admin or staff; owners are made by
+    /// promotion, by an owner).
     ///
     /// # Errors
     /// [`AppError::Forbidden`], [`AppError::Invalid`],
@@ -887,9 +1012,25 @@ impl App {
         let scope = self.store.read(tenant).await?;
         let invitation = scope.invitations().by_digest(&digest).await?;
         let tenant_row = scope.tenant_row().await?;
+        let inviter = match &invitation {
+            Some(i) => scope.users().get(i.invited_by).await?,
+            None => None,
+        };
         scope.commit().await?;
-        let Some(invitation) = invitation.filter(|i| i.accepted_at.is_none() && now < i.expires_at)
-        else {
+        // The invitation is only as good as its sender is now: still active
+        // and still allowed to grant the role, in a tenant still open.
+        let tenant_open = tenant_row
+            .as_ref()
+            .is_some_and(|t| t.status() != TenantStatus::Cancelled);
+        let Some(invitation) = invitation.filter(|i| {
+            let sender_may = inviter.as_ref().is_some_and(|sender| {
+                sender.user.status() == AccountStatus::Active
+                    && !sender.reset_required
+                    && sender.user.role().is_privileged()
+                    && sender.user.role().can_manage(i.role)
+            });
+            i.accepted_at.is_none() && now < i.expires_at && sender_may && tenant_open
+        }) else {
             return Err(AppError::InvitationInvalid);
         };
         let tenant_name = tenant_row

@@ -110,6 +110,19 @@ impl std::fmt::Debug for SessionCreated {
     }
 }
 
+/// How a token reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carrier<'a> {
+    /// An `Authorization: Bearer` header (API clients; no CSRF risk).
+    Bearer,
+    /// The session cookie. `csrf` is `None` for a safe method, else the
+    /// `X-CSRF-Token` header's value (itself `None` when missing).
+    Cookie {
+        /// The CSRF check to make.
+        csrf: Option<Option<&'a str>>,
+    },
+}
+
 /// How a principal proved who it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
@@ -282,20 +295,28 @@ impl App {
             return Err(AppError::LoginFailed);
         };
         let account = account_digest(tenant, &email);
-        let (state, record, tenant_row) = {
-            let scope = self.store.read(tenant).await?;
+        // The attempt counts before the password is checked, in one
+        // transaction with the lock check, so concurrent guesses cannot all
+        // slip in while the first ones are still hashing. Success clears it.
+        let (outcome, record, tenant_row) = {
+            let scope = self.store.write(tenant).await?;
             let state = scope.login_throttle().state(&account, now).await?;
+            if let Some(until) = state.locked_until {
+                scope.rollback().await?;
+                let left = until.duration_since(now).as_secs().max(1);
+                return Err(AppError::Locked {
+                    retry_after: Duration::from_secs(u64::try_from(left).unwrap_or(1)),
+                });
+            }
+            let outcome = scope
+                .login_throttle()
+                .record_failure(&account, self.throttle_rule(), now)
+                .await?;
             let record = scope.users().by_email(&email).await?;
             let tenant_row = scope.tenant_row().await?;
             scope.commit().await?;
-            (state, record, tenant_row)
+            (outcome, record, tenant_row)
         };
-        if let Some(until) = state.locked_until {
-            let left = until.duration_since(now).as_secs().max(1);
-            return Err(AppError::Locked {
-                retry_after: Duration::from_secs(u64::try_from(left).unwrap_or(1)),
-            });
-        }
         let tenant_open = tenant_row.is_some_and(|t| t.status() != TenantStatus::Cancelled);
         let checked = self
             .check_password(record, request.password, tenant_open)
@@ -308,8 +329,15 @@ impl App {
             } => (record, rehash, must_reset),
             Checked::Bad { user, reason } => {
                 let failure = Failure { user, reason };
-                self.count_failure(tenant, &account, &email, failure, &request.client, now)
-                    .await?;
+                self.audit_failure(
+                    tenant,
+                    &email,
+                    failure,
+                    outcome.locked_now,
+                    &request.client,
+                    now,
+                )
+                .await?;
                 return Err(AppError::LoginFailed);
             }
         };
@@ -324,8 +352,8 @@ impl App {
                 Some(sealed.clone())
             }
         };
-        // A new password, when one is due; checked and hashed before any
-        // transaction.
+        // A stored bcrypt hash that would truncate this password: the
+        // password must be replaced (explicitly, never accepted as is).
         let new_hash = if must_reset {
             let Some(new_password) = request.new_password else {
                 return Err(AppError::ResetRequired);
@@ -357,8 +385,8 @@ impl App {
                     &scope,
                     user,
                     &sealed,
-                    &request.otp,
-                    &request.recovery_code,
+                    request.otp.as_ref(),
+                    request.recovery_code.as_ref(),
                     now,
                 )
                 .await?;
@@ -369,8 +397,15 @@ impl App {
                     user: Some(user),
                     reason: "second_factor",
                 };
-                self.count_failure(tenant, &account, &email, failure, &request.client, now)
-                    .await?;
+                self.audit_failure(
+                    tenant,
+                    &email,
+                    failure,
+                    outcome.locked_now,
+                    &request.client,
+                    now,
+                )
+                .await?;
                 return Err(AppError::OtpInvalid);
             }
             if request.otp.is_none() {
@@ -481,13 +516,9 @@ impl App {
                 user,
                 reason: "wrong_password",
             },
-            Verification::Valid => {
-                let must_reset = record.reset_required;
-                self.good_or_disabled(record, None, must_reset, tenant_open)
-            }
+            Verification::Valid => self.good_or_disabled(record, None, false, tenant_open),
             Verification::ValidNeedsRehash(verified) => {
-                let must_reset = record.reset_required;
-                self.good_or_disabled(record, Some(verified), must_reset, tenant_open)
+                self.good_or_disabled(record, Some(verified), false, tenant_open)
             }
         })
     }
@@ -505,6 +536,14 @@ impl App {
                 reason: "disabled",
             };
         }
+        // A forced reset clears the password; only its reset token sets a
+        // new one. (Defensive: a hash should not survive alongside it.)
+        if record.reset_required {
+            return Checked::Bad {
+                user: Some(record.user.id()),
+                reason: "reset_pending",
+            };
+        }
         Checked::Good {
             record: Box::new(record),
             rehash,
@@ -517,8 +556,8 @@ impl App {
         scope: &TenantScope,
         user: UserId,
         sealed: &[u8],
-        otp: &Option<SecretString>,
-        recovery_code: &Option<SecretString>,
+        otp: Option<&SecretString>,
+        recovery_code: Option<&SecretString>,
         now: Timestamp,
     ) -> Result<bool, AppError> {
         if let Some(code) = otp {
@@ -549,20 +588,18 @@ impl App {
         Ok(false)
     }
 
-    async fn count_failure(
+    /// Records a failed sign-in (already counted against the account) in
+    /// the audit chain, and the lockout when this attempt caused one.
+    async fn audit_failure(
         &self,
         tenant: TenantId,
-        account: &[u8; 32],
         email: &Email,
         Failure { user, reason }: Failure,
+        locked_now: bool,
         client: &ClientInfo,
         now: Timestamp,
     ) -> Result<(), AppError> {
         let scope = self.store.write(tenant).await?;
-        let outcome = scope
-            .login_throttle()
-            .record_failure(account, self.throttle_rule(), now)
-            .await?;
         let mut detail = client.detail();
         detail.insert("email".to_owned(), email.as_str().to_owned());
         detail.insert("reason".to_owned(), reason.to_owned());
@@ -576,7 +613,7 @@ impl App {
             now,
         )
         .await?;
-        if outcome.locked_now {
+        if locked_now {
             metrics::counter!("auth_lockouts_total").increment(1);
             detail.remove("reason");
             audit(&scope, AuditKind::Lockout, None, subject, detail, now).await?;
@@ -595,18 +632,30 @@ impl App {
             .unwrap_or_default())
     }
 
-    /// Recognises a bearer token (session or API key). `csrf` is the
-    /// `X-CSRF-Token` header when the token came from the session cookie on
-    /// a state-changing request; `None` means no check is needed.
+    /// Recognises a presented token (session or API key) carried by
+    /// `carrier`.
     ///
     /// # Errors
-    /// [`AppError::Unauthenticated`] for anything not currently valid.
+    /// [`AppError::Unauthenticated`] for anything not currently valid;
+    /// [`AppError::Forbidden`] for a cookie on a state-changing request
+    /// without its CSRF token.
     pub async fn authenticate(
         &self,
         presented: &str,
-        csrf: Option<Option<&str>>,
+        carrier: Carrier<'_>,
     ) -> Result<Principal, AppError> {
         let parsed = token::parse(presented).map_err(|_malformed| AppError::Unauthenticated)?;
+        if let Carrier::Cookie { csrf } = carrier {
+            // A cookie only ever carries a session token.
+            if parsed.kind() != TokenKind::Session {
+                return Err(AppError::Unauthenticated);
+            }
+            if let Some(header) = csrf
+                && !header.is_some_and(|h| csrf_matches(presented, h))
+            {
+                return Err(AppError::Forbidden);
+            }
+        }
         let digest = *parsed.digest().as_bytes();
         let Some((tenant, kind)) = self.store.system().locate_credential(&digest).await? else {
             return Err(AppError::Unauthenticated);
@@ -614,12 +663,6 @@ impl App {
         let now = self.now();
         match (parsed.kind(), kind) {
             (TokenKind::Session, CredentialKind::Session) => {
-                if let Some(header) = csrf {
-                    let ok = header.is_some_and(|h| csrf_matches(presented, h));
-                    if !ok {
-                        return Err(AppError::Forbidden);
-                    }
-                }
                 self.session_principal(tenant, &digest, now).await
             }
             (TokenKind::ApiKey, CredentialKind::ApiKey) => {
@@ -682,8 +725,11 @@ impl App {
         let tenant_row = scope.tenant_row().await?;
         scope.commit().await?;
         let tenant_open = tenant_row.is_some_and(|t| t.status() != TenantStatus::Cancelled);
-        // A key stops working when the person who made it loses access.
-        let Some(creator) = creator.filter(|c| c.user.status() == AccountStatus::Active) else {
+        // A key stops working when the person who made it loses access,
+        // including while their password is being reset after a compromise.
+        let Some(creator) =
+            creator.filter(|c| c.user.status() == AccountStatus::Active && !c.reset_required)
+        else {
             return Err(AppError::Unauthenticated);
         };
         if !tenant_open {

@@ -26,14 +26,17 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The configuration file is not valid TOML or has unknown keys.
-    #[error("the configuration file {path} is not valid")]
+    /// The configuration file is not valid TOML or has unknown keys. Only
+    /// the position and parser's reason are kept: the offending line may
+    /// hold a master key.
+    #[error("the configuration file {path} is not valid at line {line}: {reason}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// Where and why.
-        #[source]
-        source: toml::de::Error,
+        /// The 1-based line.
+        line: usize,
+        /// The parser's reason, without the line's text.
+        reason: String,
     },
     /// One setting has a value that cannot be used.
     #[error("setting `{setting}`: {reason}")]
@@ -53,8 +56,9 @@ fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// The configuration file, as written. Every key is optional; unknown keys
-/// are refused so a typo does not silently leave a default in place.
-#[derive(Debug, Default, Deserialize)]
+/// are refused so a typo does not silently leave a default in place. No
+/// `Debug`: it may hold master keys and database passwords.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Address to listen on.
@@ -123,9 +127,13 @@ impl FileConfig {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        toml::from_str(&text).map_err(|error: toml::de::Error| ConfigError::Parse {
             path: path.to_owned(),
-            source,
+            line: error.span().map_or(0, |span| {
+                text.get(..span.start)
+                    .map_or(0, |before| before.matches('\n').count() + 1)
+            }),
+            reason: error.message().to_owned(),
         })
     }
 
@@ -154,11 +162,16 @@ impl FileConfig {
             match key {
                 "LISTEN" => self.listen = Some(value.clone()),
                 "DATA_DIR" => self.data_dir = Some(PathBuf::from(&value)),
+                // Read elsewhere (the flag parser, the log filter).
                 "CONFIG" | "LOG" => {}
+                // Test harnesses' own settings, never the server's.
+                _ if key.starts_with("TEST_") => {}
                 "DEFAULT_REGION" => self.default_region = Some(value.clone()),
                 "DIRECTORY_REGION" => self.directory_region = Some(value.clone()),
                 "MAX_CONNECTIONS" => self.max_connections = Some(number("max_connections")?),
                 "MASTER_KEYS" => {
+                    // Replaces keys from the file, whichever way it gave them.
+                    self.master_keys_file = None;
                     self.master_keys = Some(
                         value
                             .split(',')
@@ -168,7 +181,10 @@ impl FileConfig {
                             .collect(),
                     );
                 }
-                "MASTER_KEYS_FILE" => self.master_keys_file = Some(PathBuf::from(&value)),
+                "MASTER_KEYS_FILE" => {
+                    self.master_keys = None;
+                    self.master_keys_file = Some(PathBuf::from(&value));
+                }
                 "PRIMARY_KEY" => self.primary_key = Some(number("primary_key")?),
                 "TLS_CERT" => self.tls_cert = Some(PathBuf::from(&value)),
                 "TLS_KEY" => self.tls_key = Some(PathBuf::from(&value)),
@@ -230,8 +246,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where the master keys come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the master keys come from. `Debug` never shows a key.
+#[derive(Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// Given in the configuration, as `VERSION:BASE64` entries.
     Inline(Vec<String>),
@@ -240,6 +256,16 @@ pub enum KeySource {
     /// Nothing configured: a development key in the data folder, made on
     /// first start.
     Development(PathBuf),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(entries) => write!(f, "Inline({} keys, redacted)", entries.len()),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Development(path) => f.debug_tuple("Development").field(path).finish(),
+        }
+    }
 }
 
 /// Sign-in throttling and session lifetimes.
@@ -257,6 +283,8 @@ pub struct AuthSettings {
     pub session_absolute: Duration,
     /// How long an invitation stays valid.
     pub invitation_ttl: Duration,
+    /// How long a forced reset's token stays valid.
+    pub reset_ttl: Duration,
 }
 
 impl Default for AuthSettings {
@@ -268,6 +296,7 @@ impl Default for AuthSettings {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
             invitation_ttl: Duration::from_secs(72 * 3600),
+            reset_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -290,8 +319,9 @@ impl Default for RateLimits {
     }
 }
 
-/// The whole, checked configuration.
-#[derive(Clone, Debug)]
+/// The whole, checked configuration. `Debug` shows database URLs only up
+/// to their scheme (they may carry passwords) and no key.
+#[derive(Clone)]
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -327,6 +357,27 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_filter: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let databases: BTreeMap<&str, &str> = self
+            .databases
+            .iter()
+            .map(|(region, url)| (region.as_str(), url.split(':').next().unwrap_or("?")))
+            .collect();
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("databases", &databases)
+            .field("default_region", &self.default_region)
+            .field("keys", &self.keys)
+            .field("tls", &self.tls.is_some())
+            .field("behind_proxy", &self.behind_proxy)
+            .field("auth", &self.auth)
+            .field("rate_limits", &self.rate_limits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The default listening address.
@@ -420,7 +471,18 @@ impl Config {
             }
             (Some(entries), None) => KeySource::Inline(entries),
             (None, Some(path)) => KeySource::File(path),
-            (None, None) => KeySource::Development(data_dir.join("master.key")),
+            (None, None) if databases.values().any(|url| url.starts_with("sqlite:")) => {
+                KeySource::Development(data_dir.join("master.key"))
+            }
+            // A server on PostgreSQL is a real deployment: no silent
+            // development key.
+            (None, None) => {
+                return Err(invalid(
+                    "master_keys",
+                    "a deployment without an embedded database must configure master_keys or \
+                     master_keys_file (see docs/OPERATIONS.md)",
+                ));
+            }
         };
         let tls = match (file.tls_cert, file.tls_key) {
             (Some(cert), Some(key)) => Some((cert, key)),
@@ -465,6 +527,7 @@ impl Config {
                 )?) * 3600,
             ),
             invitation_ttl: defaults.invitation_ttl,
+            reset_ttl: defaults.reset_ttl,
         };
         if auth.session_idle > auth.session_absolute {
             return Err(invalid(
@@ -557,6 +620,10 @@ mod tests {
                 "postgres://app@db/eu".to_owned(),
             ),
             ("BOOKWARDEN_DEFAULT_REGION".to_owned(), "eu-west".to_owned()),
+            (
+                "BOOKWARDEN_MASTER_KEYS".to_owned(),
+                "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+            ),
             ("PATH".to_owned(), "/bin".to_owned()),
         ])
         .unwrap();
@@ -564,6 +631,17 @@ mod tests {
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(config.auth.lockout_failures, 3);
         assert_eq!(config.default_region.as_str(), "eu-west");
+        assert!(matches!(config.keys, KeySource::Inline(_)));
+        // PostgreSQL without keys is refused, not given a development key.
+        let mut no_keys = FileConfig::default();
+        no_keys
+            .apply_env([(
+                "BOOKWARDEN_DATABASE_LOCAL".to_owned(),
+                "postgres://app@db/x".to_owned(),
+            )])
+            .unwrap();
+        let err = Config::from_file_config(no_keys).err().unwrap();
+        assert!(err.to_string().contains("master_keys"), "{err}");
         let mut bad = FileConfig::default();
         let err = bad
             .apply_env([("BOOKWARDEN_LOCKOUT_FAILURES".to_owned(), "many".to_owned())])
@@ -575,11 +653,52 @@ mod tests {
         assert!(err.to_string().contains("BOOKWARDEN_LISTNE"), "{err}");
         let unknown = toml::from_str::<FileConfig>("lisen = \"x\"");
         assert!(unknown.is_err(), "unknown keys are refused");
+        FileConfig::default()
+            .apply_env([("BOOKWARDEN_TEST_POSTGRES".to_owned(), "x".to_owned())])
+            .unwrap();
         let weak = FileConfig {
             argon2_m_kib: Some(1024),
             ..FileConfig::default()
         };
         let err = Config::from_file_config(weak).unwrap_err();
         assert!(err.to_string().contains("argon2"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod secrecy {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn p9_configuration_never_shows_keys_or_database_passwords() {
+        let secret_key = "1:c2VjcmV0IGtleSBtYXRlcmlhbCBmb3IgdGhlIHRlc3QhIQ==";
+        let mut file: FileConfig = toml::from_str(&format!(
+            "master_keys = [\"{secret_key}\"]\n[databases]\nlocal = \"postgres://app:hunter2@db/x\"\n"
+        ))
+        .unwrap();
+        file.apply_env([]).unwrap();
+        let config = Config::from_file_config(file).unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+        let dir = std::env::temp_dir().join(format!("bw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(
+            &path,
+            format!("listen = \"x\"\nmaster_keys = {secret_key}\n"),
+        )
+        .unwrap();
+        let error = FileConfig::read(&path).err().unwrap().to_string();
+        assert!(error.contains("line 2"), "{error}");
+        assert!(
+            !error.contains("c2VjcmV0"),
+            "the offending line is not repeated: {error}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

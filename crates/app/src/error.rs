@@ -58,6 +58,9 @@ pub enum AppError {
     /// The invitation is unknown, used or expired.
     #[error("the invitation is not valid")]
     InvitationInvalid,
+    /// The password-reset token is unknown, used or expired.
+    #[error("the reset token is not valid")]
+    ResetTokenInvalid,
     /// The server is saturated (the password hashing queue is full).
     #[error("the server is busy; try again shortly")]
     Busy,

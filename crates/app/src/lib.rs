@@ -24,10 +24,10 @@ use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, StoreError, Ten
 
 pub use accounts::{
     API_KEY_SCOPES, ApiKeyCreated, ApiKeyView, InvitationCreated, InvitationView,
-    PrivilegedAccount, Signup, SignupDone, TotpEnrollment, UserChange, UserView,
+    PrivilegedAccount, ResetIssued, Signup, SignupDone, TotpEnrollment, UserChange, UserView,
 };
 pub use auth::{
-    ClientInfo, Credential, LoginRequest, Need, Principal, SessionCreated, csrf_token_for,
+    Carrier, ClientInfo, Credential, LoginRequest, Need, Principal, SessionCreated, csrf_token_for,
 };
 pub use bookwarden_crypto::SecretString;
 pub use config::Config;

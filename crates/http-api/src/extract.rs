@@ -10,7 +10,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use bookwarden_app::{AppError, ClientInfo, Need, Principal};
+use bookwarden_app::{AppError, Carrier, ClientInfo, Need, Principal};
 
 use crate::problem::ApiError;
 use crate::state::State;
@@ -29,18 +29,20 @@ fn state(request: &HttpRequest) -> Result<web::Data<State>, ApiError> {
 }
 
 /// The client's address: the socket peer, or behind a trusted proxy the
-/// address the proxy appended last to `X-Forwarded-For`.
+/// address the proxy appended last to `X-Forwarded-For`. Only that last
+/// entry counts (anything earlier was written by the client); if it is not
+/// an address the socket peer is used.
 pub(crate) fn client_address(request: &HttpRequest, behind_proxy: bool) -> Option<IpAddr> {
     if behind_proxy {
-        let forwarded = request
+        let last = request
             .headers()
             .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-            .last();
-        if forwarded.is_some() {
-            return forwarded;
+            .last()
+            .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
+        if last.is_some() {
+            return last;
         }
     }
     request.peer_addr().map(|a| a.ip())
@@ -50,12 +52,21 @@ pub(crate) fn client_address(request: &HttpRequest, behind_proxy: bool) -> Optio
 pub(crate) struct Client(pub ClientInfo);
 
 impl Client {
-    /// The address, or the unspecified address when unknown (only in
-    /// tests without a socket), for rate limiting.
+    /// The key rate limits count under: the IPv4 address, or the IPv6 /64
+    /// (one customer's usual allocation, so rotating addresses inside it
+    /// does not reset a budget). Unknown only without a socket.
     pub(crate) fn address(&self) -> IpAddr {
-        self.0
-            .address
-            .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+        match self.0.address {
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let prefix = u128::from(v6) & !((1_u128 << 64) - 1);
+                    IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+                }
+            },
+            Some(v4) => v4,
+            None => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        }
     }
 }
 
@@ -116,7 +127,7 @@ impl FromRequest for Authenticated {
             let state = state(&request)?;
             let found = presented(&request)?;
             let principal = match &found {
-                Presented::Bearer(token) => state.app.authenticate(token, None).await?,
+                Presented::Bearer(token) => state.app.authenticate(token, Carrier::Bearer).await?,
                 Presented::Cookie(token) => {
                     // A cookie rides along on cross-site requests too: a
                     // state-changing one must prove it read our response.
@@ -126,7 +137,10 @@ impl FromRequest for Authenticated {
                             .get(CSRF_HEADER)
                             .and_then(|v| v.to_str().ok())
                     });
-                    state.app.authenticate(token, csrf).await?
+                    state
+                        .app
+                        .authenticate(token, Carrier::Cookie { csrf })
+                        .await?
                 }
             };
             tracing::Span::current().record("tenant", tracing::field::display(principal.tenant));

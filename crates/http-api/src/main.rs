@@ -164,7 +164,7 @@ async fn main() -> ExitCode {
 
 async fn open(common: &Common, output: Output) -> Result<App, String> {
     let config = load(common)?;
-    telemetry::init(config.log_format, &config.log_filter, output);
+    telemetry::init(config.log_format, &config.log_filter, output)?;
     let (app, startup) = App::open(config, Arc::new(SystemClock))
         .await
         .map_err(|e| chain(&e))?;
@@ -207,7 +207,7 @@ async fn serve(common: &Common) -> Result<(), String> {
 
 async fn migrate(common: &Common, app_role: Option<&str>) -> Result<(), String> {
     let config = load(common)?;
-    telemetry::init(config.log_format, &config.log_filter, Output::Stderr);
+    telemetry::init(config.log_format, &config.log_filter, Output::Stderr)?;
     bookwarden_app::migrate(&config, app_role)
         .await
         .map_err(|e| chain(&e))?;

@@ -171,6 +171,7 @@ fn app_status(error: &AppError) -> (StatusCode, &'static str) {
         AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         AppError::Conflict(code) => (StatusCode::CONFLICT, code),
         AppError::InvitationInvalid => (StatusCode::BAD_REQUEST, "invitation_invalid"),
+        AppError::ResetTokenInvalid => (StatusCode::BAD_REQUEST, "reset_token_invalid"),
         AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }

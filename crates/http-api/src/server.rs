@@ -133,8 +133,8 @@ pub struct Listen {
 }
 
 /// Starts serving `app` on `listen`; the returned server runs until
-/// stopped (SIGTERM or SIGINT stop it gracefully: in-flight requests
-/// finish).
+/// stopped. SIGTERM stops it gracefully (in-flight requests finish, for up
+/// to 30 seconds); SIGINT and SIGQUIT stop it at once.
 ///
 /// # Errors
 /// [`StartError`].

@@ -17,12 +17,14 @@ pub enum Output {
 }
 
 /// Installs the process's log subscriber. A second call does nothing.
-pub fn init(format: LogFormat, filter: &str, output: Output) {
-    let filter = std::env::var("BOOKWARDEN_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .or_else(|| EnvFilter::try_new(filter).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+///
+/// # Errors
+/// When the filter (`BOOKWARDEN_LOG`, else `filter`) is not a valid
+/// tracing filter.
+pub fn init(format: LogFormat, filter: &str, output: Output) -> Result<(), String> {
+    let wanted = std::env::var("BOOKWARDEN_LOG").unwrap_or_else(|_| filter.to_owned());
+    let filter = EnvFilter::try_new(&wanted)
+        .map_err(|e| format!("log filter {wanted:?} is not valid: {e}"))?;
     let writer = match output {
         Output::Stdout => BoxMakeWriter::new(std::io::stdout),
         Output::Stderr => BoxMakeWriter::new(std::io::stderr),
@@ -42,4 +44,5 @@ pub fn init(format: LogFormat, filter: &str, output: Output) {
     };
     // Already installed (tests start several servers): keep the first.
     drop(installed);
+    Ok(())
 }

@@ -45,10 +45,14 @@ CREATE TABLE users (
     totp_last_step   bigint,
     totp_pending     bytea,
     reset_required   boolean NOT NULL DEFAULT false,
+    reset_digest     bytea,
+    reset_expires_us bigint,
     created_at_us    bigint NOT NULL,
     last_login_at_us bigint,
     PRIMARY KEY (tenant_id, user_id),
-    UNIQUE (tenant_id, email)
+    UNIQUE (tenant_id, email),
+    UNIQUE (tenant_id, reset_digest),
+    CHECK ((reset_digest IS NULL) = (reset_expires_us IS NULL))
 );
 
 CREATE TABLE staff (
@@ -227,7 +231,7 @@ CREATE TABLE audit_heads (
 CREATE TABLE credential_directory (
     digest    bytea NOT NULL PRIMARY KEY,
     tenant_id uuid  NOT NULL,
-    kind      text NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation'))
+    kind      text NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation', 'password_reset'))
 );
 
 CREATE TABLE recovery_codes (

@@ -42,10 +42,14 @@ CREATE TABLE users (
     totp_last_step   INTEGER,
     totp_pending     BLOB,
     reset_required   INTEGER NOT NULL DEFAULT 0 CHECK (reset_required IN (0, 1)),
+    reset_digest     BLOB,
+    reset_expires_us INTEGER,
     created_at_us    INTEGER NOT NULL,
     last_login_at_us INTEGER,
     PRIMARY KEY (tenant_id, user_id),
-    UNIQUE (tenant_id, email)
+    UNIQUE (tenant_id, email),
+    UNIQUE (tenant_id, reset_digest),
+    CHECK ((reset_digest IS NULL) = (reset_expires_us IS NULL))
 ) STRICT;
 
 CREATE TABLE staff (
@@ -240,7 +244,7 @@ CREATE TABLE audit_heads (
 CREATE TABLE credential_directory (
     digest    BLOB NOT NULL PRIMARY KEY,
     tenant_id BLOB NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation'))
+    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation', 'password_reset'))
 ) STRICT;
 
 CREATE TABLE recovery_codes (

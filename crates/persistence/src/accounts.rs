@@ -29,6 +29,10 @@ pub struct UserRecord {
     pub totp_pending: Option<Vec<u8>>,
     /// Whether the user must choose a new password before anything else.
     pub reset_required: bool,
+    /// Digest of the outstanding password-reset token, if one was issued.
+    pub reset_digest: Option<[u8; 32]>,
+    /// When that token stops working.
+    pub reset_expires_at: Option<Timestamp>,
     /// The last successful sign-in.
     pub last_login_at: Option<Timestamp>,
 }
@@ -79,6 +83,14 @@ fn parse_user(row: users::Model) -> Result<UserRecord, StoreError> {
         totp_last_step: row.totp_last_step,
         totp_pending: row.totp_pending,
         reset_required: row.reset_required,
+        reset_digest: row
+            .reset_digest
+            .map(|d| digest_of("users", d))
+            .transpose()?,
+        reset_expires_at: row
+            .reset_expires_us
+            .map(|t| instant("users", t))
+            .transpose()?,
         last_login_at: row
             .last_login_at_us
             .map(|t| instant("users", t))
@@ -133,6 +145,8 @@ impl Users<'_> {
             totp_last_step: Set(None),
             totp_pending: Set(None),
             reset_required: Set(false),
+            reset_digest: Set(None),
+            reset_expires_us: Set(None),
             created_at_us: Set(us(now)),
             last_login_at_us: Set(None),
         }
@@ -214,10 +228,61 @@ impl Users<'_> {
         Ok(changed)
     }
 
-    /// Requires (or stops requiring) a new password at the next sign-in.
-    pub async fn set_reset_required(&self, id: UserId, required: bool) -> Result<bool, StoreError> {
-        self.set(id, users::Column::ResetRequired, required.into())
-            .await
+    /// Starts a forced password reset: the password stops working at once,
+    /// and only the reset token with `digest` (until `expires_at`) can set a
+    /// new one. Replaces any earlier reset token.
+    pub async fn start_reset(
+        &self,
+        id: UserId,
+        digest: &[u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::ResetRequired, true.into())
+            .col_expr(users::Column::PasswordHash, Option::<String>::None.into())
+            .col_expr(users::Column::ResetDigest, Some(digest.to_vec()).into())
+            .col_expr(users::Column::ResetExpiresUs, Some(us(expires_at)).into())
+            .filter(users::Column::TenantId.eq(self.0.uuid()))
+            .filter(users::Column::UserId.eq(*id.as_uuid()))
+            .exec(self.0.tx())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// The user whose outstanding reset token has this digest.
+    pub async fn by_reset_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.find()
+            .filter(users::Column::ResetDigest.eq(digest.to_vec()))
+            .one(self.0.tx())
+            .await?
+            .map(parse_user)
+            .transpose()
+    }
+
+    /// Sets the new password of a reset, once: true only if the token with
+    /// `digest` is still outstanding and unexpired at `now`.
+    pub async fn finish_reset(
+        &self,
+        id: UserId,
+        digest: &[u8; 32],
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Some(hash.to_owned()).into())
+            .col_expr(users::Column::ResetRequired, false.into())
+            .col_expr(users::Column::ResetDigest, Option::<Vec<u8>>::None.into())
+            .col_expr(users::Column::ResetExpiresUs, Option::<i64>::None.into())
+            .filter(users::Column::TenantId.eq(self.0.uuid()))
+            .filter(users::Column::UserId.eq(*id.as_uuid()))
+            .filter(users::Column::ResetDigest.eq(digest.to_vec()))
+            .filter(users::Column::ResetExpiresUs.gt(us(now)))
+            .exec(self.0.tx())
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 
     /// Stores (or clears) a sealed TOTP seed awaiting its first code.
@@ -342,6 +407,8 @@ pub enum CredentialKind {
     Session,
     /// A staff invitation.
     Invitation,
+    /// A password-reset token.
+    PasswordReset,
 }
 
 impl CredentialKind {
@@ -350,6 +417,7 @@ impl CredentialKind {
             Self::ApiKey => "api_key",
             Self::Session => "session",
             Self::Invitation => "invitation",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -392,6 +460,7 @@ impl System<'_> {
                 "api_key" => CredentialKind::ApiKey,
                 "session" => CredentialKind::Session,
                 "invitation" => CredentialKind::Invitation,
+                "password_reset" => CredentialKind::PasswordReset,
                 other => {
                     return Err(corrupt(
                         "credential_directory",

@@ -199,6 +199,8 @@ entity!(users, "users", {
     pub totp_last_step: Option<i64>,
     pub totp_pending: Option<Vec<u8>>,
     pub reset_required: bool,
+    pub reset_digest: Option<Vec<u8>>,
+    pub reset_expires_us: Option<i64>,
     pub created_at_us: i64,
     pub last_login_at_us: Option<i64>,
 });

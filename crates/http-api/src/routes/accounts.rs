@@ -19,6 +19,7 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(users)
         .service(change_user)
         .service(force_reset)
+        .service(complete_reset)
         .service(privileged_report)
         .service(invite)
         .service(invitations)
@@ -70,7 +71,9 @@ async fn change_user(
     Ok(HttpResponse::Ok().json(user_json(&user)))
 }
 
-/// Requires a new password at the account's next sign-in.
+/// Forces a password reset: the password stops working, sessions end, and
+/// the single-use reset token is answered once, for the admin to hand over
+/// out of band.
 #[post("/v1/users/{id}/password-reset")]
 async fn force_reset(
     state: web::Data<State>,
@@ -79,9 +82,35 @@ async fn force_reset(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let target: UserId = path_id(&id)?;
-    state
+    let issued = state
         .app
         .force_password_reset(&principal, target, &client.0)
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "reset_token": issued.token.expose_secret(),
+        "expires_at": issued.expires_at.to_string(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+/// Sets a new password with a reset token (in the body, never the URL).
+#[post("/v1/password-resets")]
+async fn complete_reset(
+    state: web::Data<State>,
+    client: Client,
+    body: web::Json<ResetBody>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.login(client.address())?;
+    let body = body.into_inner();
+    state
+        .app
+        .complete_password_reset(&body.token, SecretString::new(body.new_password), &client.0)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -74,10 +74,14 @@ struct LoginBody {
     otp: Option<String>,
     recovery_code: Option<String>,
     new_password: Option<String>,
+    /// Browsers ask for the cookie variant: the token is then set as an
+    /// HttpOnly cookie and left out of the body, where script could read it.
+    cookie: Option<bool>,
 }
 
-/// Signs in: a new opaque session token, as a bearer token in the body and
-/// as an HttpOnly cookie for browsers (with its CSRF token in the body).
+/// Signs in: a new opaque session token, as a bearer token in the body, or
+/// for browsers (`"cookie": true`) as an HttpOnly cookie only, with the CSRF
+/// token to send back on state-changing requests.
 #[post("/v1/sessions")]
 async fn login(
     state: web::Data<State>,
@@ -86,6 +90,7 @@ async fn login(
 ) -> Result<HttpResponse, ApiError> {
     state.limits.login(client.address())?;
     let body = body.into_inner();
+    let wants_cookie = body.cookie.unwrap_or(false);
     let outcome = state
         .app
         .login(LoginRequest {
@@ -113,6 +118,24 @@ async fn login(
             return Err(error.into());
         }
     };
+    let mut body = serde_json::Map::new();
+    if !wants_cookie {
+        body.insert("token".to_owned(), json!(created.token.expose_secret()));
+    }
+    let fields = json!({
+        "csrf_token": created.csrf_token,
+        "session_id": created.session.to_string(),
+        "tenant_id": created.tenant.to_string(),
+        "user_id": created.user.to_string(),
+        "role": created.role.as_str(),
+        "expires_at": created.expires_at.to_string(),
+    });
+    if let serde_json::Value::Object(fields) = fields {
+        body.extend(fields);
+    }
+    if !wants_cookie {
+        return Ok(HttpResponse::Created().json(body));
+    }
     let max_age = created
         .expires_at
         .duration_since(bookwarden_domain::jiff::Timestamp::now());
@@ -123,15 +146,7 @@ async fn login(
         .same_site(SameSite::Strict)
         .max_age(CookieDuration::seconds(max_age.as_secs().max(0)))
         .finish();
-    Ok(HttpResponse::Created().cookie(cookie).json(json!({
-        "token": created.token.expose_secret(),
-        "csrf_token": created.csrf_token,
-        "session_id": created.session.to_string(),
-        "tenant_id": created.tenant.to_string(),
-        "user_id": created.user.to_string(),
-        "role": created.role.as_str(),
-        "expires_at": created.expires_at.to_string(),
-    })))
+    Ok(HttpResponse::Created().cookie(cookie).json(body))
 }
 
 /// Signs out: the session is revoked and the cookie cleared.
@@ -190,6 +205,7 @@ async fn change_password(
     Person(principal): Person,
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.login(client.address())?;
     let body = body.into_inner();
     state
         .app
@@ -203,13 +219,26 @@ async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Starts two-factor enrollment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
+/// Starts two-factor enrollment (the password again, so a stolen session
+/// alone cannot enroll an attacker's authenticator).
 #[post("/v1/me/totp")]
 async fn totp_begin(
     state: web::Data<State>,
+    client: Client,
     Person(principal): Person,
+    body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let enrollment = state.app.totp_begin(&principal).await?;
+    state.limits.login(client.address())?;
+    let enrollment = state
+        .app
+        .totp_begin(&principal, secret(body.into_inner().password))
+        .await?;
     Ok(HttpResponse::Created().json(json!({
         "otpauth_uri": enrollment.otpauth_uri.expose_secret(),
     })))
@@ -229,6 +258,7 @@ async fn totp_confirm(
     Person(principal): Person,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.login(client.address())?;
     let codes = state
         .app
         .totp_confirm(&principal, secret(body.into_inner().code), &client.0)
@@ -253,6 +283,7 @@ async fn totp_disable(
     Person(principal): Person,
     body: web::Json<TotpDisable>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.login(client.address())?;
     let body = body.into_inner();
     state
         .app

@@ -387,3 +387,43 @@ async fn p1_another_tenants_ids_answer_exactly_like_missing_ones() {
     assert!(!users.to_string().contains("other.example"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn p14_an_invitation_dies_with_its_senders_access() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let (admin_id, admin) = app
+        .member(&owner, &owner.token, "admin", "ada@clinic.example")
+        .await;
+    let invited: Value = app
+        .post(
+            "/v1/invitations",
+            Some(&admin),
+            json!({ "email": "new@clinic.example", "role": "admin" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let disabled = app
+        .patch(
+            &format!("/v1/users/{admin_id}"),
+            &owner.token,
+            json!({ "active": false }),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    let accepted = app
+        .post(
+            "/v1/invitations/accept",
+            None,
+            json!({ "token": invited["token"], "name": "New", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        accepted.status(),
+        400,
+        "a disabled admin's invitation makes no admin"
+    );
+    app.finish().await;
+}

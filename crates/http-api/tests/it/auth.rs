@@ -224,72 +224,128 @@ async fn p2_a_legacy_bcrypt_hash_is_upgraded_to_argon2id_at_login() {
 }
 
 #[tokio::test]
-async fn p2_a_forced_reset_needs_a_new_password_and_ends_sessions() {
+async fn p2_a_forced_reset_kills_the_password_sessions_and_keys_until_the_reset_token_is_used() {
     for app in each_engine(Options::default()).await {
         let owner = app.owner().await;
-        let (staff, staff_token) = app
-            .member(&owner, &owner.token, "staff", "sam@clinic.example")
+        let (admin, admin_token) = app
+            .member(&owner, &owner.token, "admin", "ada@clinic.example")
             .await;
+        let key: Value = app
+            .post(
+                "/v1/api-keys",
+                Some(&admin_token),
+                json!({ "name": "ada's", "scopes": ["read"] }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let key = key["token"].as_str().unwrap().to_owned();
+        assert_eq!(app.get("/v1/me", &key).await.status(), 200);
         let forced = app
             .post(
-                &format!("/v1/users/{staff}/password-reset"),
+                &format!("/v1/users/{admin}/password-reset"),
                 Some(&owner.token),
                 json!(null),
             )
             .await;
-        assert_eq!(forced.status(), 204);
+        assert_eq!(forced.status(), 201);
+        let forced: Value = forced.json().await.unwrap();
+        let reset = forced["reset_token"].as_str().unwrap().to_owned();
+        assert!(reset.starts_with("bw_rst_"));
         assert_eq!(
-            app.get("/v1/me", &staff_token).await.status(),
+            app.get("/v1/me", &admin_token).await.status(),
             401,
-            "sessions ended"
+            "{:?}: sessions ended",
+            app.engine
         );
-        let login = app.login(&owner.slug, "sam@clinic.example", PASSWORD).await;
-        assert_eq!(login.status(), 403);
-        let body: Value = login.json().await.unwrap();
-        assert_eq!(body["code"], "password_reset_required");
-        let weak = app
-            .post(
-                "/v1/sessions",
+        assert_eq!(app.get("/v1/me", &key).await.status(), 401, "keys pause");
+        // The old password is dead, and says so no differently from a wrong one.
+        let old = app.login(&owner.slug, "ada@clinic.example", PASSWORD).await;
+        let wrong = app
+            .login(&owner.slug, "nobody@clinic.example", PASSWORD)
+            .await;
+        assert_eq!(old.status(), 401);
+        assert_eq!(old.bytes().await.unwrap(), wrong.bytes().await.unwrap());
+        let complete = |token: String, password: &str| {
+            app.post(
+                "/v1/password-resets",
                 None,
-                json!({
-                    "tenant": owner.slug, "email": "sam@clinic.example",
-                    "password": PASSWORD, "new_password": "password",
-                }),
+                json!({ "token": token, "new_password": password }),
             )
-            .await;
-        assert_eq!(weak.status(), 422);
-        let renewed = app
-            .post(
-                "/v1/sessions",
-                None,
-                json!({
-                    "tenant": owner.slug, "email": "sam@clinic.example",
-                    "password": PASSWORD, "new_password": "a fresh start 2027",
-                }),
-            )
-            .await;
-        assert_eq!(renewed.status(), 201);
-        app.token(&owner.slug, "sam@clinic.example", "a fresh start 2027")
-            .await;
+        };
         assert_eq!(
-            app.login(&owner.slug, "sam@clinic.example", PASSWORD)
+            complete(reset.clone(), "password").await.status(),
+            422,
+            "the policy applies"
+        );
+        assert_eq!(
+            complete(reset.clone(), "a fresh start 2027").await.status(),
+            204
+        );
+        assert_eq!(
+            complete(reset.clone(), "another fresh one 2028")
                 .await
                 .status(),
-            401
+            400,
+            "single use"
         );
-        // Staff cannot force a reset on the owner.
-        let staff_token = app
-            .token(&owner.slug, "sam@clinic.example", "a fresh start 2027")
+        assert_eq!(
+            complete("bw_rst_nonsense".to_owned(), "x y z w v u")
+                .await
+                .status(),
+            400
+        );
+        app.token(&owner.slug, "ada@clinic.example", "a fresh start 2027")
+            .await;
+        assert_eq!(
+            app.get("/v1/me", &key).await.status(),
+            200,
+            "the key works again"
+        );
+        // Staff cannot force a reset on anyone above them; admins not on owners.
+        let (_, staff) = app
+            .member(&owner, &owner.token, "staff", "sam@clinic.example")
             .await;
         let refused = app
             .post(
                 &format!("/v1/users/{}/password-reset", owner.user),
-                Some(&staff_token),
+                Some(&staff),
                 json!(null),
             )
             .await;
         assert_eq!(refused.status(), 403);
-        let kinds = app.audit_kinds(&owner.token).await;
+        let ada = app
+            .token(&owner.slug, "ada@clinic.example", "a fresh start 2027")
+            .await;
+        let refused = app
+            .post(
+                &format!("/v1/users/{}/password-reset", owner.user),
+                Some(&ada),
+                json!(null),
+            )
+            .await;
+        assert_eq!(refused.status(), 403);
+        // A reset token expires.
+        let again: Value = app
+            .post(
+                &format!("/v1/users/{admin}/password-reset"),
+                Some(&owner.token),
+                json!(null),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        app.clock.advance(24 * 3600 + 1);
+        let late = complete(
+            again["reset_token"].as_str().unwrap().to_owned(),
+            "too late now 2029",
+        )
+        .await;
+        assert_eq!(late.status(), 400);
+        let owner_token = app.token(&owner.slug, &owner.email, PASSWORD).await;
+        let kinds = app.audit_kinds(&owner_token).await;
         assert!(kinds.iter().any(|k| k == "password.reset_forced"));
         assert!(kinds.iter().any(|k| k == "password.changed"));
         app.finish().await;
@@ -348,7 +404,15 @@ async fn p2_changing_a_password_needs_the_current_one_and_ends_other_sessions() 
 async fn p7_the_cookie_session_is_httponly_secure_strict_and_needs_csrf_to_change_state() {
     let app = spawn_with(Options::default()).await;
     let owner = app.owner().await;
-    let login = app.login(&owner.slug, &owner.email, PASSWORD).await;
+    let login = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({
+                "tenant": owner.slug, "email": owner.email, "password": PASSWORD, "cookie": true,
+            }),
+        )
+        .await;
     let cookie = login.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     for attribute in [
         "__Host-bw_session=bw_ses_",
@@ -360,7 +424,14 @@ async fn p7_the_cookie_session_is_httponly_secure_strict_and_needs_csrf_to_chang
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     let body: Value = login.json().await.unwrap();
+    assert!(
+        body.get("token").is_none(),
+        "script cannot read the cookie's token: {body}"
+    );
     let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    // The bearer variant sets no cookie.
+    let bearer = app.login(&owner.slug, &owner.email, PASSWORD).await;
+    assert!(!bearer.headers().contains_key(SET_COOKIE));
     let pair = cookie.split(';').next().unwrap().to_owned();
     let me = app
         .http
@@ -458,8 +529,25 @@ async fn p2_sessions_expire_when_idle_and_at_their_absolute_limit() {
 async fn p14_two_factor_is_enrolled_confirmed_required_and_disabled_with_reauthentication() {
     for app in each_engine(Options::default()).await {
         let owner = app.owner().await;
+        let other = app.token(&owner.slug, &owner.email, PASSWORD).await;
+        let no_password = app
+            .post(
+                "/v1/me/totp",
+                Some(&owner.token),
+                json!({ "password": "not it at all" }),
+            )
+            .await;
+        assert_eq!(
+            no_password.status(),
+            422,
+            "a stolen session alone cannot enroll"
+        );
         let begun = app
-            .post("/v1/me/totp", Some(&owner.token), json!(null))
+            .post(
+                "/v1/me/totp",
+                Some(&owner.token),
+                json!({ "password": PASSWORD }),
+            )
             .await;
         assert_eq!(begun.status(), 201);
         let uri: Value = begun.json().await.unwrap();
@@ -489,6 +577,18 @@ async fn p14_two_factor_is_enrolled_confirmed_required_and_disabled_with_reauthe
             .map(|c| c.as_str().unwrap().to_owned())
             .collect();
         assert_eq!(codes.len(), 10);
+        assert_eq!(
+            app.get("/v1/me", &other).await.status(),
+            401,
+            "older sessions end"
+        );
+        assert_eq!(app.get("/v1/me", &owner.token).await.status(), 200);
+        assert_eq!(
+            app.get("/v1/me", &other).await.status(),
+            401,
+            "older sessions end"
+        );
+        assert_eq!(app.get("/v1/me", &owner.token).await.status(), 200);
         // Now the password alone is not enough.
         let login = app.login(&owner.slug, &owner.email, PASSWORD).await;
         assert_eq!(login.status(), 401);

@@ -214,7 +214,40 @@ async fn p9_no_secret_token_or_password_appears_in_any_log_line() {
             json!({ "token": invitation["token"], "name": "Sam", "password": staff_password }),
         )
         .await;
-    let totp = served.post("/v1/me/totp", Some(&token), json!(null)).await;
+    let staff: Value = served
+        .post(
+            "/v1/sessions",
+            None,
+            json!({ "tenant": "log-test", "email": "sam@log.example", "password": staff_password }),
+        )
+        .await;
+    let reset = served
+        .post(
+            &format!(
+                "/v1/users/{}/password-reset",
+                staff["user_id"].as_str().unwrap()
+            ),
+            Some(&token),
+            json!(null),
+        )
+        .await;
+    let reset_token = reset["reset_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{reset}"))
+        .to_owned();
+    secrets.push(reset_token.clone());
+    let new_staff_password = "reset words for sam 4";
+    secrets.push(new_staff_password.to_owned());
+    served
+        .post(
+            "/v1/password-resets",
+            None,
+            json!({ "token": reset_token, "new_password": new_staff_password }),
+        )
+        .await;
+    let totp = served
+        .post("/v1/me/totp", Some(&token), json!({ "password": password }))
+        .await;
     let uri = totp["otpauth_uri"].as_str().unwrap().to_owned();
     let seed = uri
         .split(['?', '&'])
@@ -366,7 +399,13 @@ async fn operator_commands_create_tenants_and_rotate_master_keys() {
         .post("/v1/sessions", None, json!({ "tenant": "cli-clinic", "email": "o@cli.example", "password": "password from stdin 1" }))
         .await;
     let token = login["token"].as_str().unwrap().to_owned();
-    let totp = served.post("/v1/me/totp", Some(&token), json!(null)).await;
+    let totp = served
+        .post(
+            "/v1/me/totp",
+            Some(&token),
+            json!({ "password": "password from stdin 1" }),
+        )
+        .await;
     assert!(
         totp["otpauth_uri"].is_string(),
         "the tenant's data key unwraps: {totp}"

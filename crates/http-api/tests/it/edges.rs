@@ -13,7 +13,9 @@ async fn raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> reqwest::Response {
-    app.http
+    // A fresh connection each time: after an oversized body the server may
+    // close the connection, which must not fail the next case.
+    reqwest::Client::new()
         .post(app.url(path))
         .header(CONTENT_TYPE, content_type)
         .body(body)
@@ -157,8 +159,9 @@ async fn p8_strict_parsing_refuses_each_kind_of_malformed_request_with_a_clear_4
         wrong_method.headers()[CONTENT_TYPE],
         "application/problem+json"
     );
-    let huge_header = app
-        .http
+    // Its own client: the server drops a connection whose headers overflow,
+    // and a pooled connection must not carry that into the next request.
+    let huge_header = reqwest::Client::new()
         .get(app.url("/healthz"))
         .header("x-filler", "a".repeat(200 * 1024))
         .send()

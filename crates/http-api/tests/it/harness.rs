@@ -158,6 +158,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
             .unwrap();
             let mut owner = FileConfig {
                 data_dir: Some(folder.clone()),
+                master_keys: Some(vec![
+                    bookwarden_app::keys::generate_entry(1)
+                        .unwrap()
+                        .expose_secret()
+                        .to_owned(),
+                ]),
                 ..FileConfig::default()
             };
             owner
@@ -169,6 +175,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
                 .unwrap();
             file.databases
                 .insert("local".into(), url_for(APP_ROLE, &name));
+            let key = bookwarden_app::keys::generate_entry(1).unwrap();
+            file.master_keys = Some(vec![key.expose_secret().to_owned()]);
             Cleanup::Database {
                 name,
                 folder: folder.clone(),
