@@ -188,3 +188,31 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use actix_web::body::MessageBody as _;
+
+    use super::*;
+
+    #[test]
+    fn p8_a_server_error_answers_a_fixed_text_and_keeps_its_cause_out_of_the_body() {
+        let cause = std::io::Error::other("connection to db.internal:5432 refused; user=app");
+        let response = ApiError::App(AppError::internal(cause)).error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON
+        );
+        let body = response.into_body().try_into_bytes().unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains(INTERNAL_DETAIL), "{text}");
+        assert!(text.contains(r#""code":"internal""#), "{text}");
+        assert!(
+            !text.contains("db.internal") && !text.contains("user=app"),
+            "{text}"
+        );
+    }
+}
