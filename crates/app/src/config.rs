@@ -101,6 +101,8 @@ pub struct FileConfig {
     pub login_per_minute: Option<u32>,
     /// Sign-ups per client address per hour.
     pub signup_per_hour: Option<u32>,
+    /// Public booking-flow requests per client address per minute.
+    pub public_per_minute: Option<u32>,
     /// Failed sign-ins that lock an account.
     pub lockout_failures: Option<u32>,
     /// Minutes over which failed sign-ins count.
@@ -211,6 +213,7 @@ impl FileConfig {
                 }
                 "LOGIN_PER_MINUTE" => self.login_per_minute = Some(number("login_per_minute")?),
                 "SIGNUP_PER_HOUR" => self.signup_per_hour = Some(number("signup_per_hour")?),
+                "PUBLIC_PER_MINUTE" => self.public_per_minute = Some(number("public_per_minute")?),
                 "LOCKOUT_FAILURES" => self.lockout_failures = Some(number("lockout_failures")?),
                 "LOCKOUT_WINDOW_MINUTES" => {
                     self.lockout_window_minutes = Some(number("lockout_window_minutes")?);
@@ -308,6 +311,9 @@ pub struct RateLimits {
     pub login_per_minute: u32,
     /// Sign-ups per address per hour.
     pub signup_per_hour: u32,
+    /// Public booking-flow requests (services, slots, bookings, manage
+    /// links) per address per minute.
+    pub public_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -315,6 +321,7 @@ impl Default for RateLimits {
         Self {
             login_per_minute: 20,
             signup_per_hour: 10,
+            public_per_minute: 120,
         }
     }
 }
@@ -546,6 +553,11 @@ impl Config {
                 "signup_per_hour",
                 file.signup_per_hour,
                 limits.signup_per_hour,
+            )?,
+            public_per_minute: positive(
+                "public_per_minute",
+                file.public_per_minute,
+                limits.public_per_minute,
             )?,
         };
         let log_format = match file.log_format.as_deref() {

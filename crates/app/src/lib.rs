@@ -9,8 +9,11 @@
 
 mod accounts;
 mod auth;
+mod bookings;
+pub mod catalog;
 pub mod config;
 mod error;
+mod ics;
 pub mod keys;
 
 use std::num::NonZeroUsize;
@@ -28,6 +31,9 @@ pub use accounts::{
 };
 pub use auth::{
     Carrier, ClientInfo, Credential, LoginRequest, Need, Principal, SessionCreated, csrf_token_for,
+};
+pub use bookings::{
+    AnswerValue, Booked, BookingRequest, BookingView, MAX_IDEMPOTENCY_KEY, answer_value,
 };
 pub use bookwarden_crypto::SecretString;
 pub use config::Config;

@@ -33,6 +33,7 @@ pub(crate) struct State {
 pub(crate) struct Limits {
     login: DefaultKeyedRateLimiter<IpAddr>,
     signup: DefaultKeyedRateLimiter<IpAddr>,
+    public: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 fn quota(per: Duration, count: u32) -> Quota {
@@ -49,6 +50,7 @@ impl Limits {
         Self {
             login: RateLimiter::keyed(quota(Duration::from_secs(60), limits.login_per_minute)),
             signup: RateLimiter::keyed(quota(Duration::from_secs(3600), limits.signup_per_hour)),
+            public: RateLimiter::keyed(quota(Duration::from_secs(60), limits.public_per_minute)),
         }
     }
 
@@ -76,9 +78,18 @@ impl Limits {
         Self::check(&self.signup, address)
     }
 
+    /// One public booking-flow request from `address`.
+    ///
+    /// # Errors
+    /// [`ApiError::RateLimited`] when the budget is spent.
+    pub(crate) fn public(&self, address: IpAddr) -> Result<(), ApiError> {
+        Self::check(&self.public, address)
+    }
+
     /// Drops state of addresses whose budget is full again.
     pub(crate) fn shrink(&self) {
         self.login.retain_recent();
         self.signup.retain_recent();
+        self.public.retain_recent();
     }
 }

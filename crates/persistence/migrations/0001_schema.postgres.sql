@@ -231,7 +231,7 @@ CREATE TABLE audit_heads (
 CREATE TABLE credential_directory (
     digest    bytea NOT NULL PRIMARY KEY,
     tenant_id uuid  NOT NULL,
-    kind      text NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation', 'password_reset'))
+    kind      text NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation', 'password_reset', 'booking_manage'))
 );
 
 CREATE TABLE recovery_codes (

@@ -244,7 +244,7 @@ CREATE TABLE audit_heads (
 CREATE TABLE credential_directory (
     digest    BLOB NOT NULL PRIMARY KEY,
     tenant_id BLOB NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation', 'password_reset'))
+    kind      TEXT NOT NULL CHECK (kind IN ('api_key', 'session', 'invitation', 'password_reset', 'booking_manage'))
 ) STRICT;
 
 CREATE TABLE recovery_codes (

@@ -409,6 +409,8 @@ pub enum CredentialKind {
     Invitation,
     /// A password-reset token.
     PasswordReset,
+    /// A customer's link to manage one booking.
+    BookingManage,
 }
 
 impl CredentialKind {
@@ -418,6 +420,7 @@ impl CredentialKind {
             Self::Session => "session",
             Self::Invitation => "invitation",
             Self::PasswordReset => "password_reset",
+            Self::BookingManage => "booking_manage",
         }
     }
 }
@@ -461,6 +464,7 @@ impl System<'_> {
                 "session" => CredentialKind::Session,
                 "invitation" => CredentialKind::Invitation,
                 "password_reset" => CredentialKind::PasswordReset,
+                "booking_manage" => CredentialKind::BookingManage,
                 other => {
                     return Err(corrupt(
                         "credential_directory",

@@ -195,6 +195,20 @@ impl Bookings<'_> {
             .transpose()
     }
 
+    /// The booking an idempotency key made, if the key was seen.
+    pub async fn by_idempotency_key(&self, key: &str) -> Result<Option<AnyBooking>, StoreError> {
+        let scope = self.0;
+        let seen = idempotency_keys::Entity::find()
+            .filter(idempotency_keys::Column::TenantId.eq(scope.uuid()))
+            .filter(idempotency_keys::Column::IdemKey.eq(key))
+            .one(scope.tx())
+            .await?;
+        match seen {
+            Some(row) => self.get(BookingId::from_uuid(row.booking_id)).await,
+            None => Ok(None),
+        }
+    }
+
     /// The booking whose manage-token digest is `digest`.
     pub async fn by_manage_digest(
         &self,

@@ -2,6 +2,8 @@
 //! extract, call one app method, shape the answer.
 
 mod accounts;
+mod bookings;
+mod catalog;
 mod ops;
 mod sessions;
 
@@ -14,6 +16,8 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
     ops::configure(config);
     sessions::configure(config);
     accounts::configure(config);
+    catalog::configure(config);
+    bookings::configure(config);
 }
 
 /// Parses an id from the path; a malformed id is as unknown as a missing

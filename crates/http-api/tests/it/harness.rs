@@ -50,6 +50,7 @@ impl Clock for ManualClock {
 pub struct Options {
     pub engine: Engine,
     pub login_per_minute: u32,
+    pub public_per_minute: u32,
     pub lockout_failures: u32,
     pub max_concurrent_hashes: usize,
     pub behind_proxy: bool,
@@ -61,6 +62,7 @@ impl Default for Options {
         Self {
             engine: Engine::Sqlite,
             login_per_minute: 10_000,
+            public_per_minute: 100_000,
             lockout_failures: 5,
             max_concurrent_hashes: 2,
             behind_proxy: false,
@@ -140,6 +142,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let mut file = FileConfig {
         data_dir: Some(folder.clone()),
         login_per_minute: Some(options.login_per_minute),
+        public_per_minute: Some(options.public_per_minute),
         lockout_failures: Some(options.lockout_failures),
         max_concurrent_hashes: Some(options.max_concurrent_hashes),
         behind_proxy: Some(options.behind_proxy),

@@ -16,6 +16,7 @@
 mod accounts;
 mod auth;
 mod binary;
+mod booking;
 mod edges;
 mod harness;
 mod load;

@@ -1,0 +1,919 @@
+//! Bookings: the staff-side calendar (list, create on a customer's behalf,
+//! confirm, cancel, reschedule) and the public flow a customer uses with a
+//! business's slug (services, slots, booking with an idempotency key, and
+//! the manage token for viewing, cancelling, rescheduling and the `.ics`).
+//!
+//! Every start time is checked against the slot engine before it is
+//! written, and the database refuses overlapping time whatever the engine
+//! said, so two customers racing for one slot get one booking and one 409.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bookwarden_crypto::SecretString;
+use bookwarden_crypto::token::{self, TokenKind};
+use bookwarden_domain::account::Customer;
+use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking};
+use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
+use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::service::Service;
+use bookwarden_domain::slots::{BookedTime, MAX_WINDOW_DAYS, Slot, SlotQuery, available_slots};
+use bookwarden_domain::tenant::{Tenant, TenantSlug};
+use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_persistence::{Created, Idempotency, StoreError, TenantScope};
+use ring::digest;
+
+use crate::App;
+use crate::auth::{Need, Principal};
+use crate::catalog::{instant, parse_customer, parse_id};
+use crate::error::AppError;
+
+/// A booking as shown to staff and to the customer holding its manage
+/// token. `Debug` leaves the intake answers out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BookingView {
+    /// Its id.
+    pub id: BookingId,
+    /// The service.
+    pub service: ServiceId,
+    /// Who provides it.
+    pub staff: StaffId,
+    /// For whom.
+    pub customer: CustomerId,
+    /// When.
+    pub range: TimeRange,
+    /// Seats taken.
+    pub seats: u16,
+    /// `requested`, `confirmed` or `cancelled`.
+    pub status: &'static str,
+    /// Who cancelled, when cancelled.
+    pub cancelled_by: Option<&'static str>,
+    /// Times it was moved.
+    pub reschedules: u32,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// The intake answers.
+    pub answers: IntakeAnswers,
+}
+
+impl std::fmt::Debug for BookingView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookingView")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! view_of {
+    ($b:expr, $status:expr, $by:expr) => {
+        BookingView {
+            id: $b.id(),
+            service: $b.service(),
+            staff: $b.staff(),
+            customer: $b.customer(),
+            range: $b.range(),
+            seats: $b.seats(),
+            status: $status,
+            cancelled_by: $by,
+            reschedules: $b.reschedules(),
+            created_at: $b.created_at(),
+            answers: $b.answers().clone(),
+        }
+    };
+}
+
+impl From<&AnyBooking> for BookingView {
+    fn from(booking: &AnyBooking) -> Self {
+        match booking {
+            AnyBooking::Requested(b) => view_of!(b, "requested", None),
+            AnyBooking::Confirmed(b) => view_of!(b, "confirmed", None),
+            AnyBooking::Cancelled(b) => view_of!(b, "cancelled", Some(b.stage().by().as_str())),
+        }
+    }
+}
+
+/// An intake answer in plain shapes, for the HTTP layer to serialize.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AnswerValue {
+    /// Text, email, phone or one choice.
+    Text(String),
+    /// Several choices.
+    List(Vec<String>),
+    /// A checkbox.
+    Flag(bool),
+}
+
+/// The plain shape of an answer.
+pub fn answer_value(answer: &IntakeAnswer) -> AnswerValue {
+    match answer {
+        IntakeAnswer::Text(t) | IntakeAnswer::Choice(t) => AnswerValue::Text(t.clone()),
+        IntakeAnswer::Email(e) => AnswerValue::Text(e.as_str().to_owned()),
+        IntakeAnswer::Phone(p) => AnswerValue::Text(p.as_str().to_owned()),
+        IntakeAnswer::Choices(c) => AnswerValue::List(c.clone()),
+        IntakeAnswer::Checked(b) => AnswerValue::Flag(*b),
+    }
+}
+
+/// A booking request, from staff or from the public flow.
+#[derive(Debug, Clone)]
+pub struct BookingRequest {
+    /// The service.
+    pub service: String,
+    /// A staff member, or any who is free.
+    pub staff: Option<String>,
+    /// The start, RFC 3339.
+    pub start: String,
+    /// Seats wanted (group services).
+    pub seats: u16,
+    /// The customer's email, name and phone.
+    pub customer: (String, String, Option<String>),
+    /// Intake answers by field key.
+    pub answers: BTreeMap<String, RawAnswer>,
+}
+
+/// A public booking made: the booking, and its manage token the first time
+/// (a replay of the same idempotency key answers the booking without it).
+pub struct Booked {
+    /// The booking.
+    pub booking: BookingView,
+    /// The token that manages it, shown once.
+    pub manage_token: Option<SecretString>,
+    /// Whether this answered an earlier request with the same key.
+    pub replayed: bool,
+}
+
+impl std::fmt::Debug for Booked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Booked")
+            .field("booking", &self.booking)
+            .field("replayed", &self.replayed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+fn window(from: &str, to: &str) -> Result<TimeRange, AppError> {
+    let range = TimeRange::new(instant("from", from)?, instant("to", to)?)
+        .map_err(|e| AppError::invalid("to", e))?;
+    if range.end().duration_since(range.start()) > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS)
+    {
+        return Err(AppError::invalid(
+            "to",
+            format!("at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    Ok(range)
+}
+
+fn slot_taken() -> AppError {
+    AppError::Conflict("slot_taken")
+}
+
+fn booking_error(error: bookwarden_domain::booking::BookingError) -> AppError {
+    use bookwarden_domain::booking::BookingError as E;
+    match error {
+        E::AlreadyStarted => AppError::Conflict("booking_started"),
+        other => AppError::invalid("start", other),
+    }
+}
+
+/// Digest of a booking request, to refuse an idempotency key reused for
+/// another request.
+fn request_digest(request: &BookingRequest) -> [u8; 32] {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in [
+        request.service.as_str(),
+        request.staff.as_deref().unwrap_or(""),
+        request.start.as_str(),
+        request.customer.0.as_str(),
+    ] {
+        context.update(&(part.len() as u64).to_be_bytes());
+        context.update(part.as_bytes());
+    }
+    context.update(&request.seats.to_be_bytes());
+    let mut out = [0_u8; 32];
+    out.copy_from_slice(context.finish().as_ref());
+    out
+}
+
+impl App {
+    /// The tenant behind a public slug, if it takes bookings.
+    async fn public_tenant(&self, slug: &str) -> Result<Tenant, AppError> {
+        let slug = TenantSlug::parse(slug).map_err(|_malformed| AppError::NotFound)?;
+        let id = self
+            .store
+            .system()
+            .locate(&slug)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let scope = self.store.read(id).await?;
+        let tenant = scope.tenant_row().await?;
+        scope.commit().await?;
+        tenant
+            .filter(Tenant::accepts_bookings)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// A business's public services.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or closed business.
+    pub async fn public_services(&self, slug: &str) -> Result<(Tenant, Vec<Service>), AppError> {
+        let tenant = self.public_tenant(slug).await?;
+        let scope = self.store.read(tenant.id()).await?;
+        let services = scope.services().list().await?;
+        scope.commit().await?;
+        Ok((
+            tenant,
+            services.into_iter().filter(Service::is_public).collect(),
+        ))
+    }
+
+    /// The slots of `service` whose start lies in the window, for `staff`
+    /// or all its staff, inside an open scope.
+    async fn slots_in(
+        &self,
+        scope: &TenantScope,
+        service: &Service,
+        staff: Option<StaffId>,
+        range: TimeRange,
+        zone: &TimeZone,
+        exclude: Option<BookingId>,
+    ) -> Result<Vec<Slot>, AppError> {
+        let wanted: Vec<StaffId> = service
+            .staff()
+            .iter()
+            .copied()
+            .filter(|s| staff.is_none_or(|w| w == *s))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Bookings that could touch the window, buffers included.
+        let reach = SignedDuration::from_hours(48);
+        let wide = TimeRange::new(
+            range.start().checked_sub(reach).unwrap_or(range.start()),
+            range.end().checked_add(reach).unwrap_or(range.end()),
+        )
+        .map_err(AppError::internal)?;
+        let services: HashMap<ServiceId, Service> = scope
+            .services()
+            .list()
+            .await?
+            .into_iter()
+            .map(|s| (s.id(), s))
+            .collect();
+        let mut booked: Vec<BookedTime> = Vec::new();
+        for staff in &wanted {
+            for booking in scope.bookings().list(wide, Some(*staff)).await? {
+                let view = BookingView::from(&booking);
+                if !booking.is_active() || Some(view.id) == exclude {
+                    continue;
+                }
+                if let Some(of) = services.get(&view.service) {
+                    booked.push(BookedTime::new(
+                        view.staff,
+                        view.service,
+                        view.range,
+                        of.timing(),
+                        view.seats,
+                    ));
+                }
+            }
+        }
+        let busy = scope.calendars().busy_between(&wanted, wide).await?;
+        let schedules: Vec<_> = scope
+            .schedules()
+            .list()
+            .await?
+            .into_iter()
+            .filter(|s| wanted.contains(&s.staff()))
+            .collect();
+        let narrowed;
+        let service = match staff {
+            // Only the wanted member's slots.
+            Some(member) => {
+                narrowed = Service::new(
+                    service.id(),
+                    service.tenant(),
+                    bookwarden_domain::service::ServiceSpec {
+                        name: service.name().clone(),
+                        timing: *service.timing(),
+                        capacity: service.capacity(),
+                        staff: vec![member],
+                        price: service.price(),
+                        intake: service.intake().clone(),
+                        public: service.is_public(),
+                    },
+                )
+                .map_err(AppError::internal)?;
+                &narrowed
+            }
+            None => service,
+        };
+        available_slots(&SlotQuery {
+            service,
+            schedules: &schedules,
+            bookings: &booked,
+            busy: &busy,
+            window: range,
+            customer_zone: zone,
+            now: self.now(),
+        })
+        .map_err(|e| AppError::invalid("to", e))
+    }
+
+    /// Public slots of a service over `[from, to)`, read in `zone`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown business or a service that is
+    /// not public; [`AppError::Invalid`] for a bad range or zone.
+    pub async fn public_slots(
+        &self,
+        slug: &str,
+        service: &str,
+        from: &str,
+        to: &str,
+        zone: &str,
+    ) -> Result<Vec<Slot>, AppError> {
+        let tenant = self.public_tenant(slug).await?;
+        let service_id: ServiceId = parse_id(service)?;
+        let range = window(from, to)?;
+        let zone = TimeZone::parse(zone).map_err(|e| AppError::invalid("time_zone", e))?;
+        let scope = self.store.read(tenant.id()).await?;
+        let service = scope
+            .services()
+            .get(service_id)
+            .await?
+            .filter(Service::is_public)
+            .ok_or(AppError::NotFound)?;
+        let slots = self
+            .slots_in(&scope, &service, None, range, &zone, None)
+            .await;
+        scope.commit().await?;
+        slots
+    }
+
+    /// Checks `request` against the engine and builds the booking; the
+    /// caller writes it. Answers the service and the staff member chosen.
+    async fn plan_booking(
+        &self,
+        scope: &TenantScope,
+        tenant: TenantId,
+        request: &BookingRequest,
+        customer: CustomerId,
+        public_only: bool,
+    ) -> Result<(Booking<bookwarden_domain::booking::Requested>, Service), AppError> {
+        let service_id: ServiceId = request
+            .service
+            .parse()
+            .map_err(|_malformed| AppError::invalid("service", "not a service id"))?;
+        let service = scope
+            .services()
+            .get(service_id)
+            .await?
+            .filter(|s| !public_only || s.is_public())
+            .ok_or_else(|| AppError::invalid("service", "no such service"))?;
+        let staff: Option<StaffId> = request
+            .staff
+            .as_deref()
+            .map(|s| {
+                s.parse()
+                    .map_err(|_malformed| AppError::invalid("staff", "not a staff id"))
+            })
+            .transpose()?;
+        let start = instant("start", &request.start)?;
+        let answers = service
+            .intake()
+            .validate(request.answers.clone())
+            .map_err(|e| AppError::invalid("answers", e))?;
+        if request.seats == 0 || request.seats > service.capacity().seats() {
+            return Err(AppError::invalid(
+                "seats",
+                "more seats than the service has",
+            ));
+        }
+        let one = TimeRange::new(
+            start,
+            start
+                .checked_add(SignedDuration::from_secs(1))
+                .unwrap_or(start),
+        )
+        .map_err(|e| AppError::invalid("start", e))?;
+        let utc = TimeZone::parse("UTC").map_err(AppError::internal)?;
+        let slots = self
+            .slots_in(scope, &service, staff, one, &utc, None)
+            .await?;
+        let slot = slots
+            .iter()
+            .find(|s| s.start() == start && s.seats_left() >= request.seats)
+            .ok_or_else(slot_taken)?;
+        let booking = Booking::request(
+            NewBooking {
+                tenant,
+                service: service.id(),
+                staff: slot.staff(),
+                customer,
+                range: slot.range(),
+                seats: request.seats,
+                answers,
+            },
+            self.now(),
+        )
+        .map_err(booking_error)?;
+        Ok((booking, service))
+    }
+
+    /// Books through the public flow. With the same `idempotency_key` and
+    /// request, answers the first booking (without its manage token).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown business,
+    /// [`AppError::Invalid`] for bad input, [`AppError::Conflict`]
+    /// (`slot_taken`) when the time is no longer free,
+    /// [`AppError::Conflict`] (`idempotency_key_reused`) for a key reused
+    /// with another request.
+    pub async fn public_book(
+        &self,
+        slug: &str,
+        request: &BookingRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Booked, AppError> {
+        let tenant = self.public_tenant(slug).await?;
+        if let Some(key) = idempotency_key
+            && (key.is_empty()
+                || key.len() > MAX_IDEMPOTENCY_KEY
+                || key.chars().any(char::is_control))
+        {
+            return Err(AppError::invalid(
+                "idempotency-key",
+                "1 to 200 printable characters",
+            ));
+        }
+        let (email, name, phone) = &request.customer;
+        let customer = parse_customer(tenant.id(), email, name, phone.as_deref())?;
+        let digest_of_request = request_digest(request);
+        let idempotency = idempotency_key.map(|key| Idempotency {
+            key,
+            request_digest: &digest_of_request,
+        });
+        // Checked first, so a refused request stores nothing about the
+        // customer; then the customer (found by email or added), then the
+        // booking in one statement.
+        let scope = self.store.read(tenant.id()).await?;
+        let planned = self
+            .plan_booking(&scope, tenant.id(), request, customer.id(), true)
+            .await;
+        scope.commit().await?;
+        let planned = match planned {
+            Ok((booking, service)) => {
+                let scope = self.store.write(tenant.id()).await?;
+                let stored = self.find_or_add_customer(&scope, customer).await?;
+                scope.commit().await?;
+                let booking = Booking::request(
+                    NewBooking {
+                        tenant: tenant.id(),
+                        service: booking.service(),
+                        staff: booking.staff(),
+                        customer: stored.id(),
+                        range: booking.range(),
+                        seats: booking.seats(),
+                        answers: booking.answers().clone(),
+                    },
+                    self.now(),
+                )
+                .map_err(booking_error)?;
+                Ok((booking, service))
+            }
+            Err(error) => Err(error),
+        };
+        let (booking, service) = match planned {
+            Ok(planned) => planned,
+            // The slot is gone: it may be our own earlier attempt.
+            Err(AppError::Conflict("slot_taken")) if idempotency_key.is_some() => {
+                return self
+                    .replay(tenant.id(), idempotency_key)
+                    .await?
+                    .ok_or_else(slot_taken);
+            }
+            Err(other) => return Err(other),
+        };
+        let (manage, manage_digest) =
+            token::generate(TokenKind::BookingManage).map_err(AppError::internal)?;
+        let manage_digest = *manage_digest.as_bytes();
+        self.store
+            .system()
+            .register_credential(
+                &manage_digest,
+                tenant.id(),
+                bookwarden_persistence::CredentialKind::BookingManage,
+            )
+            .await?;
+        let created = self
+            .store
+            .book(&booking, &service, Some(&manage_digest), idempotency)
+            .await;
+        match created {
+            Ok(Created::New) => Ok(Booked {
+                booking: BookingView::from(&AnyBooking::from(booking)),
+                manage_token: Some(manage),
+                replayed: false,
+            }),
+            Ok(Created::Replayed(id)) => {
+                self.store
+                    .system()
+                    .forget_credential(&manage_digest)
+                    .await?;
+                let scope = self.store.read(tenant.id()).await?;
+                let first = scope.bookings().get(id).await?;
+                scope.commit().await?;
+                let first = first.ok_or(AppError::NotFound)?;
+                Ok(Booked {
+                    booking: BookingView::from(&first),
+                    manage_token: None,
+                    replayed: true,
+                })
+            }
+            Err(error) => {
+                self.store
+                    .system()
+                    .forget_credential(&manage_digest)
+                    .await?;
+                Err(match error {
+                    StoreError::SlotTaken => slot_taken(),
+                    StoreError::IdempotencyMismatch => AppError::Conflict("idempotency_key_reused"),
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// The booking an idempotency key made before, if any.
+    async fn replay(
+        &self,
+        tenant: TenantId,
+        key: Option<&str>,
+    ) -> Result<Option<Booked>, AppError> {
+        let Some(key) = key else { return Ok(None) };
+        let scope = self.store.read(tenant).await?;
+        let found = scope.bookings().by_idempotency_key(key).await?;
+        scope.commit().await?;
+        Ok(found.map(|b| Booked {
+            booking: BookingView::from(&b),
+            manage_token: None,
+            replayed: true,
+        }))
+    }
+
+    /// The booking a manage token opens, with its tenant.
+    async fn managed(&self, token_text: &str) -> Result<(TenantId, AnyBooking), AppError> {
+        let parsed = token::parse_as(token_text, TokenKind::BookingManage)
+            .map_err(|_malformed| AppError::NotFound)?;
+        let digest = *parsed.digest().as_bytes();
+        let Some((tenant, bookwarden_persistence::CredentialKind::BookingManage)) =
+            self.store.system().locate_credential(&digest).await?
+        else {
+            return Err(AppError::NotFound);
+        };
+        let scope = self.store.read(tenant).await?;
+        let booking = scope.bookings().by_manage_digest(&digest).await?;
+        scope.commit().await?;
+        Ok((tenant, booking.ok_or(AppError::NotFound)?))
+    }
+
+    /// What the manage token shows: the booking, its service and customer.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown token.
+    pub async fn manage_view(
+        &self,
+        token_text: &str,
+    ) -> Result<(BookingView, Service, Customer, Tenant), AppError> {
+        let (tenant, booking) = self.managed(token_text).await?;
+        let view = BookingView::from(&booking);
+        let scope = self.store.read(tenant).await?;
+        let service = scope.services().get(view.service).await?;
+        let customer = scope.customers().get(view.customer).await?;
+        let tenant_row = scope.tenant_row().await?;
+        scope.commit().await?;
+        match (service, customer, tenant_row) {
+            (Some(s), Some(c), Some(t)) => Ok((view, s, c, t)),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    /// Cancels through the manage token.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Conflict`] when already started
+    /// or cancelled.
+    pub async fn manage_cancel(&self, token_text: &str) -> Result<BookingView, AppError> {
+        let (tenant, booking) = self.managed(token_text).await?;
+        self.cancel_any(tenant, booking, CancelledBy::Customer)
+            .await
+    }
+
+    /// Moves the booking through the manage token; the new time is taken or
+    /// nothing changes.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Conflict`] (`slot_taken`).
+    pub async fn manage_reschedule(
+        &self,
+        token_text: &str,
+        start: &str,
+    ) -> Result<BookingView, AppError> {
+        let (tenant, booking) = self.managed(token_text).await?;
+        self.reschedule_any(tenant, booking, start).await
+    }
+
+    async fn cancel_any(
+        &self,
+        tenant: TenantId,
+        booking: AnyBooking,
+        by: CancelledBy,
+    ) -> Result<BookingView, AppError> {
+        let now = self.now();
+        let cancelled = match booking {
+            AnyBooking::Requested(b) => b.cancel(by, now),
+            AnyBooking::Confirmed(b) => b.cancel(by, now),
+            AnyBooking::Cancelled(_) => return Err(AppError::Conflict("booking_cancelled")),
+        }
+        .map_err(booking_error)?;
+        let scope = self.store.write(tenant).await?;
+        if !scope.bookings().cancel(&cancelled).await? {
+            scope.rollback().await?;
+            return Err(AppError::Conflict("booking_cancelled"));
+        }
+        scope.commit().await?;
+        Ok(BookingView::from(&AnyBooking::from(cancelled)))
+    }
+
+    async fn reschedule_any(
+        &self,
+        tenant: TenantId,
+        booking: AnyBooking,
+        start: &str,
+    ) -> Result<BookingView, AppError> {
+        let view = BookingView::from(&booking);
+        let start = instant("start", start)?;
+        let scope = self.store.write(tenant).await?;
+        let service = scope
+            .services()
+            .get(view.service)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let one = TimeRange::new(
+            start,
+            start
+                .checked_add(SignedDuration::from_secs(1))
+                .unwrap_or(start),
+        )
+        .map_err(|e| AppError::invalid("start", e))?;
+        let utc = TimeZone::parse("UTC").map_err(AppError::internal)?;
+        // The booking's own time does not block its new one: the store moves
+        // its hold in the same transaction.
+        let free = self
+            .slots_in(&scope, &service, Some(view.staff), one, &utc, Some(view.id))
+            .await?
+            .into_iter()
+            .any(|s| s.start() == start && s.seats_left() >= view.seats);
+        if !free {
+            scope.rollback().await?;
+            return Err(slot_taken());
+        }
+        let to = TimeRange::new(
+            start,
+            start
+                .checked_add(service.timing().duration())
+                .map_err(AppError::internal)?,
+        )
+        .map_err(|e| AppError::invalid("start", e))?;
+        let now = self.now();
+        let moved: AnyBooking = match booking {
+            AnyBooking::Requested(b) => b.reschedule(to, now).map_err(booking_error)?.into(),
+            AnyBooking::Confirmed(b) => b.reschedule(to, now).map_err(booking_error)?.into(),
+            AnyBooking::Cancelled(_) => {
+                scope.rollback().await?;
+                return Err(AppError::Conflict("booking_cancelled"));
+            }
+        };
+        let stored = match &moved {
+            AnyBooking::Requested(b) => scope.bookings().reschedule(b, &service).await,
+            AnyBooking::Confirmed(b) => scope.bookings().reschedule(b, &service).await,
+            AnyBooking::Cancelled(_) => Ok(false),
+        };
+        match stored {
+            Ok(true) => {}
+            Ok(false) => {
+                scope.rollback().await?;
+                return Err(AppError::Conflict("booking_cancelled"));
+            }
+            Err(StoreError::SlotTaken) => {
+                scope.rollback().await?;
+                return Err(slot_taken());
+            }
+            Err(other) => return Err(other.into()),
+        }
+        scope.commit().await?;
+        Ok(BookingView::from(&moved))
+    }
+
+    /// The `.ics` of the booking a manage token opens.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn manage_ics(&self, token_text: &str) -> Result<String, AppError> {
+        let (view, service, _customer, tenant) = self.manage_view(token_text).await?;
+        Ok(crate::ics::event(&view, &service, &tenant, self.now()))
+    }
+
+    /// Bookings whose start lies in `[from, to)`, optionally of one staff
+    /// member or customer. Staff see only their own.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`], [`AppError::Invalid`].
+    pub async fn bookings(
+        &self,
+        principal: &Principal,
+        from: &str,
+        to: &str,
+        staff: Option<&str>,
+        customer: Option<&str>,
+    ) -> Result<Vec<BookingView>, AppError> {
+        principal.require(Need::Read)?;
+        let range = window(from, to)?;
+        let mut staff: Option<StaffId> = staff
+            .map(|s| {
+                s.parse()
+                    .map_err(|_malformed| AppError::invalid("staff", "not a staff id"))
+            })
+            .transpose()?;
+        let customer: Option<CustomerId> = customer
+            .map(|c| {
+                c.parse()
+                    .map_err(|_malformed| AppError::invalid("customer", "not a customer id"))
+            })
+            .transpose()?;
+        if !principal.role.is_privileged() {
+            let own = self
+                .own_staff(principal)
+                .await?
+                .ok_or(AppError::Forbidden)?;
+            if staff.is_some_and(|s| s != own) {
+                return Err(AppError::Forbidden);
+            }
+            staff = Some(own);
+        }
+        let scope = self.store.read(principal.tenant).await?;
+        let all = scope.bookings().list(range, staff).await?;
+        scope.commit().await?;
+        Ok(all
+            .iter()
+            .map(BookingView::from)
+            .filter(|b| customer.is_none_or(|c| b.customer == c))
+            .collect())
+    }
+
+    /// Loads a booking the principal may see: admins any, staff their own.
+    async fn visible_booking(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<AnyBooking, AppError> {
+        principal.require(Need::Read)?;
+        let id: BookingId = parse_id(id)?;
+        let scope = self.store.read(principal.tenant).await?;
+        let booking = scope.bookings().get(id).await?;
+        scope.commit().await?;
+        let booking = booking.ok_or(AppError::NotFound)?;
+        if !principal.role.is_privileged() {
+            let own = self.own_staff(principal).await?;
+            if own != Some(BookingView::from(&booking).staff) {
+                // Someone else's booking is as unknown as a missing one.
+                return Err(AppError::NotFound);
+            }
+        }
+        Ok(booking)
+    }
+
+    /// One booking.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn booking(&self, principal: &Principal, id: &str) -> Result<BookingView, AppError> {
+        Ok(BookingView::from(
+            &self.visible_booking(principal, id).await?,
+        ))
+    }
+
+    /// Books on a customer's behalf (admins for anyone; staff for
+    /// themselves), confirmed at once.
+    ///
+    /// # Errors
+    /// As [`Self::public_book`], and [`AppError::Forbidden`].
+    pub async fn create_booking(
+        &self,
+        principal: &Principal,
+        request: &BookingRequest,
+    ) -> Result<BookingView, AppError> {
+        principal.require(Need::Write)?;
+        let mut request = request.clone();
+        if !principal.role.is_privileged() {
+            let own = self
+                .own_staff(principal)
+                .await?
+                .ok_or(AppError::Forbidden)?;
+            match request.staff.as_deref().map(str::parse::<StaffId>) {
+                Some(Ok(s)) if s != own => return Err(AppError::Forbidden),
+                _ => request.staff = Some(own.to_string()),
+            }
+        }
+        let (email, name, phone) = &request.customer;
+        let customer = parse_customer(principal.tenant, email, name, phone.as_deref())?;
+        let scope = self.store.write(principal.tenant).await?;
+        let customer = self.find_or_add_customer(&scope, customer).await?;
+        let (booking, service) = match self
+            .plan_booking(&scope, principal.tenant, &request, customer.id(), false)
+            .await
+        {
+            Ok(planned) => planned,
+            Err(error) => {
+                scope.rollback().await?;
+                return Err(error);
+            }
+        };
+        let confirmed = booking.confirm(self.now());
+        match scope
+            .bookings()
+            .create(&confirmed, &service, None, None)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::SlotTaken) => {
+                scope.rollback().await?;
+                return Err(slot_taken());
+            }
+            Err(other) => return Err(other.into()),
+        }
+        scope.commit().await?;
+        Ok(BookingView::from(&AnyBooking::from(confirmed)))
+    }
+
+    /// Confirms a requested booking.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Conflict`] unless requested.
+    pub async fn confirm_booking(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<BookingView, AppError> {
+        principal.require(Need::Write)?;
+        let booking = self.visible_booking(principal, id).await?;
+        let AnyBooking::Requested(requested) = booking else {
+            return Err(AppError::Conflict("booking_not_requested"));
+        };
+        let confirmed = requested.confirm(self.now());
+        let scope = self.store.write(principal.tenant).await?;
+        if !scope.bookings().confirm(&confirmed).await? {
+            scope.rollback().await?;
+            return Err(AppError::Conflict("booking_not_requested"));
+        }
+        scope.commit().await?;
+        Ok(BookingView::from(&AnyBooking::from(confirmed)))
+    }
+
+    /// Cancels a booking on the business's side.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Conflict`].
+    pub async fn cancel_booking(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<BookingView, AppError> {
+        principal.require(Need::Write)?;
+        let booking = self.visible_booking(principal, id).await?;
+        self.cancel_any(principal.tenant, booking, CancelledBy::Staff)
+            .await
+    }
+
+    /// Moves a booking; the new time is taken or nothing changes.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Conflict`] (`slot_taken`).
+    pub async fn reschedule_booking(
+        &self,
+        principal: &Principal,
+        id: &str,
+        start: &str,
+    ) -> Result<BookingView, AppError> {
+        principal.require(Need::Write)?;
+        let booking = self.visible_booking(principal, id).await?;
+        self.reschedule_any(principal.tenant, booking, start).await
+    }
+}

@@ -1,0 +1,677 @@
+//! The booking engine made usable over HTTP: staff, schedules, services,
+//! the public flow with idempotent booking and the manage token, races for
+//! one slot, DST, role rules and other tenants' ids (P1, P13, P15).
+
+use std::sync::Arc;
+
+use bookwarden_domain::jiff::{SignedDuration, Timestamp, ToSpan as _};
+use serde_json::{Value, json};
+
+use crate::harness::{Options, Owner, PASSWORD, TestApp, engines, spawn_app, spawn_with};
+
+/// A business with one staff member working 09:00-17:00 UTC every day and
+/// one public 30-minute service asking for a reason.
+struct Shop {
+    owner: Owner,
+    staff: String,
+    service: String,
+}
+
+async fn shop(app: &TestApp) -> Shop {
+    let owner = app.owner().await;
+    let staff: Value = app
+        .post(
+            "/v1/staff",
+            Some(&owner.token),
+            json!({ "name": "Sam Smith" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let staff = staff["id"].as_str().unwrap().to_owned();
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let weekly: serde_json::Map<String, Value> = days
+        .iter()
+        .map(|d| ((*d).to_owned(), json!([["09:00", "17:00"]])))
+        .collect();
+    let schedule = app
+        .http
+        .put(app.url(&format!("/v1/staff/{staff}/schedule")))
+        .bearer_auth(&owner.token)
+        .json(&json!({ "time_zone": "UTC", "weekly": weekly }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(schedule.status(), 200);
+    let service = app
+        .post(
+            "/v1/services",
+            Some(&owner.token),
+            json!({
+                "name": "Check-up",
+                "duration_minutes": 30,
+                "buffer_after_minutes": 0,
+                "horizon_days": 400,
+                "staff": [staff],
+                "price": { "amount_minor": 4500, "currency": "EUR" },
+                "intake": [
+                    { "key": "reason", "label": "What brings you in?", "kind": "text", "max_chars": 200, "required": true },
+                    { "key": "consent", "label": "I agree to the terms", "kind": "checkbox", "required": true },
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(service.status(), 201);
+    let service: Value = service.json().await.unwrap();
+    Shop {
+        owner,
+        staff,
+        service: service["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// 10:00 UTC, `days` days after the app's now.
+fn at_ten(app: &TestApp, days: i64) -> Timestamp {
+    use bookwarden_app::Clock as _;
+    let day = app
+        .clock
+        .now()
+        .to_zoned_datetime(bookwarden_domain::jiff::tz::TimeZone::UTC)
+        .date();
+    let day = day.checked_add(days.days()).unwrap();
+    day.at(10, 0, 0, 0)
+        .to_zoned_datetime(bookwarden_domain::jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+}
+
+fn booking_body(shop: &Shop, start: Timestamp, email: &str) -> Value {
+    json!({
+        "service_id": shop.service,
+        "start": start.to_string(),
+        "customer": { "email": email, "name": "Casey Customer" },
+        "answers": { "reason": "A sore knee", "consent": true },
+    })
+}
+
+async fn public_book(
+    app: &TestApp,
+    slug: &str,
+    body: Value,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.url(&format!("/v1/public/{slug}/bookings")))
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn p13_a_customer_books_manages_and_cancels_through_the_public_flow() {
+    let app = spawn_app().await;
+    let shop = shop(&app).await;
+    let slug = &shop.owner.slug;
+    let listed: Value = app
+        .http
+        .get(app.url(&format!("/v1/public/{slug}/services")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["services"][0]["id"], shop.service.as_str());
+    assert_eq!(listed["services"][0]["intake"][0]["key"], "reason");
+    let from = at_ten(&app, 2) - SignedDuration::from_hours(1);
+    let to = from + SignedDuration::from_hours(24);
+    let slots: Value = app
+        .http
+        .get(app.url(&format!(
+            "/v1/public/{slug}/services/{}/slots?from={from}&to={to}&time_zone=Europe/Berlin",
+            shop.service
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slots = slots["slots"].as_array().unwrap().clone();
+    assert_eq!(slots.len(), 16, "09:00-17:00 in 30-minute slots");
+    let first = slots
+        .iter()
+        .find(|s| s["start"] == at_ten(&app, 2).to_string())
+        .unwrap();
+    assert!(
+        first["local_start"]
+            .as_str()
+            .unwrap()
+            .ends_with("T11:00:00"),
+        "{first}"
+    );
+    // Intake answers are checked.
+    let mut missing = booking_body(&shop, at_ten(&app, 2), "casey@example.com");
+    missing["answers"] = json!({ "consent": true });
+    assert_eq!(public_book(&app, slug, missing, None).await.status(), 422);
+    let mut unknown = booking_body(&shop, at_ten(&app, 2), "refused@example.com");
+    unknown["answers"]["shoe_size"] = json!("44");
+    assert_eq!(public_book(&app, slug, unknown, None).await.status(), 422);
+    let customers = app
+        .get("/v1/customers", &shop.owner.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !customers.contains("refused@example.com"),
+        "a refused booking stores no customer"
+    );
+    // Booking with an idempotency key.
+    let body = booking_body(&shop, at_ten(&app, 2), "casey@example.com");
+    let created = public_book(&app, slug, body.clone(), Some("order-1")).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let token = created["manage_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("bw_mng_"));
+    let again = public_book(&app, slug, body.clone(), Some("order-1")).await;
+    assert_eq!(again.status(), 200, "a retry answers the same booking");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], created["id"]);
+    assert!(
+        again.get("manage_token").is_none(),
+        "the token is shown once"
+    );
+    let other = booking_body(&shop, at_ten(&app, 3), "casey@example.com");
+    let reused = public_book(&app, slug, other, Some("order-1")).await;
+    assert_eq!(reused.status(), 409, "a key reused for another request");
+    // The slot is gone for everyone else.
+    let taken = public_book(
+        &app,
+        slug,
+        booking_body(&shop, at_ten(&app, 2), "dana@example.com"),
+        None,
+    )
+    .await;
+    assert_eq!(taken.status(), 409);
+    let problem: Value = taken.json().await.unwrap();
+    assert_eq!(problem["code"], "slot_taken");
+    // The manage token shows, moves, exports and cancels it.
+    let view: Value = app
+        .get("/v1/manage/booking", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        view["booking"]["answers"]["reason"], "A sore knee",
+        "answers shown to the customer"
+    );
+    assert_eq!(view["customer"]["email"], "casey@example.com");
+    let ics = app.get("/v1/manage/booking.ics", &token).await;
+    assert_eq!(ics.status(), 200);
+    assert!(
+        ics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let ics = ics.text().await.unwrap();
+    let uid = format!("UID:{}@bookwarden", created["id"].as_str().unwrap());
+    assert!(ics.contains(&uid) && ics.contains("BEGIN:VEVENT"), "{ics}");
+    let start_line = format!("DTSTART:{}", at_ten(&app, 2).strftime("%Y%m%dT%H%M%SZ"));
+    assert!(ics.contains(&start_line), "{ics}");
+    let moved = app
+        .http
+        .post(app.url("/v1/manage/booking/reschedule"))
+        .bearer_auth(&token)
+        .json(&json!({ "start": (at_ten(&app, 2) + SignedDuration::from_mins(15)).to_string() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 409, "off the grid is not a slot");
+    let moved = app
+        .http
+        .post(app.url("/v1/manage/booking/reschedule"))
+        .bearer_auth(&token)
+        .json(&json!({ "start": (at_ten(&app, 2) + SignedDuration::from_mins(30)).to_string() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        moved.status(),
+        200,
+        "a half-hour later, overlapping its own old time"
+    );
+    let ics_after = app
+        .get("/v1/manage/booking.ics", &token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ics_after.contains(&uid) && ics_after.contains("SEQUENCE:1"),
+        "same UID, new sequence"
+    );
+    let freed = public_book(
+        &app,
+        slug,
+        booking_body(&shop, at_ten(&app, 2), "dana@example.com"),
+        None,
+    )
+    .await;
+    assert_eq!(freed.status(), 201, "the old time is free again");
+    let cancelled = app
+        .http
+        .post(app.url("/v1/manage/booking/cancel"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancelled_by"], "customer");
+    let rebooked = public_book(
+        &app,
+        slug,
+        booking_body(
+            &shop,
+            at_ten(&app, 2) + SignedDuration::from_mins(30),
+            "erin@example.com",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(rebooked.status(), 201, "cancelling gives the time back");
+    // Tokens travel in headers only, and a wrong one is simply unknown.
+    assert_eq!(
+        app.get("/v1/manage/booking", "bw_mng_nonsense")
+            .await
+            .status(),
+        404
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p13_sixty_four_concurrent_public_bookings_for_one_slot_get_exactly_one_201() {
+    for engine in engines() {
+        let app = Arc::new(
+            spawn_with(Options {
+                engine,
+                workers: 4,
+                ..Options::default()
+            })
+            .await,
+        );
+        let shop = Arc::new(shop(&app).await);
+        let start = at_ten(&app, 5);
+        let mut tasks = Vec::new();
+        for n in 0..64 {
+            let (app, shop) = (app.clone(), shop.clone());
+            tasks.push(tokio::spawn(async move {
+                let body = booking_body(&shop, start, &format!("racer{n}@example.com"));
+                public_book(&app, &shop.owner.slug, body, None)
+                    .await
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "{engine:?}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 409).count(),
+            63,
+            "{engine:?}: {statuses:?}"
+        );
+        let owner = shop.owner.token.clone();
+        let from = start - SignedDuration::from_hours(1);
+        let list: Value = app
+            .get(
+                &format!(
+                    "/v1/bookings?from={from}&to={}",
+                    start + SignedDuration::from_hours(1)
+                ),
+                &owner,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["bookings"].as_array().unwrap().len(), 1);
+        drop(shop);
+        Arc::into_inner(app).unwrap().finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p13_slots_listed_in_a_customer_zone_on_a_dst_day_are_bookable_as_listed() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let staff: Value = app
+        .post(
+            "/v1/staff",
+            Some(&owner.token),
+            json!({ "name": "Nina Night" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let staff = staff["id"].as_str().unwrap().to_owned();
+    // Berlin springs forward at 02:00 on 2027-03-28: 01:00-04:00 holds two real hours.
+    let put = app
+        .http
+        .put(app.url(&format!("/v1/staff/{staff}/schedule")))
+        .bearer_auth(&owner.token)
+        .json(&json!({ "time_zone": "Europe/Berlin", "overrides": { "2027-03-28": [["01:00", "04:00"]] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let service: Value = app
+        .post("/v1/services", Some(&owner.token), json!({
+            "name": "Night consult", "duration_minutes": 30, "horizon_days": 600, "staff": [staff],
+        }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let service = service["id"].as_str().unwrap();
+    let slots: Value = app
+        .http
+        .get(app.url(&format!(
+            "/v1/public/{}/services/{service}/slots?from=2027-03-27T12:00:00Z&to=2027-03-28T12:00:00Z&time_zone=America/New_York",
+            owner.slug
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slots = slots["slots"].as_array().unwrap().clone();
+    assert_eq!(slots.len(), 4, "two real hours: {slots:?}");
+    let locals: Vec<&str> = slots
+        .iter()
+        .map(|s| s["local_start"].as_str().unwrap())
+        .collect();
+    // New York is already on summer time (UTC-4): Berlin's 01:00 CET is 20:00
+    // there, and its 03:00 CEST, right after the gap, is 21:00.
+    assert_eq!(
+        locals,
+        [
+            "2027-03-27T20:00:00",
+            "2027-03-27T20:30:00",
+            "2027-03-27T21:00:00",
+            "2027-03-27T21:30:00"
+        ]
+    );
+    for (n, slot) in slots.iter().enumerate() {
+        let body = json!({
+            "service_id": service,
+            "start": slot["start"],
+            "customer": { "email": format!("owl{n}@example.com"), "name": "Owl" },
+        });
+        let booked = public_book(&app, &owner.slug, body, None).await;
+        assert_eq!(booked.status(), 201, "slot {slot} is bookable as listed");
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p1_staff_manage_only_their_own_schedule_and_bookings_and_keys_keep_to_their_scopes() {
+    let app = spawn_app().await;
+    let shop = shop(&app).await;
+    let owner = &shop.owner;
+    let (sam_user, sam) = app
+        .member(owner, &owner.token, "staff", "sam@clinic.example")
+        .await;
+    let linked: Value = app
+        .post(
+            "/v1/staff",
+            Some(&owner.token),
+            json!({ "name": "Sam Staff", "user_id": sam_user }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sam_staff = linked["id"].as_str().unwrap().to_owned();
+    let hours = json!({ "time_zone": "UTC", "weekly": { "monday": [["08:00", "12:00"]] } });
+    let put = |token: String, staff: String| {
+        let request = app
+            .http
+            .put(app.url(&format!("/v1/staff/{staff}/schedule")))
+            .bearer_auth(token)
+            .json(&hours);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        put(sam.clone(), sam_staff.clone()).await,
+        200,
+        "own schedule"
+    );
+    assert_eq!(
+        put(sam.clone(), shop.staff.clone()).await,
+        403,
+        "someone else's"
+    );
+    assert_eq!(
+        app.post(
+            "/v1/services",
+            Some(&sam),
+            json!({ "name": "x", "duration_minutes": 30, "staff": [] })
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(app.get("/v1/customers", &sam).await.status(), 403);
+    // Bookings: the admin books with the shop's staff member; Sam sees none of it.
+    let booked: Value = app
+        .post(
+            "/v1/bookings",
+            Some(&owner.token),
+            booking_body(&shop, at_ten(&app, 2), "casey@example.com"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(booked["status"], "confirmed");
+    let id = booked["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/bookings/{id}"), &sam).await.status(),
+        404,
+        "not Sam's"
+    );
+    assert_eq!(
+        app.get(&format!("/v1/bookings/{id}"), &owner.token)
+            .await
+            .status(),
+        200
+    );
+    let from = at_ten(&app, 1);
+    let to = at_ten(&app, 4);
+    let mine: Value = app
+        .get(&format!("/v1/bookings?from={from}&to={to}"), &sam)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(mine["bookings"].as_array().unwrap().is_empty());
+    let theirs = app
+        .get(
+            &format!("/v1/bookings?from={from}&to={to}&staff_id={}", shop.staff),
+            &sam,
+        )
+        .await;
+    assert_eq!(theirs.status(), 403);
+    // Keys: read lists, write books, neither administers.
+    let shared = &app;
+    let key = |scope: &str| {
+        let body = json!({ "name": scope, "scopes": [scope] });
+        let owner = owner.token.clone();
+        async move {
+            let created: Value = shared
+                .post("/v1/api-keys", Some(&owner), body)
+                .await
+                .json()
+                .await
+                .unwrap();
+            created["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let read = key("read").await;
+    let write = key("write").await;
+    assert_eq!(app.get("/v1/services", &read).await.status(), 200);
+    assert_eq!(
+        app.post(
+            "/v1/bookings",
+            Some(&read),
+            booking_body(&shop, at_ten(&app, 3), "a@example.com")
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        app.post(
+            "/v1/bookings",
+            Some(&write),
+            booking_body(&shop, at_ten(&app, 3), "a@example.com")
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        app.post("/v1/staff", Some(&write), json!({ "name": "Nope" }))
+            .await
+            .status(),
+        403
+    );
+    // Business-side cancel and reschedule.
+    let moved = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            Some(&owner.token),
+            json!({ "start": at_ten(&app, 6).to_string() }),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let cancelled: Value = app
+        .post(
+            &format!("/v1/bookings/{id}/cancel"),
+            Some(&owner.token),
+            json!(null),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["cancelled_by"], "staff");
+    let twice = app
+        .post(
+            &format!("/v1/bookings/{id}/cancel"),
+            Some(&owner.token),
+            json!(null),
+        )
+        .await;
+    assert_eq!(twice.status(), 409);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p1_another_tenants_bookings_services_staff_and_customers_answer_like_missing_ones() {
+    let app = spawn_app().await;
+    let a = shop(&app).await;
+    let b = shop(&app).await;
+    let booked: Value = app
+        .post(
+            "/v1/bookings",
+            Some(&b.owner.token),
+            booking_body(&b, at_ten(&app, 2), "bee@example.com"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let customer = booked["customer_id"].as_str().unwrap();
+    let booking = booked["id"].as_str().unwrap();
+    let missing = "6c0f5e0e-3f5a-4c1e-9b55-0e5f3c1d2a77";
+    for path in [
+        format!("/v1/bookings/{booking}"),
+        format!("/v1/services/{}", b.service),
+        format!("/v1/staff/{}", b.staff),
+        format!("/v1/staff/{}/schedule", b.staff),
+        format!("/v1/customers/{customer}"),
+    ] {
+        let foreign = app.get(&path, &a.owner.token).await;
+        let unknown_path = path.replace(path.rsplit('/').find(|p| p.len() == 36).unwrap(), missing);
+        let unknown = app.get(&unknown_path, &a.owner.token).await;
+        assert_eq!(foreign.status(), 404, "{path}");
+        assert_eq!(
+            foreign.bytes().await.unwrap(),
+            unknown.bytes().await.unwrap(),
+            "{path}"
+        );
+    }
+    // A's service cannot be booked with B's staff, nor B's service through A.
+    let mut crossed = booking_body(&a, at_ten(&app, 3), "x@example.com");
+    crossed["staff_id"] = json!(b.staff);
+    assert_eq!(
+        public_book(&app, &a.owner.slug, crossed, None)
+            .await
+            .status(),
+        409
+    );
+    let foreign_service = booking_body(&b, at_ten(&app, 3), "x@example.com");
+    assert_eq!(
+        public_book(&app, &a.owner.slug, foreign_service, None)
+            .await
+            .status(),
+        422
+    );
+    for path in [
+        format!("/v1/bookings/{booking}/cancel"),
+        format!("/v1/bookings/{booking}/confirm"),
+    ] {
+        assert_eq!(
+            app.post(&path, Some(&a.owner.token), json!(null))
+                .await
+                .status(),
+            404
+        );
+    }
+    let still: Value = app
+        .get(&format!("/v1/bookings/{booking}"), &b.owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "confirmed", "B's booking untouched");
+    let _ = PASSWORD;
+    app.finish().await;
+}
