@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use bookwarden_crypto::SecretString;
 use bookwarden_crypto::token::{self, TokenKind};
-use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking};
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
@@ -115,8 +114,9 @@ pub fn answer_value(answer: &IntakeAnswer) -> AnswerValue {
     }
 }
 
-/// A booking request, from staff or from the public flow.
-#[derive(Debug, Clone)]
+/// A booking request, from staff or from the public flow. `Debug` shows
+/// no personal data and no answer.
+#[derive(Clone)]
 pub struct BookingRequest {
     /// The service.
     pub service: String,
@@ -130,6 +130,17 @@ pub struct BookingRequest {
     pub customer: (String, String, Option<String>),
     /// Intake answers by field key.
     pub answers: BTreeMap<String, RawAnswer>,
+}
+
+impl std::fmt::Debug for BookingRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookingRequest")
+            .field("service", &self.service)
+            .field("staff", &self.staff)
+            .field("start", &self.start)
+            .field("seats", &self.seats)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A public booking made: the booking, and its manage token the first time
@@ -181,22 +192,58 @@ fn booking_error(error: bookwarden_domain::booking::BookingError) -> AppError {
 }
 
 /// Digest of a booking request, to refuse an idempotency key reused for
-/// another request.
+/// another request: every field counts, each length-prefixed.
 fn request_digest(request: &BookingRequest) -> [u8; 32] {
     let mut context = digest::Context::new(&digest::SHA256);
-    for part in [
+    let mut part = |bytes: &[u8]| {
+        context.update(&(bytes.len() as u64).to_be_bytes());
+        context.update(bytes);
+    };
+    for text in [
         request.service.as_str(),
         request.staff.as_deref().unwrap_or(""),
         request.start.as_str(),
         request.customer.0.as_str(),
+        request.customer.1.as_str(),
+        request.customer.2.as_deref().unwrap_or(""),
     ] {
-        context.update(&(part.len() as u64).to_be_bytes());
-        context.update(part.as_bytes());
+        part(text.as_bytes());
     }
-    context.update(&request.seats.to_be_bytes());
+    part(&request.seats.to_be_bytes());
+    for (key, answer) in &request.answers {
+        part(key.as_bytes());
+        match answer {
+            RawAnswer::Text(t) => {
+                part(b"t");
+                part(t.as_bytes());
+            }
+            RawAnswer::Choices(list) => {
+                part(b"c");
+                for item in list {
+                    part(item.as_bytes());
+                }
+            }
+            RawAnswer::Flag(flag) => {
+                part(b"f");
+                part(&[u8::from(*flag)]);
+            }
+        }
+    }
     let mut out = [0_u8; 32];
     out.copy_from_slice(context.finish().as_ref());
     out
+}
+
+/// A start must be a whole second: the engine's grid is in seconds.
+fn whole_second(start: Timestamp) -> Result<Timestamp, AppError> {
+    if start.subsec_nanosecond() == 0 {
+        Ok(start)
+    } else {
+        Err(AppError::invalid(
+            "start",
+            "a slot starts on a whole second",
+        ))
+    }
 }
 
 impl App {
@@ -385,7 +432,12 @@ impl App {
                     .map_err(|_malformed| AppError::invalid("staff", "not a staff id"))
             })
             .transpose()?;
-        let start = instant("start", &request.start)?;
+        let start = whole_second(instant("start", &request.start)?)?;
+        if let Some(member) = staff
+            && !service.staff().contains(&member)
+        {
+            return Err(AppError::invalid("staff", "does not provide this service"));
+        }
         let answers = service
             .intake()
             .validate(request.answers.clone())
@@ -463,6 +515,7 @@ impl App {
         // Checked first, so a refused request stores nothing about the
         // customer; then the customer (found by email or added), then the
         // booking in one statement.
+        let mut added_customer = None;
         let scope = self.store.read(tenant.id()).await?;
         let planned = self
             .plan_booking(&scope, tenant.id(), request, customer.id(), true)
@@ -471,8 +524,9 @@ impl App {
         let planned = match planned {
             Ok((booking, service)) => {
                 let scope = self.store.write(tenant.id()).await?;
-                let stored = self.find_or_add_customer(&scope, customer).await?;
+                let (stored, added) = self.find_or_add_customer(&scope, customer).await?;
                 scope.commit().await?;
+                added_customer = added.then(|| stored.id());
                 let booking = Booking::request(
                     NewBooking {
                         tenant: tenant.id(),
@@ -492,10 +546,11 @@ impl App {
         };
         let (booking, service) = match planned {
             Ok(planned) => planned,
-            // The slot is gone: it may be our own earlier attempt.
-            Err(AppError::Conflict("slot_taken")) if idempotency_key.is_some() => {
+            // The slot is gone: it may be this same request's earlier
+            // attempt (the same key and the same request), never another's.
+            Err(AppError::Conflict("slot_taken")) if idempotency.is_some() => {
                 return self
-                    .replay(tenant.id(), idempotency_key)
+                    .replay(tenant.id(), idempotency)
                     .await?
                     .ok_or_else(slot_taken);
             }
@@ -542,6 +597,10 @@ impl App {
                     .system()
                     .forget_credential(&manage_digest)
                     .await?;
+                if let Some(customer) = added_customer {
+                    self.forget_customer_if_unused(tenant.id(), customer)
+                        .await?;
+                }
                 Err(match error {
                     StoreError::SlotTaken => slot_taken(),
                     StoreError::IdempotencyMismatch => AppError::Conflict("idempotency_key_reused"),
@@ -551,16 +610,41 @@ impl App {
         }
     }
 
-    /// The booking an idempotency key made before, if any.
+    /// Removes a customer this request added when its booking failed after
+    /// all; one that meanwhile has a booking stays.
+    async fn forget_customer_if_unused(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<(), AppError> {
+        let scope = self.store.write(tenant).await?;
+        match scope.customers().delete(customer).await {
+            Ok(_) => scope.commit().await?,
+            Err(StoreError::InUse(_)) => scope.rollback().await?,
+            Err(other) => return Err(other.into()),
+        }
+        Ok(())
+    }
+
+    /// The booking this same request made before under its key, if any.
     async fn replay(
         &self,
         tenant: TenantId,
-        key: Option<&str>,
+        idempotency: Option<Idempotency<'_>>,
     ) -> Result<Option<Booked>, AppError> {
-        let Some(key) = key else { return Ok(None) };
+        let Some(idempotency) = idempotency else {
+            return Ok(None);
+        };
         let scope = self.store.read(tenant).await?;
-        let found = scope.bookings().by_idempotency_key(key).await?;
+        let found = scope.bookings().by_idempotency_key(idempotency).await;
         scope.commit().await?;
+        let found = match found {
+            Ok(found) => found,
+            Err(StoreError::IdempotencyMismatch) => {
+                return Err(AppError::Conflict("idempotency_key_reused"));
+            }
+            Err(other) => return Err(other.into()),
+        };
         Ok(found.map(|b| Booked {
             booking: BookingView::from(&b),
             manage_token: None,
@@ -584,23 +668,25 @@ impl App {
         Ok((tenant, booking.ok_or(AppError::NotFound)?))
     }
 
-    /// What the manage token shows: the booking, its service and customer.
+    /// What the manage token shows: the booking (with the answers given)
+    /// and its service and business. Never the stored customer record: a
+    /// public booking names a customer by email alone, so whoever books
+    /// with someone's email must not learn their name or phone.
     ///
     /// # Errors
     /// [`AppError::NotFound`] for an unknown token.
     pub async fn manage_view(
         &self,
         token_text: &str,
-    ) -> Result<(BookingView, Service, Customer, Tenant), AppError> {
+    ) -> Result<(BookingView, Service, Tenant), AppError> {
         let (tenant, booking) = self.managed(token_text).await?;
         let view = BookingView::from(&booking);
         let scope = self.store.read(tenant).await?;
         let service = scope.services().get(view.service).await?;
-        let customer = scope.customers().get(view.customer).await?;
         let tenant_row = scope.tenant_row().await?;
         scope.commit().await?;
-        match (service, customer, tenant_row) {
-            (Some(s), Some(c), Some(t)) => Ok((view, s, c, t)),
+        match (service, tenant_row) {
+            (Some(s), Some(t)) => Ok((view, s, t)),
             _ => Err(AppError::NotFound),
         }
     }
@@ -627,6 +713,15 @@ impl App {
         start: &str,
     ) -> Result<BookingView, AppError> {
         let (tenant, booking) = self.managed(token_text).await?;
+        let scope = self.store.read(tenant).await?;
+        let open = scope
+            .tenant_row()
+            .await?
+            .is_some_and(|t| t.accepts_bookings());
+        scope.commit().await?;
+        if !open {
+            return Err(AppError::Conflict("business_closed"));
+        }
         self.reschedule_any(tenant, booking, start).await
     }
 
@@ -659,7 +754,7 @@ impl App {
         start: &str,
     ) -> Result<BookingView, AppError> {
         let view = BookingView::from(&booking);
-        let start = instant("start", start)?;
+        let start = whole_second(instant("start", start)?)?;
         let scope = self.store.write(tenant).await?;
         let service = scope
             .services()
@@ -727,7 +822,7 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`].
     pub async fn manage_ics(&self, token_text: &str) -> Result<String, AppError> {
-        let (view, service, _customer, tenant) = self.manage_view(token_text).await?;
+        let (view, service, tenant) = self.manage_view(token_text).await?;
         Ok(crate::ics::event(&view, &service, &tenant, self.now()))
     }
 
@@ -829,13 +924,16 @@ impl App {
                 .ok_or(AppError::Forbidden)?;
             match request.staff.as_deref().map(str::parse::<StaffId>) {
                 Some(Ok(s)) if s != own => return Err(AppError::Forbidden),
+                Some(Err(_malformed)) => {
+                    return Err(AppError::invalid("staff", "not a staff id"));
+                }
                 _ => request.staff = Some(own.to_string()),
             }
         }
         let (email, name, phone) = &request.customer;
         let customer = parse_customer(principal.tenant, email, name, phone.as_deref())?;
         let scope = self.store.write(principal.tenant).await?;
-        let customer = self.find_or_add_customer(&scope, customer).await?;
+        let (customer, _) = self.find_or_add_customer(&scope, customer).await?;
         let (booking, service) = match self
             .plan_booking(&scope, principal.tenant, &request, customer.id(), false)
             .await

@@ -337,6 +337,7 @@ impl App {
         staff: &str,
         input: &ScheduleInput,
     ) -> Result<Schedule, AppError> {
+        principal.require(Need::Write)?;
         let staff: StaffId = parse_id(staff)?;
         let spec = schedule_spec(input)?;
         let scope = self.store.read(principal.tenant).await?;
@@ -494,35 +495,52 @@ impl App {
         Ok(())
     }
 
-    /// Adds a customer (or answers the existing one with that email).
+    /// Adds a customer; true when new. For an email already on file an
+    /// admin gets the existing record, anyone else a conflict without it
+    /// (staff may not read customer records by guessing emails).
     ///
     /// # Errors
-    /// [`AppError::Forbidden`], [`AppError::Invalid`].
+    /// [`AppError::Forbidden`], [`AppError::Invalid`],
+    /// [`AppError::Conflict`].
     pub async fn create_customer(
         &self,
         principal: &Principal,
         email: &str,
         name: &str,
         phone: Option<&str>,
-    ) -> Result<Customer, AppError> {
+    ) -> Result<(Customer, bool), AppError> {
         principal.require(Need::Write)?;
         let customer = parse_customer(principal.tenant, email, name, phone)?;
         let scope = self.store.write(principal.tenant).await?;
-        let found = self.find_or_add_customer(&scope, customer).await?;
+        let (found, added) = self.find_or_add_customer(&scope, customer).await?;
+        if !added && !principal.role.is_privileged() {
+            scope.rollback().await?;
+            return Err(AppError::Conflict("customer_exists"));
+        }
         scope.commit().await?;
-        Ok(found)
+        Ok((found, added))
     }
 
+    /// The customer with this email, or this one added; true when added.
     pub(crate) async fn find_or_add_customer(
         &self,
         scope: &bookwarden_persistence::TenantScope,
         customer: Customer,
-    ) -> Result<Customer, AppError> {
+    ) -> Result<(Customer, bool), AppError> {
         if let Some(existing) = scope.customers().by_email(customer.email()).await? {
-            return Ok(existing);
+            return Ok((existing, false));
         }
-        scope.customers().insert(&customer, self.now()).await?;
-        Ok(customer)
+        match scope.customers().insert(&customer, self.now()).await {
+            Ok(()) => Ok((customer, true)),
+            // Added meanwhile by a concurrent request (PostgreSQL).
+            Err(StoreError::Duplicate(_)) => scope
+                .customers()
+                .by_email(customer.email())
+                .await?
+                .map(|c| (c, false))
+                .ok_or(AppError::Busy),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Every customer (admins).

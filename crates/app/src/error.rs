@@ -88,6 +88,11 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Retry => Self::Busy,
+            // Concurrent changes a client can meet: not internal failures.
+            StoreError::Duplicate(_) => Self::Conflict("duplicate"),
+            StoreError::MissingReference(_) => Self::Conflict("reference_changed"),
+            StoreError::InUse(_) => Self::Conflict("in_use"),
+            StoreError::SlotTaken => Self::Conflict("slot_taken"),
             other => Self::internal(other),
         }
     }

@@ -53,28 +53,26 @@ pub(crate) fn event(
     tenant: &Tenant,
     now: Timestamp,
 ) -> String {
-    let status = if booking.status == "cancelled" {
-        "CANCELLED"
-    } else {
-        "CONFIRMED"
-    };
-    let method = if booking.status == "cancelled" {
-        "CANCEL"
-    } else {
-        "PUBLISH"
+    let (status, cancelled) = match booking.status {
+        "cancelled" => ("CANCELLED", 1),
+        "requested" => ("TENTATIVE", 0),
+        _ => ("CONFIRMED", 0),
     };
     let lines = [
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".to_owned(),
         "PRODID:-//Bookwarden//Bookings//EN".to_owned(),
         "CALSCALE:GREGORIAN".to_owned(),
-        format!("METHOD:{method}"),
+        // PUBLISH: the file is a snapshot for the customer's calendar, not an
+        // iTIP request (which would need an organizer and attendees).
+        "METHOD:PUBLISH".to_owned(),
         "BEGIN:VEVENT".to_owned(),
         format!("UID:{}@bookwarden", booking.id),
         format!("DTSTAMP:{}", utc(now)),
         format!("DTSTART:{}", utc(booking.range.start())),
         format!("DTEND:{}", utc(booking.range.end())),
-        format!("SEQUENCE:{}", booking.reschedules),
+        // Each move, and a cancellation, supersedes the previous file.
+        format!("SEQUENCE:{}", booking.reschedules.saturating_add(cancelled)),
         format!(
             "SUMMARY:{}",
             escape(&format!(

@@ -246,7 +246,14 @@ impl StaffPlan {
 
         scratch.open.clear();
         for schedule in query.schedules.iter().filter(|s| s.staff() == self.staff) {
-            schedule.opening_seconds(self.first, self.last + t.duration, &mut scratch.open);
+            // A day past the last possible end, so a run of touching
+            // openings is seen whole and the run-on rule does not depend on
+            // where the window ends.
+            schedule.opening_seconds(
+                self.first,
+                self.last + t.duration + 86_400,
+                &mut scratch.open,
+            );
         }
         // Several schedules of one staff member may overlap.
         merge_tail(&mut scratch.open, 0, Touching::Keep);

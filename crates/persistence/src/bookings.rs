@@ -195,16 +195,24 @@ impl Bookings<'_> {
             .transpose()
     }
 
-    /// The booking an idempotency key made, if the key was seen.
-    pub async fn by_idempotency_key(&self, key: &str) -> Result<Option<AnyBooking>, StoreError> {
+    /// The booking an idempotency key made, if the key was seen with this
+    /// same request; [`StoreError::IdempotencyMismatch`] if it was seen with
+    /// another.
+    pub async fn by_idempotency_key(
+        &self,
+        idem: Idempotency<'_>,
+    ) -> Result<Option<AnyBooking>, StoreError> {
         let scope = self.0;
         let seen = idempotency_keys::Entity::find()
             .filter(idempotency_keys::Column::TenantId.eq(scope.uuid()))
-            .filter(idempotency_keys::Column::IdemKey.eq(key))
+            .filter(idempotency_keys::Column::IdemKey.eq(idem.key))
             .one(scope.tx())
             .await?;
         match seen {
-            Some(row) => self.get(BookingId::from_uuid(row.booking_id)).await,
+            Some(row) if row.request_digest.as_slice() == idem.request_digest.as_slice() => {
+                self.get(BookingId::from_uuid(row.booking_id)).await
+            }
+            Some(_) => Err(StoreError::IdempotencyMismatch),
             None => Ok(None),
         }
     }
@@ -353,9 +361,10 @@ impl Bookings<'_> {
             .col_expr(bookings::Column::StaffId, (*f.staff.as_uuid()).into())
             .col_expr(bookings::Column::StartsAtUs, us(f.range.start()).into())
             .col_expr(bookings::Column::EndsAtUs, us(f.range.end()).into())
+            // Counted in the database, under the row lock: two moves count two.
             .col_expr(
                 bookings::Column::Reschedules,
-                i64::from(booking.reschedules()).into(),
+                Expr::col(bookings::Column::Reschedules).add(1),
             )
             .filter(bookings::Column::TenantId.eq(scope.uuid()))
             .filter(bookings::Column::BookingId.eq(*f.id.as_uuid()))

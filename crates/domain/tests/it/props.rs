@@ -429,6 +429,34 @@ proptest! {
     }
 
     #[test]
+    fn a_start_is_a_slot_whatever_window_asks_about_it(case in case()) {
+        // What a booking checks (a one-second window at its start) agrees
+        // with what the listing showed, on a five-minute grid over the
+        // window: no window hides a slot or shows one the others do not.
+        let listed: Vec<(i64, StaffId)> = case
+            .slots()
+            .iter()
+            .map(|s| (s.start().as_second(), s.staff()))
+            .collect();
+        let (from, to) = secs(case.window);
+        let mut at = from;
+        while at < to {
+            let start = Timestamp::from_second(at).unwrap();
+            let one = TimeRange::new(start, Timestamp::from_second(at + 1).unwrap()).unwrap();
+            let query = SlotQuery { window: one, ..case.query() };
+            let here: Vec<(i64, StaffId)> = available_slots(&query)
+                .unwrap()
+                .iter()
+                .map(|s| (s.start().as_second(), s.staff()))
+                .collect();
+            let expected: Vec<(i64, StaffId)> =
+                listed.iter().copied().filter(|(s, _)| *s == at).collect();
+            prop_assert_eq!(here, expected, "at {}", start);
+            at += 900;
+        }
+    }
+
+    #[test]
     fn slots_are_sorted_and_never_collide_per_staff(case in case()) {
         let slots = case.slots();
         prop_assert!(slots.windows(2).all(|w| (w[0].start(), w[0].staff()) < (w[1].start(), w[1].staff())));

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use bookwarden_domain::id::{ServiceId, StaffId, TenantId};
+use bookwarden_domain::jiff::SignedDuration;
 use bookwarden_domain::jiff::civil::date;
 use bookwarden_domain::schedule::DayHours;
 use bookwarden_domain::slots::{BookedTime, BusyTime, SlotQuery, available_slots};
+use bookwarden_domain::time::TimeRange;
 
 use crate::support::{
     Desk, every_day, hours, local_times, range, schedule, schedule_with, service, timing, ts, zone,
@@ -16,7 +18,7 @@ fn nine_to_five() -> DayHours {
 }
 
 /// Monday 2026-06-01 in UTC.
-fn monday() -> bookwarden_domain::time::TimeRange {
+fn monday() -> TimeRange {
     range("2026-06-01T00:00:00Z", "2026-06-02T00:00:00Z")
 }
 
@@ -318,4 +320,55 @@ fn slots_are_shown_on_the_customers_clock() {
     assert_eq!(local_times(&mid_march), ["04:00"]);
     let early_march = desk.slots(range("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"), &ny);
     assert_eq!(local_times(&early_march), ["03:00"]);
+}
+
+#[test]
+fn a_one_second_window_sees_the_same_run_of_touching_openings_as_a_day() {
+    // Found in review: a booking checks its start with a one-second window,
+    // which once loaded only the openings up to its own end and so missed
+    // that the run goes on past 10:30, offering 09:29 that the day's list
+    // (rightly) does not: the 10:00 opening has room for its own slots.
+    let tenant = TenantId::random();
+    let staff = StaffId::random();
+    let utc = zone("UTC");
+    let svc = service(tenant, &[staff], timing(60, 0, 0, 0, 30, 1), 1);
+    let day = hours(&[((8, 0), (10, 0)), ((10, 0), (10, 30)), ((10, 30), (12, 0))]);
+    let sched = schedule(tenant, staff, &utc, every_day(&day));
+    let query = |window| SlotQuery {
+        service: &svc,
+        schedules: std::slice::from_ref(&sched),
+        bookings: &[],
+        busy: &[],
+        window,
+        customer_zone: &utc,
+        now: ts("2026-05-25T00:00:00Z"),
+    };
+    let whole_day = available_slots(&query(monday())).unwrap();
+    for minute in [
+        8 * 60 + 59,
+        9 * 60,
+        9 * 60 + 29,
+        9 * 60 + 30,
+        10 * 60 + 29,
+        11 * 60,
+    ] {
+        let at = ts("2026-06-01T00:00:00Z") + SignedDuration::from_mins(minute);
+        let one = TimeRange::new(at, at + SignedDuration::from_secs(1)).unwrap();
+        let here: Vec<_> = available_slots(&query(one))
+            .unwrap()
+            .iter()
+            .map(|s| s.start())
+            .collect();
+        let listed: Vec<_> = whole_day
+            .iter()
+            .map(|s| s.start())
+            .filter(|s| *s == at)
+            .collect();
+        assert_eq!(here, listed, "at {at}");
+    }
+    assert!(
+        whole_day
+            .iter()
+            .all(|s| s.start() != ts("2026-06-01T09:29:00Z"))
+    );
 }

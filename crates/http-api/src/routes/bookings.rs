@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::extract::{Authenticated, Client};
 use crate::problem::ApiError;
-use crate::routes::catalog::{CustomerBody, customer_json, service_json};
+use crate::routes::catalog::{CustomerBody, service_json};
 use crate::state::State;
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
@@ -329,11 +329,10 @@ async fn manage_view(
     token: ManageToken,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
-    let (view, service, customer, tenant) = state.app.manage_view(&token.0).await?;
+    let (view, service, tenant) = state.app.manage_view(&token.0).await?;
     Ok(HttpResponse::Ok().json(json!({
         "booking": booking_json(&view),
         "service": service_json(&service),
-        "customer": customer_json(&customer),
         "business": tenant.name().as_str(),
     })))
 }

@@ -342,7 +342,7 @@ async fn delete_service(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub(super) fn customer_json(customer: &Customer) -> Value {
+fn customer_json(customer: &Customer) -> Value {
     json!({
         "id": customer.id().to_string(),
         "email": customer.email().as_str(),
@@ -366,11 +366,15 @@ async fn create_customer(
     Authenticated(principal): Authenticated,
     body: web::Json<CustomerBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let customer = state
+    let (customer, added) = state
         .app
         .create_customer(&principal, &body.email, &body.name, body.phone.as_deref())
         .await?;
-    Ok(HttpResponse::Created().json(customer_json(&customer)))
+    Ok(if added {
+        HttpResponse::Created().json(customer_json(&customer))
+    } else {
+        HttpResponse::Ok().json(customer_json(&customer))
+    })
 }
 
 /// Every customer.
