@@ -4,6 +4,8 @@
 //!   lints, licenses and sources, then the whole test suite.
 //! - `bench`: every benchmark, then a summary of the figures that have
 //!   targets (with ratios), written to docs/PERFORMANCE.md.
+//! - `openapi`: writes docs/openapi.json from the code (a test fails while
+//!   the checked-in copy is stale).
 
 #![allow(
     clippy::print_stdout,
@@ -26,10 +28,12 @@ fn main() -> Result<()> {
     match task {
         "ci" => ci(),
         "bench" => bench::run(rest),
+        "openapi" => openapi(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [criterion args]>");
+            eprintln!("usage: cargo xtask <ci | bench [criterion args] | openapi>");
             eprintln!("  ci     format, clippy, cargo-deny (licenses bans sources), tests");
             eprintln!("  bench  run every benchmark and write docs/PERFORMANCE.md's figures");
+            eprintln!("  openapi  write docs/openapi.json from the code");
             bail!("unknown task {task:?}")
         }
     }
@@ -56,6 +60,34 @@ pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     if !status.success() {
         bail!("cargo {} failed with {status}", args.join(" "));
     }
+    Ok(())
+}
+
+/// Writes docs/openapi.json as the server generates it.
+fn openapi() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_unset| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "bookwarden-http-api",
+            "--",
+            "openapi",
+        ])
+        .current_dir(root()?)
+        .output()
+        .context("could not run the bookwarden binary")?;
+    if !output.status.success() {
+        bail!(
+            "bookwarden openapi failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let path = root()?.join("docs/openapi.json");
+    std::fs::write(&path, &output.stdout).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
 

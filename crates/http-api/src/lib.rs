@@ -3,8 +3,10 @@
 //! limits, metrics and security headers. It sees only the `app` and
 //! `domain` crates, never storage.
 
+mod dto;
 mod envelope;
 mod extract;
+mod openapi;
 mod problem;
 mod routes;
 mod server;
@@ -13,5 +15,6 @@ pub mod telemetry;
 
 pub use envelope::REQUEST_ID;
 pub use extract::{CSRF_HEADER, SESSION_COOKIE};
+pub use openapi::openapi_json;
 pub use problem::{INTERNAL_DETAIL, PROBLEM_JSON};
 pub use server::{Listen, MAX_JSON_BYTES, StartError, start, tls_config};

@@ -50,6 +50,8 @@ enum Command {
     /// Manage businesses (tenants).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Print the OpenAPI document (as served at /openapi.json).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +145,8 @@ async fn main() -> ExitCode {
         Command::Serve(common) => serve(&common).await,
         Command::Migrate { common, app_role } => migrate(&common, app_role.as_deref()).await,
         Command::Keys(KeysCommand::Generate { version }) => generate(version),
+        Command::Openapi => write!(std::io::stdout(), "{}", bookwarden_http_api::openapi_json())
+            .map_err(|e| e.to_string()),
         Command::Keys(KeysCommand::Rotate(common)) => rotate(&common).await,
         Command::Tenant(TenantCommand::Create {
             common,

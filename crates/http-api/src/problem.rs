@@ -17,8 +17,8 @@ use serde::Serialize;
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One problem document.
-#[derive(Debug, Serialize)]
+/// One problem document (RFC 9457).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Problem {
     /// A stable URN per code.
     #[serde(rename = "type")]

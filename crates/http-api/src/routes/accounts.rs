@@ -6,12 +6,16 @@ use bookwarden_app::{AppError, SecretString, UserChange};
 use bookwarden_domain::account::Role;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, UserId};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
+use crate::dto::{
+    AccountCreated, AccountsOut, ApiKeyCreatedOut, ApiKeyOut, ApiKeysOut, AuditEntryOut, AuditOut,
+    InvitationCreatedOut, InvitationOut, InvitationsOut, ResetOut, UserOut, UsersOut,
+};
 use crate::extract::{Admin, Client, Person};
+use crate::openapi::Errors;
 use crate::problem::ApiError;
 use crate::routes::path_id;
-use crate::routes::sessions::user_json;
 use crate::state::State;
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
@@ -36,22 +40,29 @@ fn role(text: &str) -> Result<Role, ApiError> {
 }
 
 /// Every account of the tenant.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = UsersOut), Errors))]
 #[get("/v1/users")]
-async fn users(state: web::Data<State>, Admin(principal): Admin) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn users(
+    state: web::Data<State>,
+    Admin(principal): Admin,
+) -> Result<HttpResponse, ApiError> {
     let all = state.app.users(&principal).await?;
-    Ok(HttpResponse::Ok().json(json!({ "users": all.iter().map(user_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(UsersOut {
+        users: all.iter().map(UserOut::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UserPatch {
+pub(crate) struct UserPatch {
     role: Option<String>,
     active: Option<bool>,
 }
 
 /// Changes another account's role or status.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), request_body = UserPatch, responses((status = 200, body = UserOut), Errors))]
 #[patch("/v1/users/{id}")]
-async fn change_user(
+pub(crate) async fn change_user(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -68,14 +79,15 @@ async fn change_user(
         .app
         .change_user(&principal, target, change, &client.0)
         .await?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
 /// Forces a password reset: the password stops working, sessions end, and
 /// the single-use reset token is answered once, for the admin to hand over
 /// out of band.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 201, body = ResetOut), Errors))]
 #[post("/v1/users/{id}/password-reset")]
-async fn force_reset(
+pub(crate) async fn force_reset(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -86,22 +98,23 @@ async fn force_reset(
         .app
         .force_password_reset(&principal, target, &client.0)
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "reset_token": issued.token.expose_secret(),
-        "expires_at": issued.expires_at.to_string(),
-    })))
+    Ok(HttpResponse::Created().json(ResetOut {
+        reset_token: issued.token.expose_secret().to_owned(),
+        expires_at: issued.expires_at.to_string(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResetBody {
+pub(crate) struct ResetBody {
     token: String,
     new_password: String,
 }
 
 /// Sets a new password with a reset token (in the body, never the URL).
+#[utoipa::path(tag = "accounts", request_body = ResetBody, responses((status = 204, description = "The new password is set"), Errors))]
 #[post("/v1/password-resets")]
-async fn complete_reset(
+pub(crate) async fn complete_reset(
     state: web::Data<State>,
     client: Client,
     body: web::Json<ResetBody>,
@@ -116,27 +129,29 @@ async fn complete_reset(
 }
 
 /// Owners and admins with their last sign-in (P14).
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = AccountsOut), Errors))]
 #[get("/v1/reports/privileged-accounts")]
-async fn privileged_report(
+pub(crate) async fn privileged_report(
     state: web::Data<State>,
     Admin(principal): Admin,
 ) -> Result<HttpResponse, ApiError> {
     let accounts = state.app.privileged_accounts(&principal).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "accounts": accounts.iter().map(user_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(AccountsOut {
+        accounts: accounts.iter().map(UserOut::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct InviteBody {
+pub(crate) struct InviteBody {
     email: String,
     role: String,
 }
 
 /// Invites a person; the single-use token is answered once.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), request_body = InviteBody, responses((status = 201, body = InvitationCreatedOut), Errors))]
 #[post("/v1/invitations")]
-async fn invite(
+pub(crate) async fn invite(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -147,38 +162,30 @@ async fn invite(
         .app
         .invite(&principal, &body.email, role, &client.0)
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": created.id.to_string(),
-        "token": created.token.expose_secret(),
-        "expires_at": created.expires_at.to_string(),
-    })))
+    Ok(HttpResponse::Created().json(InvitationCreatedOut {
+        id: created.id.to_string(),
+        token: created.token.expose_secret().to_owned(),
+        expires_at: created.expires_at.to_string(),
+    }))
 }
 
 /// The tenant's invitations.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = InvitationsOut), Errors))]
 #[get("/v1/invitations")]
-async fn invitations(
+pub(crate) async fn invitations(
     state: web::Data<State>,
     Person(principal): Person,
 ) -> Result<HttpResponse, ApiError> {
     let all = state.app.invitations(&principal).await?;
-    let list: Vec<_> = all
-        .iter()
-        .map(|i| {
-            json!({
-                "id": i.id.to_string(),
-                "email": i.email,
-                "role": i.role.as_str(),
-                "expires_at": i.expires_at.to_string(),
-                "accepted_at": i.accepted_at.map(|t| t.to_string()),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "invitations": list })))
+    Ok(HttpResponse::Ok().json(InvitationsOut {
+        invitations: all.iter().map(InvitationOut::from).collect(),
+    }))
 }
 
 /// Withdraws an unused invitation.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 204, description = "Withdrawn"), Errors))]
 #[delete("/v1/invitations/{id}")]
-async fn withdraw_invitation(
+pub(crate) async fn withdraw_invitation(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -192,17 +199,18 @@ async fn withdraw_invitation(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AcceptBody {
+pub(crate) struct AcceptBody {
     token: String,
     name: String,
     password: String,
 }
 
 /// Accepts an invitation (the token travels in the body, never the URL).
+#[utoipa::path(tag = "accounts", request_body = AcceptBody, responses((status = 201, body = AccountCreated), Errors))]
 #[post("/v1/invitations/accept")]
-async fn accept_invitation(
+pub(crate) async fn accept_invitation(
     state: web::Data<State>,
     client: Client,
     body: web::Json<AcceptBody>,
@@ -218,22 +226,23 @@ async fn accept_invitation(
             &client.0,
         )
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "tenant_id": done.tenant.to_string(),
-        "user_id": done.user.to_string(),
-    })))
+    Ok(HttpResponse::Created().json(AccountCreated {
+        tenant_id: done.tenant.to_string(),
+        user_id: done.user.to_string(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct KeyBody {
+pub(crate) struct KeyBody {
     name: String,
     scopes: Vec<String>,
 }
 
 /// Creates an API key; the token is answered once.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), request_body = KeyBody, responses((status = 201, body = ApiKeyCreatedOut), Errors))]
 #[post("/v1/api-keys")]
-async fn create_api_key(
+pub(crate) async fn create_api_key(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -246,38 +255,29 @@ async fn create_api_key(
         .app
         .create_api_key(&principal, &body.name, &body.scopes, &client.0)
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": created.id.to_string(),
-        "token": created.token.expose_secret(),
-    })))
+    Ok(HttpResponse::Created().json(ApiKeyCreatedOut {
+        id: created.id.to_string(),
+        token: created.token.expose_secret().to_owned(),
+    }))
 }
 
 /// The tenant's API keys, without tokens.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = ApiKeysOut), Errors))]
 #[get("/v1/api-keys")]
-async fn api_keys(
+pub(crate) async fn api_keys(
     state: web::Data<State>,
     Person(principal): Person,
 ) -> Result<HttpResponse, ApiError> {
     let keys = state.app.api_keys(&principal).await?;
-    let list: Vec<_> = keys
-        .iter()
-        .map(|k| {
-            json!({
-                "id": k.id.to_string(),
-                "name": k.name,
-                "scopes": k.scopes,
-                "created_by": k.created_by.to_string(),
-                "created_at": k.created_at.to_string(),
-                "revoked_at": k.revoked_at.map(|t| t.to_string()),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "api_keys": list })))
+    Ok(HttpResponse::Ok().json(ApiKeysOut {
+        api_keys: keys.iter().map(ApiKeyOut::from).collect(),
+    }))
 }
 
 /// Revokes an API key.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 204, description = "Revoked"), Errors))]
 #[delete("/v1/api-keys/{id}")]
-async fn revoke_api_key(
+pub(crate) async fn revoke_api_key(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -288,16 +288,18 @@ async fn revoke_api_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
     after: Option<i64>,
     limit: Option<u64>,
 }
 
 /// The tenant's audit entries, oldest first.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), params(AuditQuery), responses((status = 200, body = AuditOut), Errors))]
 #[get("/v1/audit")]
-async fn audit(
+pub(crate) async fn audit(
     state: web::Data<State>,
     Admin(principal): Admin,
     query: web::Query<AuditQuery>,
@@ -310,18 +312,17 @@ async fn audit(
             query.limit.unwrap_or(100),
         )
         .await?;
-    let list: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "seq": e.seq,
-                "at": e.at.to_string(),
-                "kind": e.kind,
-                "actor": e.actor,
-                "subject": e.subject,
-                "detail": serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or_default(),
+    Ok(HttpResponse::Ok().json(AuditOut {
+        entries: entries
+            .iter()
+            .map(|e| AuditEntryOut {
+                seq: e.seq,
+                at: e.at.to_string(),
+                kind: e.kind.clone(),
+                actor: e.actor.clone(),
+                subject: e.subject.clone(),
+                detail: serde_json::from_str(&e.detail).unwrap_or_default(),
             })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "entries": list })))
+            .collect(),
+    }))
 }

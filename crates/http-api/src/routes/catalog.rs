@@ -4,15 +4,17 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use bookwarden_app::catalog::{FieldInput, ScheduleInput, ServiceInput, kind_name};
-use bookwarden_domain::account::{Customer, StaffMember};
-use bookwarden_domain::intake::FieldKind;
-use bookwarden_domain::schedule::{DayHours, Schedule};
-use bookwarden_domain::service::{Service, TimingSpec};
+use bookwarden_app::AppError;
+use bookwarden_app::catalog::{FieldInput, ScheduleInput, ServiceInput};
+use bookwarden_domain::service::TimingSpec;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+use crate::dto::{
+    CustomerOut, CustomersOut, ScheduleOut, ServiceOut, ServicesOut, StaffListOut, StaffOut,
+};
 use crate::extract::Authenticated;
+use crate::openapi::Errors;
 use crate::problem::ApiError;
 use crate::state::State;
 
@@ -33,24 +35,17 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(customer_get);
 }
 
-fn staff_json(member: &StaffMember) -> Value {
-    json!({
-        "id": member.id().to_string(),
-        "name": member.name().as_str(),
-        "user_id": member.user().map(|u| u.to_string()),
-    })
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StaffBody {
+pub(crate) struct StaffBody {
     name: String,
     user_id: Option<String>,
 }
 
 /// Adds a staff member.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), request_body = StaffBody, responses((status = 201, body = StaffOut), Errors))]
 #[post("/v1/staff")]
-async fn create_staff(
+pub(crate) async fn create_staff(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     body: web::Json<StaffBody>,
@@ -59,33 +54,38 @@ async fn create_staff(
         .app
         .create_staff(&principal, &body.name, body.user_id.as_deref())
         .await?;
-    Ok(HttpResponse::Created().json(staff_json(&member)))
+    Ok(HttpResponse::Created().json(StaffOut::from(&member)))
 }
 
 /// Every staff member.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = StaffListOut), Errors))]
 #[get("/v1/staff")]
-async fn staff_list(
+pub(crate) async fn staff_list(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let all = state.app.staff_list(&principal).await?;
-    Ok(HttpResponse::Ok().json(json!({ "staff": all.iter().map(staff_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(StaffListOut {
+        staff: all.iter().map(StaffOut::from).collect(),
+    }))
 }
 
 /// One staff member.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 200, body = StaffOut), Errors))]
 #[get("/v1/staff/{id}")]
-async fn staff_get(
+pub(crate) async fn staff_get(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let member = state.app.staff_get(&principal, &id).await?;
-    Ok(HttpResponse::Ok().json(staff_json(&member)))
+    Ok(HttpResponse::Ok().json(StaffOut::from(&member)))
 }
 
 /// Removes a staff member.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 204, description = "Removed"), Errors))]
 #[delete("/v1/staff/{id}")]
-async fn delete_staff(
+pub(crate) async fn delete_staff(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
@@ -94,18 +94,19 @@ async fn delete_staff(
     Ok(HttpResponse::NoContent().finish())
 }
 
-type RangesJson = Vec<(String, String)>;
+/// `[["HH:MM", "HH:MM"], ...]`.
+type RangesJson = Vec<Vec<String>>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TimeOffJson {
+pub(crate) struct TimeOffJson {
     start: String,
     end: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub(crate) struct ScheduleBody {
     time_zone: String,
     #[serde(default)]
     weekly: BTreeMap<String, RangesJson>,
@@ -115,62 +116,37 @@ struct ScheduleBody {
     time_off: Vec<TimeOffJson>,
 }
 
-fn hours_json(hours: &DayHours) -> Value {
-    json!(
-        hours
-            .ranges()
-            .iter()
-            .map(|r| [r.start().to_string(), r.end().to_string()])
-            .collect::<Vec<_>>()
-    )
-}
-
-fn schedule_json(schedule: &Schedule) -> Value {
-    use bookwarden_domain::jiff::civil::Weekday;
-    let days = [
-        ("monday", Weekday::Monday),
-        ("tuesday", Weekday::Tuesday),
-        ("wednesday", Weekday::Wednesday),
-        ("thursday", Weekday::Thursday),
-        ("friday", Weekday::Friday),
-        ("saturday", Weekday::Saturday),
-        ("sunday", Weekday::Sunday),
-    ];
-    let weekly: serde_json::Map<String, Value> = days
-        .iter()
-        .filter(|(_, day)| !schedule.weekly().on(*day).is_closed())
-        .map(|(name, day)| ((*name).to_owned(), hours_json(schedule.weekly().on(*day))))
-        .collect();
-    let overrides: serde_json::Map<String, Value> = schedule
-        .overrides()
-        .iter()
-        .map(|(date, hours)| (date.to_string(), hours_json(hours)))
-        .collect();
-    json!({
-        "staff_id": schedule.staff().to_string(),
-        "time_zone": schedule.zone().name(),
-        "weekly": weekly,
-        "overrides": overrides,
-        "time_off": schedule.time_off().iter().map(|r| json!({
-            "start": r.start().to_string(),
-            "end": r.end().to_string(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// Replaces a staff member's schedule (admins, or the member themself).
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), request_body = ScheduleBody, responses((status = 200, body = ScheduleOut), Errors))]
 #[put("/v1/staff/{id}/schedule")]
-async fn put_schedule(
+pub(crate) async fn put_schedule(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
     body: web::Json<ScheduleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let pairs = |field: &'static str, days: BTreeMap<String, RangesJson>| {
+        days.into_iter()
+            .map(|(day, ranges)| {
+                let ranges = ranges
+                    .into_iter()
+                    .map(|range| match <[String; 2]>::try_from(range) {
+                        Ok([start, end]) => Ok((start, end)),
+                        Err(_) => Err(AppError::invalid(
+                            field,
+                            "each range is [\"HH:MM\", \"HH:MM\"]",
+                        )),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((day, ranges))
+            })
+            .collect::<Result<BTreeMap<_, _>, AppError>>()
+    };
     let input = ScheduleInput {
         time_zone: body.time_zone,
-        weekly: body.weekly,
-        overrides: body.overrides,
+        weekly: pairs("weekly", body.weekly)?,
+        overrides: pairs("overrides", body.overrides)?,
         time_off: body
             .time_off
             .into_iter()
@@ -178,30 +154,31 @@ async fn put_schedule(
             .collect(),
     };
     let schedule = state.app.put_schedule(&principal, &id, &input).await?;
-    Ok(HttpResponse::Ok().json(schedule_json(&schedule)))
+    Ok(HttpResponse::Ok().json(ScheduleOut::from(&schedule)))
 }
 
 /// A staff member's schedule.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 200, body = ScheduleOut), Errors))]
 #[get("/v1/staff/{id}/schedule")]
-async fn get_schedule(
+pub(crate) async fn get_schedule(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let schedule = state.app.get_schedule(&principal, &id).await?;
-    Ok(HttpResponse::Ok().json(schedule_json(&schedule)))
+    Ok(HttpResponse::Ok().json(ScheduleOut::from(&schedule)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PriceJson {
+pub(crate) struct PriceJson {
     amount_minor: u64,
     currency: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct FieldJson {
+pub(crate) struct FieldJson {
     key: String,
     label: String,
     kind: String,
@@ -212,9 +189,9 @@ struct FieldJson {
     required: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ServiceBody {
+pub(crate) struct ServiceBody {
     name: String,
     duration_minutes: u32,
     #[serde(default)]
@@ -233,46 +210,10 @@ struct ServiceBody {
     public: Option<bool>,
 }
 
-pub(super) fn service_json(service: &Service) -> Value {
-    let t = service.timing();
-    let minutes = |d: bookwarden_domain::jiff::SignedDuration| d.as_secs() / 60;
-    json!({
-        "id": service.id().to_string(),
-        "name": service.name().as_str(),
-        "duration_minutes": minutes(t.duration()),
-        "buffer_before_minutes": minutes(t.buffer_before()),
-        "buffer_after_minutes": minutes(t.buffer_after()),
-        "minimum_notice_minutes": minutes(t.minimum_notice()),
-        "horizon_days": t.horizon().as_secs() / 86_400,
-        "slot_step_minutes": minutes(t.slot_step()),
-        "capacity": service.capacity().seats(),
-        "staff": service.staff().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "price": service.price().map(|p| json!({
-            "amount_minor": p.minor_units(),
-            "currency": p.currency().as_str(),
-        })),
-        "public": service.is_public(),
-        "intake": service.intake().fields().iter().map(|f| {
-            let (max_chars, options) = match f.kind() {
-                FieldKind::Text { max_chars } | FieldKind::LongText { max_chars } => (Some(*max_chars), Vec::new()),
-                FieldKind::SingleChoice(c) | FieldKind::MultiChoice(c) => (None, c.options().to_vec()),
-                _ => (None, Vec::new()),
-            };
-            json!({
-                "key": f.key().as_str(),
-                "label": f.label(),
-                "kind": kind_name(f.kind()),
-                "max_chars": max_chars,
-                "options": options,
-                "required": f.required(),
-            })
-        }).collect::<Vec<_>>(),
-    })
-}
-
 /// Adds a service.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), request_body = ServiceBody, responses((status = 201, body = ServiceOut), Errors))]
 #[post("/v1/services")]
-async fn create_service(
+pub(crate) async fn create_service(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     body: web::Json<ServiceBody>,
@@ -306,34 +247,38 @@ async fn create_service(
         public: body.public.unwrap_or(true),
     };
     let service = state.app.create_service(&principal, &input).await?;
-    Ok(HttpResponse::Created().json(service_json(&service)))
+    Ok(HttpResponse::Created().json(ServiceOut::from(&service)))
 }
 
 /// Every service.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = ServicesOut), Errors))]
 #[get("/v1/services")]
-async fn services(
+pub(crate) async fn services(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let all = state.app.services(&principal).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "services": all.iter().map(service_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(ServicesOut {
+        services: all.iter().map(ServiceOut::from).collect(),
+    }))
 }
 
 /// One service.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 200, body = ServiceOut), Errors))]
 #[get("/v1/services/{id}")]
-async fn service_get(
+pub(crate) async fn service_get(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let service = state.app.service(&principal, &id).await?;
-    Ok(HttpResponse::Ok().json(service_json(&service)))
+    Ok(HttpResponse::Ok().json(ServiceOut::from(&service)))
 }
 
 /// Removes a service without bookings.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 204, description = "Removed"), Errors))]
 #[delete("/v1/services/{id}")]
-async fn delete_service(
+pub(crate) async fn delete_service(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
@@ -342,26 +287,18 @@ async fn delete_service(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn customer_json(customer: &Customer) -> Value {
-    json!({
-        "id": customer.id().to_string(),
-        "email": customer.email().as_str(),
-        "name": customer.name().as_str(),
-        "phone": customer.phone().map(|p| p.as_str().to_owned()),
-    })
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct CustomerBody {
+pub(crate) struct CustomerBody {
     pub(super) email: String,
     pub(super) name: String,
     pub(super) phone: Option<String>,
 }
 
 /// Adds a customer (or answers the one with that email).
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), request_body = CustomerBody, responses((status = 201, description = "Added", body = CustomerOut), (status = 200, description = "Already on file (admins)", body = CustomerOut), Errors))]
 #[post("/v1/customers")]
-async fn create_customer(
+pub(crate) async fn create_customer(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     body: web::Json<CustomerBody>,
@@ -371,30 +308,33 @@ async fn create_customer(
         .create_customer(&principal, &body.email, &body.name, body.phone.as_deref())
         .await?;
     Ok(if added {
-        HttpResponse::Created().json(customer_json(&customer))
+        HttpResponse::Created().json(CustomerOut::from(&customer))
     } else {
-        HttpResponse::Ok().json(customer_json(&customer))
+        HttpResponse::Ok().json(CustomerOut::from(&customer))
     })
 }
 
 /// Every customer.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = CustomersOut), Errors))]
 #[get("/v1/customers")]
-async fn customers(
+pub(crate) async fn customers(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let all = state.app.customers(&principal).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "customers": all.iter().map(customer_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(CustomersOut {
+        customers: all.iter().map(CustomerOut::from).collect(),
+    }))
 }
 
 /// One customer.
+#[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), params(("id" = String, Path)), responses((status = 200, body = CustomerOut), Errors))]
 #[get("/v1/customers/{id}")]
-async fn customer_get(
+pub(crate) async fn customer_get(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = state.app.customer(&principal, &id).await?;
-    Ok(HttpResponse::Ok().json(customer_json(&customer)))
+    Ok(HttpResponse::Ok().json(CustomerOut::from(&customer)))
 }

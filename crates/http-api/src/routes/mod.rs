@@ -1,11 +1,11 @@
 //! Every route, and the request and response bodies. Handlers are thin:
 //! extract, call one app method, shape the answer.
 
-mod accounts;
-mod bookings;
-mod catalog;
-mod ops;
-mod sessions;
+pub(crate) mod accounts;
+pub(crate) mod bookings;
+pub(crate) mod catalog;
+pub(crate) mod ops;
+pub(crate) mod sessions;
 
 use actix_web::web;
 

@@ -1,26 +1,39 @@
-//! Operations endpoints: liveness, readiness and Prometheus metrics.
+//! Operations endpoints: liveness, readiness, Prometheus metrics and the
+//! OpenAPI document.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 
+use crate::dto::Status;
+use crate::openapi::Errors;
 use crate::problem::problem_response;
 use crate::state::State;
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
-    config.service(healthz).service(readyz).service(metrics);
+    config
+        .service(healthz)
+        .service(readyz)
+        .service(metrics)
+        .service(crate::openapi::openapi_json_route);
 }
 
 /// The process is up.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Status)))]
 #[get("/healthz")]
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Status {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Every database answers.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Status), Errors))]
 #[get("/readyz")]
-async fn readyz(state: web::Data<State>) -> HttpResponse {
+pub(crate) async fn readyz(state: web::Data<State>) -> HttpResponse {
     match state.app.ready().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Ok(()) => HttpResponse::Ok().json(Status {
+            status: "ready".to_owned(),
+        }),
         Err(error) => {
             tracing::warn!(error = ?error, "not ready");
             problem_response(
@@ -33,9 +46,11 @@ async fn readyz(state: web::Data<State>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format.
+/// Prometheus text format: requests and latencies by route and status,
+/// sign-in failures, lockouts, hashes in flight.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 #[get("/metrics")]
-async fn metrics(state: web::Data<State>) -> HttpResponse {
+pub(crate) async fn metrics(state: web::Data<State>) -> HttpResponse {
     ::metrics::gauge!("password_hashes_in_flight").set(state.app.hashes_in_flight() as f64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -5,9 +5,11 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use bookwarden_app::{AppError, LoginRequest, SecretString, Signup};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
+use crate::dto::{AccountCreated, OtpauthOut, RecoveryCodesOut, SessionOut, UserOut};
 use crate::extract::{Authenticated, Client, Person, SESSION_COOKIE};
+use crate::openapi::Errors;
 use crate::problem::ApiError;
 use crate::state::State;
 
@@ -27,9 +29,9 @@ fn secret(text: String) -> SecretString {
     SecretString::new(text)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignupBody {
+pub(crate) struct SignupBody {
     tenant_name: String,
     slug: String,
     time_zone: String,
@@ -39,8 +41,9 @@ struct SignupBody {
 }
 
 /// Creates a business and its owner.
+#[utoipa::path(tag = "accounts", request_body = SignupBody, responses((status = 201, body = AccountCreated), Errors))]
 #[post("/v1/signup")]
-async fn signup(
+pub(crate) async fn signup(
     state: web::Data<State>,
     client: Client,
     body: web::Json<SignupBody>,
@@ -59,15 +62,15 @@ async fn signup(
             client: client.0,
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "tenant_id": done.tenant.to_string(),
-        "user_id": done.user.to_string(),
-    })))
+    Ok(HttpResponse::Created().json(AccountCreated {
+        tenant_id: done.tenant.to_string(),
+        user_id: done.user.to_string(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub(crate) struct LoginBody {
     tenant: String,
     email: String,
     password: String,
@@ -82,8 +85,9 @@ struct LoginBody {
 /// Signs in: a new opaque session token, as a bearer token in the body, or
 /// for browsers (`"cookie": true`) as an HttpOnly cookie only, with the CSRF
 /// token to send back on state-changing requests.
+#[utoipa::path(tag = "accounts", request_body = LoginBody, responses((status = 201, body = SessionOut), Errors))]
 #[post("/v1/sessions")]
-async fn login(
+pub(crate) async fn login(
     state: web::Data<State>,
     client: Client,
     body: web::Json<LoginBody>,
@@ -118,21 +122,15 @@ async fn login(
             return Err(error.into());
         }
     };
-    let mut body = serde_json::Map::new();
-    if !wants_cookie {
-        body.insert("token".to_owned(), json!(created.token.expose_secret()));
-    }
-    let fields = json!({
-        "csrf_token": created.csrf_token,
-        "session_id": created.session.to_string(),
-        "tenant_id": created.tenant.to_string(),
-        "user_id": created.user.to_string(),
-        "role": created.role.as_str(),
-        "expires_at": created.expires_at.to_string(),
-    });
-    if let serde_json::Value::Object(fields) = fields {
-        body.extend(fields);
-    }
+    let body = SessionOut {
+        token: (!wants_cookie).then(|| created.token.expose_secret().to_owned()),
+        csrf_token: created.csrf_token.clone(),
+        session_id: created.session.to_string(),
+        tenant_id: created.tenant.to_string(),
+        user_id: created.user.to_string(),
+        role: created.role.as_str().to_owned(),
+        expires_at: created.expires_at.to_string(),
+    };
     if !wants_cookie {
         return Ok(HttpResponse::Created().json(body));
     }
@@ -150,8 +148,9 @@ async fn login(
 }
 
 /// Signs out: the session is revoked and the cookie cleared.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 204, description = "Signed out"), Errors))]
 #[delete("/v1/sessions/current")]
-async fn logout(
+pub(crate) async fn logout(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -167,39 +166,28 @@ async fn logout(
     Ok(HttpResponse::NoContent().cookie(gone).finish())
 }
 
-pub(super) fn user_json(user: &bookwarden_app::UserView) -> serde_json::Value {
-    json!({
-        "id": user.id.to_string(),
-        "email": user.email,
-        "name": user.name,
-        "role": user.role.as_str(),
-        "active": user.active,
-        "totp_enabled": user.totp_enabled,
-        "reset_required": user.reset_required,
-        "last_login_at": user.last_login_at.map(|t| t.to_string()),
-    })
-}
-
 /// The caller's own account.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = UserOut), Errors))]
 #[get("/v1/me")]
-async fn me(
+pub(crate) async fn me(
     state: web::Data<State>,
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let user = state.app.me(&principal).await?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(crate) struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
 /// Changes the caller's password; their other sessions end.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), request_body = PasswordChange, responses((status = 204, description = "Changed"), Errors))]
 #[put("/v1/me/password")]
-async fn change_password(
+pub(crate) async fn change_password(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -219,16 +207,17 @@ async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+pub(crate) struct PasswordBody {
     password: String,
 }
 
 /// Starts two-factor enrollment (the password again, so a stolen session
 /// alone cannot enroll an attacker's authenticator).
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), request_body = PasswordBody, responses((status = 201, body = OtpauthOut), Errors))]
 #[post("/v1/me/totp")]
-async fn totp_begin(
+pub(crate) async fn totp_begin(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -239,20 +228,21 @@ async fn totp_begin(
         .app
         .totp_begin(&principal, secret(body.into_inner().password))
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "otpauth_uri": enrollment.otpauth_uri.expose_secret(),
-    })))
+    Ok(HttpResponse::Created().json(OtpauthOut {
+        otpauth_uri: enrollment.otpauth_uri.expose_secret().to_owned(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CodeBody {
+pub(crate) struct CodeBody {
     code: String,
 }
 
 /// Confirms enrollment with a current code; answers the recovery codes once.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), request_body = CodeBody, responses((status = 200, body = RecoveryCodesOut), Errors))]
 #[post("/v1/me/totp/confirm")]
-async fn totp_confirm(
+pub(crate) async fn totp_confirm(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,
@@ -263,21 +253,23 @@ async fn totp_confirm(
         .app
         .totp_confirm(&principal, secret(body.into_inner().code), &client.0)
         .await?;
-    let codes: Vec<&str> = codes.iter().map(SecretString::expose_secret).collect();
-    Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
+    Ok(HttpResponse::Ok().json(RecoveryCodesOut {
+        recovery_codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TotpDisable {
+pub(crate) struct TotpDisable {
     password: String,
     otp: Option<String>,
     recovery_code: Option<String>,
 }
 
 /// Turns two-factor off after re-authentication.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), request_body = TotpDisable, responses((status = 204, description = "Two-factor is off"), Errors))]
 #[post("/v1/me/totp/disable")]
-async fn totp_disable(
+pub(crate) async fn totp_disable(
     state: web::Data<State>,
     client: Client,
     Person(principal): Person,

@@ -321,3 +321,38 @@ async fn p8_hostile_input_never_makes_the_server_answer_500() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn openapi_document_is_served_and_the_checked_in_copy_is_current() {
+    let generated = bookwarden_http_api::openapi_json();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        generated == checked_in,
+        "docs/openapi.json is stale: run `cargo xtask openapi` and commit it"
+    );
+    let app = spawn_app().await;
+    let served = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.text().await.unwrap(), generated);
+    let document: Value = serde_json::from_str(&generated).unwrap();
+    // Every operation documents its success and the problem responses.
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {path}"
+            );
+            if path.starts_with("/v1/") {
+                for status in ["400", "401", "404", "422", "429", "500"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+        }
+    }
+    app.finish().await;
+}

@@ -17,6 +17,7 @@ mod accounts;
 mod auth;
 mod binary;
 mod booking;
+mod conformance;
 mod edges;
 mod harness;
 mod load;

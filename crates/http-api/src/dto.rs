@@ -1,0 +1,530 @@
+//! Response bodies: one type per shape, serialized by serde and described
+//! in the OpenAPI document by utoipa from the same definition, so the
+//! description cannot drift from what the server sends. Built by hand from
+//! the app's types (the domain knows nothing of JSON).
+
+use std::collections::BTreeMap;
+
+use bookwarden_app::catalog::kind_name;
+use bookwarden_app::{
+    AnswerValue, ApiKeyView, BookingView, InvitationView, UserView, answer_value,
+};
+use bookwarden_domain::account::{Customer, StaffMember};
+use bookwarden_domain::intake::FieldKind;
+use bookwarden_domain::jiff::civil::Weekday;
+use bookwarden_domain::schedule::{DayHours, Schedule};
+use bookwarden_domain::service::Service;
+use bookwarden_domain::slots::Slot;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `{"status": ...}` of the health endpoints.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Status {
+    /// `ok` or `ready`.
+    pub(crate) status: String,
+}
+
+/// A business and an account made (sign-up, invitation accepted).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountCreated {
+    /// The business.
+    pub(crate) tenant_id: String,
+    /// The account.
+    pub(crate) user_id: String,
+}
+
+/// A new session.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionOut {
+    /// The bearer token; absent in the cookie variant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) token: Option<String>,
+    /// Send back as `X-CSRF-Token` with the cookie on state-changing requests.
+    pub(crate) csrf_token: String,
+    /// The session.
+    pub(crate) session_id: String,
+    /// The business.
+    pub(crate) tenant_id: String,
+    /// The account.
+    pub(crate) user_id: String,
+    /// `owner`, `admin` or `staff`.
+    pub(crate) role: String,
+    /// When it ends whatever happens (RFC 3339).
+    pub(crate) expires_at: String,
+}
+
+/// An account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserOut {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    /// `owner`, `admin` or `staff`.
+    pub(crate) role: String,
+    pub(crate) active: bool,
+    pub(crate) totp_enabled: bool,
+    pub(crate) reset_required: bool,
+    /// RFC 3339, or null before the first sign-in.
+    pub(crate) last_login_at: Option<String>,
+}
+
+impl From<&UserView> for UserOut {
+    fn from(user: &UserView) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role.as_str().to_owned(),
+            active: user.active,
+            totp_enabled: user.totp_enabled,
+            reset_required: user.reset_required,
+            last_login_at: user.last_login_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// Accounts.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UsersOut {
+    pub(crate) users: Vec<UserOut>,
+}
+
+/// Owners and admins for the periodic review.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountsOut {
+    pub(crate) accounts: Vec<UserOut>,
+}
+
+/// A started two-factor enrollment.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OtpauthOut {
+    /// For the authenticator app (a QR code).
+    pub(crate) otpauth_uri: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RecoveryCodesOut {
+    pub(crate) recovery_codes: Vec<String>,
+}
+
+/// A forced reset's single-use token, shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ResetOut {
+    pub(crate) reset_token: String,
+    pub(crate) expires_at: String,
+}
+
+/// A new invitation; the token is shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvitationCreatedOut {
+    pub(crate) id: String,
+    pub(crate) token: String,
+    pub(crate) expires_at: String,
+}
+
+/// An invitation.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvitationOut {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) role: String,
+    pub(crate) expires_at: String,
+    pub(crate) accepted_at: Option<String>,
+}
+
+impl From<&InvitationView> for InvitationOut {
+    fn from(i: &InvitationView) -> Self {
+        Self {
+            id: i.id.to_string(),
+            email: i.email.clone(),
+            role: i.role.as_str().to_owned(),
+            expires_at: i.expires_at.to_string(),
+            accepted_at: i.accepted_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// Invitations.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvitationsOut {
+    pub(crate) invitations: Vec<InvitationOut>,
+}
+
+/// A new API key; the token is shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiKeyCreatedOut {
+    pub(crate) id: String,
+    pub(crate) token: String,
+}
+
+/// An API key (never its token).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiKeyOut {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) created_by: String,
+    pub(crate) created_at: String,
+    pub(crate) revoked_at: Option<String>,
+}
+
+impl From<&ApiKeyView> for ApiKeyOut {
+    fn from(k: &ApiKeyView) -> Self {
+        Self {
+            id: k.id.to_string(),
+            name: k.name.clone(),
+            scopes: k.scopes.clone(),
+            created_by: k.created_by.to_string(),
+            created_at: k.created_at.to_string(),
+            revoked_at: k.revoked_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// API keys.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiKeysOut {
+    pub(crate) api_keys: Vec<ApiKeyOut>,
+}
+
+/// One audit entry.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditEntryOut {
+    pub(crate) seq: i64,
+    pub(crate) at: String,
+    pub(crate) kind: String,
+    pub(crate) actor: Option<String>,
+    pub(crate) subject: Option<String>,
+    /// Further facts, text values by name.
+    pub(crate) detail: BTreeMap<String, String>,
+}
+
+/// Audit entries, oldest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditOut {
+    pub(crate) entries: Vec<AuditEntryOut>,
+}
+
+/// A staff member.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StaffOut {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// The linked account, if any.
+    pub(crate) user_id: Option<String>,
+}
+
+impl From<&StaffMember> for StaffOut {
+    fn from(member: &StaffMember) -> Self {
+        Self {
+            id: member.id().to_string(),
+            name: member.name().as_str().to_owned(),
+            user_id: member.user().map(|u| u.to_string()),
+        }
+    }
+}
+
+/// Staff members.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StaffListOut {
+    pub(crate) staff: Vec<StaffOut>,
+}
+
+/// A range of instants.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RangeOut {
+    pub(crate) start: String,
+    pub(crate) end: String,
+}
+
+/// A schedule.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ScheduleOut {
+    pub(crate) staff_id: String,
+    pub(crate) time_zone: String,
+    /// Weekday name to `[["HH:MM", "HH:MM"], ...]`; closed days are left out.
+    pub(crate) weekly: BTreeMap<String, Vec<Vec<String>>>,
+    /// `YYYY-MM-DD` to ranges (empty: closed).
+    pub(crate) overrides: BTreeMap<String, Vec<Vec<String>>>,
+    pub(crate) time_off: Vec<RangeOut>,
+}
+
+fn hours(hours: &DayHours) -> Vec<Vec<String>> {
+    hours
+        .ranges()
+        .iter()
+        .map(|r| vec![r.start().to_string(), r.end().to_string()])
+        .collect()
+}
+
+impl From<&Schedule> for ScheduleOut {
+    fn from(schedule: &Schedule) -> Self {
+        let days = [
+            ("monday", Weekday::Monday),
+            ("tuesday", Weekday::Tuesday),
+            ("wednesday", Weekday::Wednesday),
+            ("thursday", Weekday::Thursday),
+            ("friday", Weekday::Friday),
+            ("saturday", Weekday::Saturday),
+            ("sunday", Weekday::Sunday),
+        ];
+        Self {
+            staff_id: schedule.staff().to_string(),
+            time_zone: schedule.zone().name().to_owned(),
+            weekly: days
+                .iter()
+                .filter(|(_, day)| !schedule.weekly().on(*day).is_closed())
+                .map(|(name, day)| ((*name).to_owned(), hours(schedule.weekly().on(*day))))
+                .collect(),
+            overrides: schedule
+                .overrides()
+                .iter()
+                .map(|(date, h)| (date.to_string(), hours(h)))
+                .collect(),
+            time_off: schedule
+                .time_off()
+                .iter()
+                .map(|r| RangeOut {
+                    start: r.start().to_string(),
+                    end: r.end().to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A price for display.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PriceOut {
+    pub(crate) amount_minor: u64,
+    pub(crate) currency: String,
+}
+
+/// An intake question.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FieldOut {
+    pub(crate) key: String,
+    pub(crate) label: String,
+    /// `text`, `long_text`, `email`, `phone`, `single_choice`,
+    /// `multi_choice` or `checkbox`.
+    pub(crate) kind: String,
+    pub(crate) max_chars: Option<u16>,
+    pub(crate) options: Vec<String>,
+    pub(crate) required: bool,
+}
+
+/// A service.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ServiceOut {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) duration_minutes: i64,
+    pub(crate) buffer_before_minutes: i64,
+    pub(crate) buffer_after_minutes: i64,
+    pub(crate) minimum_notice_minutes: i64,
+    pub(crate) horizon_days: i64,
+    pub(crate) slot_step_minutes: i64,
+    pub(crate) capacity: u16,
+    pub(crate) staff: Vec<String>,
+    pub(crate) price: Option<PriceOut>,
+    pub(crate) public: bool,
+    pub(crate) intake: Vec<FieldOut>,
+}
+
+impl From<&Service> for ServiceOut {
+    fn from(service: &Service) -> Self {
+        let t = service.timing();
+        let minutes = |d: bookwarden_domain::jiff::SignedDuration| d.as_secs() / 60;
+        Self {
+            id: service.id().to_string(),
+            name: service.name().as_str().to_owned(),
+            duration_minutes: minutes(t.duration()),
+            buffer_before_minutes: minutes(t.buffer_before()),
+            buffer_after_minutes: minutes(t.buffer_after()),
+            minimum_notice_minutes: minutes(t.minimum_notice()),
+            horizon_days: t.horizon().as_secs() / 86_400,
+            slot_step_minutes: minutes(t.slot_step()),
+            capacity: service.capacity().seats(),
+            staff: service.staff().iter().map(ToString::to_string).collect(),
+            price: service.price().map(|p| PriceOut {
+                amount_minor: p.minor_units(),
+                currency: p.currency().as_str().to_owned(),
+            }),
+            public: service.is_public(),
+            intake: service
+                .intake()
+                .fields()
+                .iter()
+                .map(|f| {
+                    let (max_chars, options) = match f.kind() {
+                        FieldKind::Text { max_chars } | FieldKind::LongText { max_chars } => {
+                            (Some(*max_chars), Vec::new())
+                        }
+                        FieldKind::SingleChoice(c) | FieldKind::MultiChoice(c) => {
+                            (None, c.options().to_vec())
+                        }
+                        _ => (None, Vec::new()),
+                    };
+                    FieldOut {
+                        key: f.key().as_str().to_owned(),
+                        label: f.label().to_owned(),
+                        kind: kind_name(f.kind()).to_owned(),
+                        max_chars,
+                        options,
+                        required: f.required(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Services.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ServicesOut {
+    pub(crate) services: Vec<ServiceOut>,
+}
+
+/// A business's public services.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PublicServicesOut {
+    pub(crate) business: String,
+    pub(crate) time_zone: String,
+    pub(crate) services: Vec<ServiceOut>,
+}
+
+/// A customer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CustomerOut {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) phone: Option<String>,
+}
+
+impl From<&Customer> for CustomerOut {
+    fn from(c: &Customer) -> Self {
+        Self {
+            id: c.id().to_string(),
+            email: c.email().as_str().to_owned(),
+            name: c.name().as_str().to_owned(),
+            phone: c.phone().map(|p| p.as_str().to_owned()),
+        }
+    }
+}
+
+/// Customers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CustomersOut {
+    pub(crate) customers: Vec<CustomerOut>,
+}
+
+/// An intake answer: text, a list of choices, or a checkbox.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum AnswerOut {
+    Text(String),
+    List(Vec<String>),
+    Flag(bool),
+}
+
+/// A booking.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BookingOut {
+    pub(crate) id: String,
+    pub(crate) service_id: String,
+    pub(crate) staff_id: String,
+    pub(crate) customer_id: String,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) seats: u16,
+    /// `requested`, `confirmed` or `cancelled`.
+    pub(crate) status: String,
+    /// `customer`, `staff` or `system` when cancelled.
+    pub(crate) cancelled_by: Option<String>,
+    pub(crate) reschedules: u32,
+    pub(crate) created_at: String,
+    pub(crate) answers: BTreeMap<String, AnswerOut>,
+    /// The manage token, once, on a new public booking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) manage_token: Option<String>,
+}
+
+impl From<&BookingView> for BookingOut {
+    fn from(b: &BookingView) -> Self {
+        Self {
+            id: b.id.to_string(),
+            service_id: b.service.to_string(),
+            staff_id: b.staff.to_string(),
+            customer_id: b.customer.to_string(),
+            start: b.range.start().to_string(),
+            end: b.range.end().to_string(),
+            seats: b.seats,
+            status: b.status.to_owned(),
+            cancelled_by: b.cancelled_by.map(str::to_owned),
+            reschedules: b.reschedules,
+            created_at: b.created_at.to_string(),
+            answers: b
+                .answers
+                .iter()
+                .map(|(key, answer)| {
+                    let value = match answer_value(answer) {
+                        AnswerValue::Text(t) => AnswerOut::Text(t),
+                        AnswerValue::List(l) => AnswerOut::List(l),
+                        AnswerValue::Flag(f) => AnswerOut::Flag(f),
+                    };
+                    (key.as_str().to_owned(), value)
+                })
+                .collect(),
+            manage_token: None,
+        }
+    }
+}
+
+/// Bookings.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BookingsOut {
+    pub(crate) bookings: Vec<BookingOut>,
+}
+
+/// A free slot.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SlotOut {
+    pub(crate) start: String,
+    pub(crate) end: String,
+    /// The start on the requested zone's clock.
+    pub(crate) local_start: String,
+    pub(crate) utc_offset: String,
+    pub(crate) staff_id: String,
+    pub(crate) seats_left: u16,
+}
+
+impl From<&Slot> for SlotOut {
+    fn from(s: &Slot) -> Self {
+        Self {
+            start: s.start().to_string(),
+            end: s.end().to_string(),
+            local_start: s.local_start().to_string(),
+            utc_offset: s.offset().to_string(),
+            staff_id: s.staff().to_string(),
+            seats_left: s.seats_left(),
+        }
+    }
+}
+
+/// Free slots.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SlotsOut {
+    pub(crate) time_zone: String,
+    pub(crate) slots: Vec<SlotOut>,
+}
+
+/// What a manage token shows.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ManageOut {
+    pub(crate) booking: BookingOut,
+    pub(crate) service: ServiceOut,
+    pub(crate) business: String,
+}
