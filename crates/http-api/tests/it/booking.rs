@@ -709,3 +709,112 @@ async fn p1_another_tenants_bookings_services_staff_and_customers_answer_like_mi
     let _ = PASSWORD;
     app.finish().await;
 }
+
+#[tokio::test]
+async fn p13_requested_bookings_are_confirmed_and_things_in_use_are_not_deleted() {
+    let app = spawn_app().await;
+    let shop = shop(&app).await;
+    let owner = &shop.owner.token;
+    let public: Value = public_book(
+        &app,
+        &shop.owner.slug,
+        booking_body(&shop, at_ten(&app, 2), "pat@example.com"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        public["status"], "requested",
+        "a public booking waits for the business"
+    );
+    let id = public["id"].as_str().unwrap();
+    let confirmed: Value = app
+        .post(
+            &format!("/v1/bookings/{id}/confirm"),
+            Some(owner),
+            json!(null),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(confirmed["status"], "confirmed");
+    let again = app
+        .post(
+            &format!("/v1/bookings/{id}/confirm"),
+            Some(owner),
+            json!(null),
+        )
+        .await;
+    assert_eq!(again.status(), 409, "only a requested booking is confirmed");
+    let customer = public["customer_id"].as_str().unwrap();
+    let fetched: Value = app
+        .get(&format!("/v1/customers/{customer}"), owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["email"], "pat@example.com");
+    let service: Value = app
+        .get(&format!("/v1/services/{}", shop.service), owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(service["price"]["amount_minor"], 4500);
+    // In use: a staff member and a service with bookings stay.
+    assert_eq!(
+        app.delete(&format!("/v1/staff/{}", shop.staff), owner)
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(
+        app.delete(&format!("/v1/services/{}", shop.service), owner)
+            .await
+            .status(),
+        409
+    );
+    // Unused ones go.
+    let spare: Value = app
+        .post("/v1/staff", Some(owner), json!({ "name": "Spare" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let spare = spare["id"].as_str().unwrap();
+    let unused: Value = app
+        .post(
+            "/v1/services",
+            Some(owner),
+            json!({ "name": "Unused", "duration_minutes": 15, "staff": [spare] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.delete(
+            &format!("/v1/services/{}", unused["id"].as_str().unwrap()),
+            owner
+        )
+        .await
+        .status(),
+        204
+    );
+    assert_eq!(
+        app.delete(&format!("/v1/staff/{spare}"), owner)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.get(&format!("/v1/staff/{spare}"), owner).await.status(),
+        404
+    );
+    let listed: Value = app.get("/v1/staff", owner).await.json().await.unwrap();
+    assert_eq!(listed["staff"].as_array().unwrap().len(), 1);
+    app.finish().await;
+}
