@@ -19,6 +19,13 @@ struct Ratio {
 
 const RATIOS: &[Ratio] = &[
     Ratio {
+        label: "GET slots (month, 4 staff, 500 bookings + 500 busy blocks) vs actix hello-world, time per request",
+        subject: "http/slots_month_64",
+        baseline: "http/hello_64",
+        // Throughput at least 40% of the baseline's.
+        goal: Some(2.5),
+    },
+    Ratio {
         label: "slot engine vs bare sweep, 0 busy blocks",
         subject: "slots/engine/0",
         baseline: "slots/bare_sweep/0",
@@ -79,6 +86,25 @@ const RATIOS: &[Ratio] = &[
 ];
 
 /// Single figures reported as they are.
+/// Requests per second over HTTP: criterion's median time for a batch of
+/// this many concurrent requests.
+const HTTP_BATCH: f64 = 64.0;
+
+/// HTTP throughputs with a floor in requests per second.
+const THROUGHPUTS: &[(&str, &str, Option<f64>)] = &[
+    ("actix hello-world, requests/s", "http/hello_64", None),
+    (
+        "GET slots, month view, requests/s",
+        "http/slots_month_64",
+        None,
+    ),
+    (
+        "POST public booking on SQLite, bookings/s",
+        "http/book_64",
+        Some(3_000.0),
+    ),
+];
+
 const SINGLES: &[(&str, &str)] = &[
     (
         "argon2id hash, default parameters",
@@ -92,6 +118,15 @@ const START: &str = "<!-- bench:start (written by cargo xtask bench) -->";
 const END: &str = "<!-- bench:end -->";
 
 pub(crate) fn run(criterion_args: &[String]) -> Result<()> {
+    // The HTTP benchmark drives the release server binary in its own
+    // process.
+    crate::cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "bookwarden-http-api",
+    ])?;
     let mut args = vec!["bench", "--workspace", "--benches", "--locked", "--"];
     args.extend(criterion_args.iter().map(String::as_str));
     crate::cargo(&args)?;
@@ -124,6 +159,34 @@ pub(crate) fn run(criterion_args: &[String]) -> Result<()> {
             human(subject),
             human(baseline)
         )?;
+    }
+    for (label, id, floor) in THROUGHPUTS {
+        if let Some(ns) = median_ns(&criterion, id)? {
+            let per_second = HTTP_BATCH / (ns / 1e9);
+            let goal = floor.map_or("-".to_owned(), |f| format!(">= {f:.0}/s"));
+            if floor.is_some_and(|f| per_second < f) {
+                missed.push(label);
+            }
+            writeln!(report, "| {label} | {per_second:.0}/s | - | - | {goal} |")?;
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(criterion.join("http-memory.json")) {
+        let json: serde_json::Value = serde_json::from_str(&text).context("http-memory.json")?;
+        for (label, key, limit_mib) in [
+            ("server resident memory, idle", "idle_kib", 30.0),
+            ("server peak resident memory, under load", "peak_kib", 100.0),
+        ] {
+            if let Some(kib) = json.get(key).and_then(serde_json::Value::as_f64) {
+                let mib = kib / 1024.0;
+                if mib > limit_mib {
+                    missed.push(label);
+                }
+                writeln!(
+                    report,
+                    "| {label} | {mib:.1} MiB | - | - | <= {limit_mib:.0} MiB |"
+                )?;
+            }
+        }
     }
     for (label, id) in SINGLES {
         if let Some(value) = median_ns(&criterion, id)? {

@@ -109,11 +109,33 @@ fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> act
             detail: "Send application/json.".to_owned(),
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
         },
-        // serde's message names the field and position, never a value.
-        E::Deserialize(inner) => ApiError::bad_request("malformed_json", inner.to_string()),
+        E::Deserialize(inner) => ApiError::bad_request("malformed_json", json_detail(inner)),
         _ => ApiError::bad_request("malformed_json", "The body could not be read as JSON."),
     };
     api.into()
+}
+
+/// What was wrong with a JSON body, by position: unknown and missing
+/// fields are named, but a value the client sent is never echoed back.
+fn json_detail(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let (line, column) = (error.line(), error.column());
+    match error.classify() {
+        Category::Data => {
+            let message = error.to_string();
+            if message.starts_with("unknown field") || message.starts_with("missing field") {
+                message
+            } else {
+                format!(
+                    "a value has the wrong type or is out of range at line {line} column {column}"
+                )
+            }
+        }
+        Category::Syntax | Category::Eof => {
+            format!("the body is not valid JSON (line {line}, column {column})")
+        }
+        Category::Io => "the body could not be read".to_owned(),
+    }
 }
 
 fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {

@@ -1,0 +1,450 @@
+//! The server over real HTTP, against an actix hello-world on the same
+//! machine: a month of slots among 500 bookings and 500 busy blocks, and
+//! public bookings on the embedded SQLite database. The server is the
+//! release `bookwarden` binary (built by `cargo xtask bench`) in its own
+//! process, so its memory can be read: resident size idle and its peak
+//! under load go to target/criterion/http-memory.json.
+//!
+//! Each measured iteration sends 64 requests at once from one client, for
+//! the baseline and for Bookwarden alike.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr,
+    missing_docs,
+    reason = "a benchmark fails loudly and reports on the terminal"
+)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bookwarden_app::config::{Config, FileConfig};
+use bookwarden_app::{
+    App, BookingRequest, ClientInfo, LoginRequest, SecretString, Signup, SystemClock,
+};
+use bookwarden_domain::calendar::{ConnectionStatus, ImportedBusy, Provider, SyncMode};
+use bookwarden_domain::id::{ConnectionId, StaffId};
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::time::TimeRange;
+use bookwarden_persistence::ConnectionRecord;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Value, json};
+
+const BATCH: u64 = 64;
+const PASSWORD: &str = "plum tree orchard 42";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let path = target.join("release/bookwarden");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask bench`, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// Resident and peak resident memory of `pid`, in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+struct Fixture {
+    base: String,
+    slug: String,
+    service: String,
+    staff: Vec<String>,
+    month: (Timestamp, Timestamp),
+    server: Child,
+    dir: PathBuf,
+}
+
+/// Seeds a business in a fresh data folder through the app itself (busy
+/// blocks have no HTTP endpoint yet), then starts the binary on it.
+async fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(format!(
+        "bookwarden-bench-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let config = Config::from_file_config(FileConfig {
+        data_dir: Some(dir.clone()),
+        ..FileConfig::default()
+    })
+    .unwrap();
+    let (app, _) = App::open(config, Arc::new(SystemClock)).await.unwrap();
+    let slug = "bench-clinic".to_owned();
+    app.signup(Signup {
+        tenant_name: "Bench Clinic".into(),
+        slug: slug.clone(),
+        time_zone: "UTC".into(),
+        email: "owner@bench.example".into(),
+        name: "Olive".into(),
+        password: SecretString::new(PASSWORD.into()),
+        client: ClientInfo::default(),
+    })
+    .await
+    .unwrap();
+    let session = app
+        .login(LoginRequest {
+            tenant: slug.clone(),
+            email: "owner@bench.example".into(),
+            password: SecretString::new(PASSWORD.into()),
+            otp: None,
+            recovery_code: None,
+            new_password: None,
+            client: ClientInfo::default(),
+        })
+        .await
+        .unwrap();
+    let principal = app
+        .authenticate(
+            session.token.expose_secret(),
+            bookwarden_app::Carrier::Bearer,
+        )
+        .await
+        .unwrap();
+    let mut staff = Vec::new();
+    let all_day: std::collections::BTreeMap<String, Vec<(String, String)>> = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| {
+        (
+            (*d).to_owned(),
+            vec![("08:00".to_owned(), "18:00".to_owned())],
+        )
+    })
+    .collect();
+    for n in 0..4 {
+        let member = app
+            .create_staff(&principal, &format!("Staff {n}"), None)
+            .await
+            .unwrap();
+        app.put_schedule(
+            &principal,
+            &member.id().to_string(),
+            &bookwarden_app::catalog::ScheduleInput {
+                time_zone: "UTC".into(),
+                weekly: all_day.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        staff.push(member.id().to_string());
+    }
+    let service = app
+        .create_service(
+            &principal,
+            &bookwarden_app::catalog::ServiceInput {
+                name: "Visit".into(),
+                timing: bookwarden_domain::service::TimingSpec {
+                    duration_minutes: 30,
+                    buffer_before_minutes: 0,
+                    buffer_after_minutes: 0,
+                    minimum_notice_minutes: 0,
+                    horizon_days: 365,
+                    slot_step_minutes: 30,
+                },
+                capacity: 1,
+                staff: staff.clone(),
+                price: None,
+                intake: Vec::new(),
+                public: true,
+            },
+        )
+        .await
+        .unwrap();
+    let day = SignedDuration::from_hours(24);
+    let start = Timestamp::now().checked_add(day).unwrap();
+    let start = Timestamp::from_second(start.as_second() - start.as_second() % 86_400).unwrap();
+    let month = (start, start.checked_add(day * 30).unwrap());
+    // 500 bookings: 125 per staff member, about four a day each at 08:00,
+    // 10:30, 13:00 and 15:30.
+    let opening = |k: i64, minutes: i64| {
+        start
+            .checked_add(SignedDuration::from_hours(24 * (k / 4) + 8))
+            .and_then(|t| t.checked_add(SignedDuration::from_mins(150 * (k % 4) + minutes)))
+            .unwrap()
+    };
+    for n in 0..500_i64 {
+        let member = &staff[usize::try_from(n % 4).unwrap()];
+        let at = opening(n / 4, 0);
+        app.create_booking(
+            &principal,
+            &BookingRequest {
+                service: service.id().to_string(),
+                staff: Some(member.clone()),
+                start: at.to_string(),
+                seats: 1,
+                customer: (format!("c{n}@bench.example"), "Customer".into(), None),
+                answers: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    // 500 busy blocks, 125 per staff member, 20 minutes each in the gaps.
+    let now = Timestamp::now();
+    for (m, member) in staff.iter().enumerate() {
+        let connection = ConnectionId::random();
+        let scope = app.store().write(principal.tenant).await.unwrap();
+        scope
+            .calendars()
+            .insert(&ConnectionRecord {
+                id: connection,
+                staff: member.parse::<StaffId>().unwrap(),
+                provider: Provider::Ics,
+                mode: SyncMode::BusyOnly,
+                status: ConnectionStatus::Healthy,
+                sealed_secret: None,
+                sync_cursor: None,
+                last_synced_at: Some(now),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let blocks: Vec<ImportedBusy> = (0..125_i64)
+            .map(|k| {
+                let from = opening(k, 60 + i64::try_from(m).unwrap());
+                let range = TimeRange::new(
+                    from,
+                    from.checked_add(SignedDuration::from_mins(20)).unwrap(),
+                )
+                .unwrap();
+                ImportedBusy::new(None, range, false, SyncMode::BusyOnly)
+            })
+            .collect();
+        scope
+            .calendars()
+            .replace_busy(connection, &blocks)
+            .await
+            .unwrap();
+        scope.commit().await.unwrap();
+    }
+    drop(app);
+    let port = free_port();
+    let server = Command::new(binary())
+        .args(["serve", "--data-dir"])
+        .arg(&dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("BOOKWARDEN_PUBLIC_PER_MINUTE", "100000000")
+        .env("BOOKWARDEN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Fixture {
+        base,
+        slug,
+        service: service.id().to_string(),
+        staff,
+        month,
+        server,
+        dir,
+    }
+}
+
+/// An actix hello-world on the same runtime settings (2 workers).
+fn hello_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            actix_web::HttpServer::new(|| {
+                actix_web::App::new().route(
+                    "/hello",
+                    actix_web::web::get().to(|| async {
+                        actix_web::HttpResponse::Ok().json(json!({ "hello": "world" }))
+                    }),
+                )
+            })
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        });
+    });
+    base
+}
+
+async fn batch(client: &reqwest::Client, requests: Vec<reqwest::RequestBuilder>) -> Duration {
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(requests.len());
+    for request in requests {
+        tasks.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap_or_default();
+            (status, body)
+        }));
+    }
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert!(
+            status < 300,
+            "status {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let _ = client;
+    started.elapsed()
+}
+
+fn http(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut fixture = runtime.block_on(fixture());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .build()
+        .unwrap();
+    let hello = hello_server();
+    let (idle_kib, _) = memory(fixture.server.id());
+    let mut group = c.benchmark_group("http");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(20);
+    group.bench_function("hello_64", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests = (0..BATCH)
+                        .map(|_| client.get(format!("{hello}/hello")))
+                        .collect();
+                    total += batch(&client, requests).await;
+                }
+                total
+            })
+        });
+    });
+    let slots_url = format!(
+        "{}/v1/public/{}/services/{}/slots?from={}&to={}&time_zone=Europe/Berlin",
+        fixture.base, fixture.slug, fixture.service, fixture.month.0, fixture.month.1
+    );
+    let sample: Value = runtime.block_on(async {
+        client
+            .get(&slots_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let offered = sample["slots"].as_array().map_or(0, Vec::len);
+    assert!(offered > 1_000, "a month of slots: {offered}");
+    eprintln!("the month view lists {offered} slots");
+    group.bench_function("slots_month_64", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests = (0..BATCH).map(|_| client.get(&slots_url)).collect();
+                    total += batch(&client, requests).await;
+                }
+                total
+            })
+        });
+    });
+    // Public bookings, each on its own free slot after the seeded month.
+    let next = AtomicUsize::new(0);
+    let book_url = format!("{}/v1/public/{}/bookings", fixture.base, fixture.slug);
+    // The seeded bookings run a day past the month; start after them.
+    let after_month = fixture
+        .month
+        .1
+        .checked_add(SignedDuration::from_hours(48))
+        .unwrap();
+    group.sample_size(10);
+    group.bench_function("book_64", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests = (0..BATCH)
+                        .map(|_| {
+                            let n = next.fetch_add(1, Ordering::Relaxed);
+                            let member = &fixture.staff[n % fixture.staff.len()];
+                            // 20 half-hour slots a day from 08:00.
+                            let slot = i64::try_from(n / fixture.staff.len()).unwrap();
+                            let at = after_month
+                                .checked_add(SignedDuration::from_hours(24 * (slot / 20) + 8))
+                                .and_then(|t| t.checked_add(SignedDuration::from_mins(30 * (slot % 20))))
+                                .unwrap();
+                            client.post(&book_url).json(&json!({
+                                "service_id": fixture.service,
+                                "staff_id": member,
+                                "start": at.to_string(),
+                                "customer": { "email": format!("b{n}@bench.example"), "name": "Booker" },
+                            }))
+                        })
+                        .collect();
+                    total += batch(&client, requests).await;
+                }
+                total
+            })
+        });
+    });
+    group.finish();
+    let (_, peak_kib) = memory(fixture.server.id());
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion/http-memory.json");
+    let _ = std::fs::create_dir_all(out.parent().unwrap());
+    std::fs::write(
+        &out,
+        json!({ "idle_kib": idle_kib, "peak_kib": peak_kib }).to_string(),
+    )
+    .unwrap();
+    let _ = fixture.server.kill();
+    let _ = fixture.server.wait();
+    let _ = std::fs::remove_dir_all(&fixture.dir);
+}
+
+criterion_group!(benches, http);
+criterion_main!(benches);
