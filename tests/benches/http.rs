@@ -310,7 +310,7 @@ fn hello_server() -> String {
     base
 }
 
-async fn batch(client: &reqwest::Client, requests: Vec<reqwest::RequestBuilder>) -> Duration {
+async fn batch(requests: Vec<reqwest::RequestBuilder>) -> Duration {
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(requests.len());
     for request in requests {
@@ -329,7 +329,6 @@ async fn batch(client: &reqwest::Client, requests: Vec<reqwest::RequestBuilder>)
             String::from_utf8_lossy(&body)
         );
     }
-    let _ = client;
     started.elapsed()
 }
 
@@ -357,7 +356,7 @@ fn http(c: &mut Criterion) {
                     let requests = (0..BATCH)
                         .map(|_| client.get(format!("{hello}/hello")))
                         .collect();
-                    total += batch(&client, requests).await;
+                    total += batch(requests).await;
                 }
                 total
             })
@@ -386,7 +385,7 @@ fn http(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let requests = (0..BATCH).map(|_| client.get(&slots_url)).collect();
-                    total += batch(&client, requests).await;
+                    total += batch(requests).await;
                 }
                 total
             })
@@ -425,7 +424,7 @@ fn http(c: &mut Criterion) {
                             }))
                         })
                         .collect();
-                    total += batch(&client, requests).await;
+                    total += batch(requests).await;
                 }
                 total
             })

@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Engine, Options, PASSWORD, TestApp, engines, spawn_with};
+use crate::harness::{Engine, Options, TestApp, engines, spawn_with};
 
 /// Who sends a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -589,7 +589,6 @@ fn suite(engine: Engine, cases: u32, ops_per_case: usize, min_requests: usize) {
     let total = total.into_inner();
     eprintln!("{engine:?}: {total} requests over {cases} runs");
     assert!(total >= min_requests, "only {total} requests");
-    let _ = PASSWORD;
 }
 
 #[test]

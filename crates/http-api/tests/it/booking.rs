@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp, ToSpan as _};
 use serde_json::{Value, json};
 
-use crate::harness::{Options, Owner, PASSWORD, TestApp, engines, spawn_app, spawn_with};
+use crate::harness::{Options, Owner, TestApp, engines, spawn_app, spawn_with};
 
 /// A business with one staff member working 09:00-17:00 UTC every day and
 /// one public 30-minute service asking for a reason.
@@ -706,7 +706,6 @@ async fn p1_another_tenants_bookings_services_staff_and_customers_answer_like_mi
         .await
         .unwrap();
     assert_eq!(still["status"], "confirmed", "B's booking untouched");
-    let _ = PASSWORD;
     app.finish().await;
 }
 
