@@ -8,9 +8,11 @@
 //! said, so two customers racing for one slot get one booking and one 409.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use bookwarden_crypto::SecretString;
 use bookwarden_crypto::token::{self, TokenKind};
+use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking};
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
@@ -19,13 +21,14 @@ use bookwarden_domain::service::Service;
 use bookwarden_domain::slots::{BookedTime, MAX_WINDOW_DAYS, Slot, SlotQuery, available_slots};
 use bookwarden_domain::tenant::{Tenant, TenantSlug};
 use bookwarden_domain::time::{TimeRange, TimeZone};
-use bookwarden_persistence::{Created, Idempotency, StoreError, TenantScope};
+use bookwarden_persistence::{BookingExtras, Created, Idempotency, StoreError, TenantScope};
 use ring::digest;
 
 use crate::App;
 use crate::auth::{Need, Principal};
 use crate::catalog::{instant, parse_customer, parse_id};
 use crate::error::AppError;
+use crate::listing::{Listing, ListingKey, ListingRequest};
 
 /// A booking as shown to staff and to the customer holding its manage
 /// token. `Debug` leaves the intake answers out.
@@ -248,20 +251,30 @@ fn whole_second(start: Timestamp) -> Result<Timestamp, AppError> {
 
 impl App {
     /// The tenant behind a public slug, if it takes bookings.
-    async fn public_tenant(&self, slug: &str) -> Result<Tenant, AppError> {
+    async fn public_scope(&self, slug: &str) -> Result<(Tenant, TenantScope), AppError> {
+        let tenant = self.locate_public(slug).await?;
+        self.open_public(tenant).await
+    }
+
+    async fn locate_public(&self, slug: &str) -> Result<TenantId, AppError> {
         let slug = TenantSlug::parse(slug).map_err(|_malformed| AppError::NotFound)?;
-        let id = self
-            .store
+        self.store
             .system()
             .locate(&slug)
             .await?
-            .ok_or(AppError::NotFound)?;
-        let scope = self.store.read(id).await?;
-        let tenant = scope.tenant_row().await?;
-        scope.commit().await?;
-        tenant
-            .filter(Tenant::accepts_bookings)
             .ok_or(AppError::NotFound)
+    }
+
+    /// A read scope of `id` when it takes bookings.
+    async fn open_public(&self, id: TenantId) -> Result<(Tenant, TenantScope), AppError> {
+        let scope = self.store.read(id).await?;
+        match scope.tenant_row().await?.filter(Tenant::accepts_bookings) {
+            Some(tenant) => Ok((tenant, scope)),
+            None => {
+                scope.rollback().await?;
+                Err(AppError::NotFound)
+            }
+        }
     }
 
     /// A business's public services.
@@ -269,8 +282,7 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`] for an unknown or closed business.
     pub async fn public_services(&self, slug: &str) -> Result<(Tenant, Vec<Service>), AppError> {
-        let tenant = self.public_tenant(slug).await?;
-        let scope = self.store.read(tenant.id()).await?;
+        let (tenant, scope) = self.public_scope(slug).await?;
         let services = scope.services().list().await?;
         scope.commit().await?;
         Ok((
@@ -373,35 +385,90 @@ impl App {
         .map_err(|e| AppError::invalid("to", e))
     }
 
-    /// Public slots of a service over `[from, to)`, read in `zone`.
+    /// Free times of a public service, grouped by day in the requested
+    /// zone, from every staff member of the service or from the one asked
+    /// for. Kept while current (see [`crate::listing`]).
     ///
     /// # Errors
-    /// [`AppError::NotFound`] for an unknown business or a service that is
-    /// not public; [`AppError::Invalid`] for a bad range or zone.
+    /// [`AppError::NotFound`] for an unknown business or service,
+    /// [`AppError::Invalid`] for a bad window, zone or staff member.
     pub async fn public_slots(
         &self,
         slug: &str,
         service: &str,
-        from: &str,
-        to: &str,
-        zone: &str,
-    ) -> Result<Vec<Slot>, AppError> {
-        let tenant = self.public_tenant(slug).await?;
+        request: &ListingRequest<'_>,
+    ) -> Result<Arc<Listing>, AppError> {
         let service_id: ServiceId = parse_id(service)?;
-        let range = window(from, to)?;
-        let zone = TimeZone::parse(zone).map_err(|e| AppError::invalid("time_zone", e))?;
-        let scope = self.store.read(tenant.id()).await?;
-        let service = scope
+        let staff: Option<StaffId> = request
+            .staff
+            .map(|s| {
+                s.parse()
+                    .map_err(|_malformed| AppError::invalid("staff_id", "not a staff id"))
+            })
+            .transpose()?;
+        let range = window(request.from, request.to)?;
+        let zone =
+            TimeZone::parse(request.time_zone).map_err(|e| AppError::invalid("time_zone", e))?;
+        let key = ListingKey {
+            slug: slug.to_owned(),
+            service: service.to_owned(),
+            staff: request.staff.map(str::to_owned),
+            from: request.from.to_owned(),
+            to: request.to.to_owned(),
+            zone: request.time_zone.to_owned(),
+        };
+        let now = self.now();
+        if let Some(kept) = self
+            .listings
+            .get(&key, now, |tenant| self.store.write_epoch(tenant))
+        {
+            return Ok(kept);
+        }
+        let tenant = self.locate_public(slug).await?;
+        // Read before the data: a write committed after this moves it.
+        let epoch = self.store.write_epoch(tenant);
+        let (_, scope) = self.open_public(tenant).await?;
+        let found = scope
             .services()
             .get(service_id)
-            .await?
-            .filter(Service::is_public)
-            .ok_or(AppError::NotFound)?;
+            .await
+            .map(|s| s.filter(Service::is_public));
+        let service = match found {
+            Ok(Some(service)) => service,
+            Ok(None) => {
+                scope.rollback().await?;
+                return Err(AppError::NotFound);
+            }
+            Err(error) => {
+                scope.rollback().await?;
+                return Err(error.into());
+            }
+        };
+        if staff.is_some_and(|member| !service.staff().contains(&member)) {
+            scope.rollback().await?;
+            return Err(AppError::invalid(
+                "staff_id",
+                "does not provide this service",
+            ));
+        }
         let slots = self
-            .slots_in(&scope, &service, None, range, &zone, None)
+            .slots_in(&scope, &service, staff, range, &zone, None)
             .await;
         scope.commit().await?;
-        slots
+        let listing = Arc::new(Listing::new(
+            request.time_zone.to_owned(),
+            service.timing().duration(),
+            &slots?,
+        ));
+        self.listings.put(
+            key,
+            tenant,
+            epoch,
+            now,
+            service.timing().minimum_notice(),
+            listing.clone(),
+        );
+        Ok(listing)
     }
 
     /// Checks `request` against the engine and builds the booking; the
@@ -494,7 +561,6 @@ impl App {
         request: &BookingRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Booked, AppError> {
-        let tenant = self.public_tenant(slug).await?;
         if let Some(key) = idempotency_key
             && (key.is_empty()
                 || key.len() > MAX_IDEMPOTENCY_KEY
@@ -505,46 +571,33 @@ impl App {
                 "1 to 200 printable characters",
             ));
         }
+        let (tenant, scope) = self.public_scope(slug).await?;
         let (email, name, phone) = &request.customer;
-        let customer = parse_customer(tenant.id(), email, name, phone.as_deref())?;
+        let customer = match parse_customer(tenant.id(), email, name, phone.as_deref()) {
+            Ok(customer) => customer,
+            Err(error) => {
+                scope.rollback().await?;
+                return Err(error);
+            }
+        };
         let digest_of_request = request_digest(request);
         let idempotency = idempotency_key.map(|key| Idempotency {
             key,
             request_digest: &digest_of_request,
         });
-        // Checked first, so a refused request stores nothing about the
-        // customer; then the customer (found by email or added), then the
-        // booking in one statement.
-        let mut added_customer = None;
-        let scope = self.store.read(tenant.id()).await?;
+        // Checked first, so a refused request stores nothing. The customer
+        // (found by email, or added) and the manage link's directory entry
+        // then go into the booking's own statement: one write, all or
+        // nothing.
         let planned = self
             .plan_booking(&scope, tenant.id(), request, customer.id(), true)
             .await;
-        scope.commit().await?;
-        let planned = match planned {
-            Ok((booking, service)) => {
-                let scope = self.store.write(tenant.id()).await?;
-                let (stored, added) = self.find_or_add_customer(&scope, customer).await?;
-                scope.commit().await?;
-                added_customer = added.then(|| stored.id());
-                let booking = Booking::request(
-                    NewBooking {
-                        tenant: tenant.id(),
-                        service: booking.service(),
-                        staff: booking.staff(),
-                        customer: stored.id(),
-                        range: booking.range(),
-                        seats: booking.seats(),
-                        answers: booking.answers().clone(),
-                    },
-                    self.now(),
-                )
-                .map_err(booking_error)?;
-                Ok((booking, service))
-            }
-            Err(error) => Err(error),
+        let mut known = match planned {
+            Ok(_) => scope.customers().by_email(customer.email()).await?,
+            Err(_) => None,
         };
-        let (booking, service) = match planned {
+        scope.commit().await?;
+        let (planned, service) = match planned {
             Ok(planned) => planned,
             // The slot is gone: it may be this same request's earlier
             // attempt (the same key and the same request), never another's.
@@ -559,71 +612,66 @@ impl App {
         let (manage, manage_digest) =
             token::generate(TokenKind::BookingManage).map_err(AppError::internal)?;
         let manage_digest = *manage_digest.as_bytes();
-        self.store
-            .system()
-            .register_credential(
-                &manage_digest,
-                tenant.id(),
-                bookwarden_persistence::CredentialKind::BookingManage,
+        // Twice at most: a first booking for a new email can meet another
+        // request adding the same email, and then books for that customer.
+        for _ in 0..2 {
+            let booking = Booking::request(
+                NewBooking {
+                    tenant: tenant.id(),
+                    service: planned.service(),
+                    staff: planned.staff(),
+                    customer: known.as_ref().map_or(customer.id(), Customer::id),
+                    range: planned.range(),
+                    seats: planned.seats(),
+                    answers: planned.answers().clone(),
+                },
+                self.now(),
             )
-            .await?;
-        let created = self
-            .store
-            .book(&booking, &service, Some(&manage_digest), idempotency)
-            .await;
-        match created {
-            Ok(Created::New) => Ok(Booked {
-                booking: BookingView::from(&AnyBooking::from(booking)),
-                manage_token: Some(manage),
-                replayed: false,
-            }),
-            Ok(Created::Replayed(id)) => {
-                self.store
-                    .system()
-                    .forget_credential(&manage_digest)
-                    .await?;
-                let scope = self.store.read(tenant.id()).await?;
-                let first = scope.bookings().get(id).await?;
-                scope.commit().await?;
-                let first = first.ok_or(AppError::NotFound)?;
-                Ok(Booked {
-                    booking: BookingView::from(&first),
-                    manage_token: None,
-                    replayed: true,
-                })
-            }
-            Err(error) => {
-                self.store
-                    .system()
-                    .forget_credential(&manage_digest)
-                    .await?;
-                if let Some(customer) = added_customer {
-                    self.forget_customer_if_unused(tenant.id(), customer)
-                        .await?;
+            .map_err(booking_error)?;
+            let created = self
+                .store
+                .book_with(
+                    &booking,
+                    &service,
+                    BookingExtras {
+                        manage_digest: Some(&manage_digest),
+                        idempotency,
+                        new_customer: known.is_none().then_some(&customer),
+                    },
+                )
+                .await;
+            match created {
+                Ok(Created::New) => {
+                    return Ok(Booked {
+                        booking: BookingView::from(&AnyBooking::from(booking)),
+                        manage_token: Some(manage),
+                        replayed: false,
+                    });
                 }
-                Err(match error {
-                    StoreError::SlotTaken => slot_taken(),
-                    StoreError::IdempotencyMismatch => AppError::Conflict("idempotency_key_reused"),
-                    other => other.into(),
-                })
+                Ok(Created::Replayed(id)) => {
+                    let scope = self.store.read(tenant.id()).await?;
+                    let first = scope.bookings().get(id).await?;
+                    scope.commit().await?;
+                    let first = first.ok_or(AppError::NotFound)?;
+                    return Ok(Booked {
+                        booking: BookingView::from(&first),
+                        manage_token: None,
+                        replayed: true,
+                    });
+                }
+                Err(StoreError::Duplicate("customer")) if known.is_none() => {
+                    let scope = self.store.read(tenant.id()).await?;
+                    known = scope.customers().by_email(customer.email()).await?;
+                    scope.commit().await?;
+                }
+                Err(StoreError::SlotTaken) => return Err(slot_taken()),
+                Err(StoreError::IdempotencyMismatch) => {
+                    return Err(AppError::Conflict("idempotency_key_reused"));
+                }
+                Err(other) => return Err(other.into()),
             }
         }
-    }
-
-    /// Removes a customer this request added when its booking failed after
-    /// all; one that meanwhile has a booking stays.
-    async fn forget_customer_if_unused(
-        &self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> Result<(), AppError> {
-        let scope = self.store.write(tenant).await?;
-        match scope.customers().delete(customer).await {
-            Ok(_) => scope.commit().await?,
-            Err(StoreError::InUse(_)) => scope.rollback().await?,
-            Err(other) => return Err(other.into()),
-        }
-        Ok(())
+        Err(AppError::Busy)
     }
 
     /// The booking this same request made before under its key, if any.

@@ -15,6 +15,7 @@ pub mod config;
 mod error;
 mod ics;
 pub mod keys;
+pub mod listing;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub struct App {
     policy: PasswordPolicy,
     config: Config,
     clock: Arc<dyn Clock>,
+    listings: listing::Listings,
 }
 
 impl std::fmt::Debug for App {
@@ -164,6 +166,7 @@ impl App {
             policy: config.password_policy,
             config,
             clock,
+            listings: listing::Listings::default(),
         };
         Ok((
             app,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use bookwarden_app::catalog::kind_name;
+use bookwarden_app::listing::Listing;
 use bookwarden_app::{
     AnswerValue, ApiKeyView, BookingView, InvitationView, UserView, answer_value,
 };
@@ -14,7 +15,6 @@ use bookwarden_domain::intake::FieldKind;
 use bookwarden_domain::jiff::civil::Weekday;
 use bookwarden_domain::schedule::{DayHours, Schedule};
 use bookwarden_domain::service::Service;
-use bookwarden_domain::slots::Slot;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -489,36 +489,55 @@ pub(crate) struct BookingsOut {
     pub(crate) bookings: Vec<BookingOut>,
 }
 
-/// A free slot.
+/// One free time.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct SlotOut {
+    /// RFC 3339 with the requested zone's offset: the instant and the
+    /// customer's clock in one. Book with it as `start`.
     pub(crate) start: String,
-    pub(crate) end: String,
-    /// The start on the requested zone's clock.
-    pub(crate) local_start: String,
-    pub(crate) utc_offset: String,
-    pub(crate) staff_id: String,
+    /// The most seats free with any one staff member (1 for a one-to-one
+    /// service).
     pub(crate) seats_left: u16,
 }
 
-impl From<&Slot> for SlotOut {
-    fn from(s: &Slot) -> Self {
-        Self {
-            start: s.start().to_string(),
-            end: s.end().to_string(),
-            local_start: s.local_start().to_string(),
-            utc_offset: s.offset().to_string(),
-            staff_id: s.staff().to_string(),
-            seats_left: s.seats_left(),
-        }
-    }
+/// One day of free times on the requested zone's calendar.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SlotDayOut {
+    pub(crate) date: String,
+    pub(crate) slots: Vec<SlotOut>,
 }
 
-/// Free slots.
+/// Free times, by day.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct SlotsOut {
     pub(crate) time_zone: String,
-    pub(crate) slots: Vec<SlotOut>,
+    pub(crate) duration_minutes: i64,
+    /// Days with at least one free time, in order.
+    pub(crate) days: Vec<SlotDayOut>,
+}
+
+impl From<&Listing> for SlotsOut {
+    fn from(l: &Listing) -> Self {
+        Self {
+            time_zone: l.time_zone.clone(),
+            duration_minutes: l.duration_minutes,
+            days: l
+                .days
+                .iter()
+                .map(|d| SlotDayOut {
+                    date: d.date.to_string(),
+                    slots: d
+                        .slots
+                        .iter()
+                        .map(|s| SlotOut {
+                            start: s.start.display_with_offset(s.offset).to_string(),
+                            seats_left: s.seats_left,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What a manage token shows.

@@ -8,6 +8,7 @@
 //! and count seats on it with a conditional update that never passes the
 //! capacity.
 
+use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{
     Active, AnyBooking, Booking, BookingParts, CancelledBy, NewBooking, Stage,
 };
@@ -22,6 +23,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait, Value,
 };
 
+use crate::CredentialKind;
 use crate::entity::{bookings, holds, idempotency_keys};
 use crate::error::{Refusal, StoreError, refusal};
 use crate::rows::{self, corrupt, us};
@@ -153,8 +155,12 @@ impl Bookings<'_> {
             scope.tx().get_database_backend(),
             booking,
             service,
-            manage_digest,
-            idempotency,
+            &BookingExtras {
+                manage_digest,
+                idempotency,
+                new_customer: None,
+            },
+            false,
         )?;
         match scope.tx().execute_raw(stmt).await {
             Ok(_) => Ok(Created::New),
@@ -434,30 +440,59 @@ fn insert_refusal(e: sea_orm::DbErr, has_key: bool) -> Refused {
         Some(Refusal::Unique) if has_key && format!("{e}").contains("idempotency_keys") => {
             Refused::IdempotencyTaken
         }
+        Some(Refusal::Unique) if format!("{e}").contains("customers") => {
+            Refused::Other(StoreError::Duplicate("customer"))
+        }
         Some(Refusal::Unique) => Refused::Other(StoreError::Duplicate("booking")),
         None => Refused::Other(StoreError::Database(e)),
     }
 }
 
+/// What a booking's one statement stores besides the booking itself.
+#[derive(Clone, Copy, Default)]
+pub struct BookingExtras<'a> {
+    /// The digest of the booking's manage token: stored on the booking and
+    /// registered in the credential directory.
+    pub manage_digest: Option<&'a [u8; 32]>,
+    /// The client's idempotency key.
+    pub idempotency: Option<Idempotency<'a>>,
+    /// A customer to add with the booking (the booking's customer, new to
+    /// the tenant). If the email was added meanwhile by another request the
+    /// statement fails with [`StoreError::Duplicate`]`("customer")`.
+    pub new_customer: Option<&'a Customer>,
+}
+
 /// The one statement that creates a booking: an insert into the
 /// `booking_requests` view on SQLite, a call of `bookwarden_create_booking`
 /// on PostgreSQL (see the migrations). Both take (or join) the hold, store
-/// the booking and record the idempotency key, all or nothing.
+/// the booking, record the idempotency key, add a new customer and register
+/// the manage link in the directory (when `register_manage`), all or
+/// nothing.
 fn insert_statement<S: Active>(
     backend: DbBackend,
     booking: &Booking<S>,
     service: &Service,
-    manage_digest: Option<&[u8; 32]>,
-    idempotency: Option<Idempotency<'_>>,
+    extras: &BookingExtras<'_>,
+    register_manage: bool,
 ) -> Result<Statement, StoreError>
 where
     Booking<S>: Into<AnyBooking> + Clone,
 {
-    if booking.tenant() != service.tenant() {
+    if booking.tenant() != service.tenant()
+        || extras
+            .new_customer
+            .is_some_and(|c| c.tenant() != booking.tenant())
+    {
         return Err(StoreError::WrongTenant);
     }
     if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
         return Err(StoreError::MissingReference("service staff member"));
+    }
+    if extras
+        .new_customer
+        .is_some_and(|c| c.id() != booking.customer())
+    {
+        return Err(StoreError::MissingReference("customer"));
     }
     let capacity = i64::from(service.capacity().seats());
     if i64::from(booking.seats()) > capacity {
@@ -468,6 +503,7 @@ where
     let held_from = us(range.start()) - timing.buffer_before().as_secs() * 1_000_000;
     let held_until = us(range.end()) + timing.buffer_after().as_secs() * 1_000_000;
     let (status, confirmed, _, _) = stage_columns(booking.clone().into().stage());
+    let customer = extras.new_customer;
     let values: Vec<Value> = vec![
         (*booking.tenant().as_uuid()).into(),
         (*booking.id().as_uuid()).into(),
@@ -486,9 +522,16 @@ where
         us(booking.created_at()).into(),
         confirmed.into(),
         i64::from(booking.reschedules()).into(),
-        manage_digest.map(|d| d.to_vec()).into(),
-        idempotency.map(|i| i.key.to_owned()).into(),
-        idempotency.map(|i| i.request_digest.to_vec()).into(),
+        extras.manage_digest.map(|d| d.to_vec()).into(),
+        extras.idempotency.map(|i| i.key.to_owned()).into(),
+        extras.idempotency.map(|i| i.request_digest.to_vec()).into(),
+        customer.map(|c| c.email().as_str().to_owned()).into(),
+        customer.map(|c| c.name().as_str().to_owned()).into(),
+        customer
+            .and_then(Customer::phone)
+            .map(|p| p.as_str().to_owned())
+            .into(),
+        (register_manage && extras.manage_digest.is_some()).into(),
     ];
     let sql = match backend {
         DbBackend::Postgres => format!(
@@ -502,7 +545,8 @@ where
             "INSERT INTO booking_requests (tenant_id, booking_id, hold_id, service_id, staff_id, \
              customer_id, starts_at_us, ends_at_us, held_from_us, held_until_us, capacity, seats, \
              status, answers, created_at_us, confirmed_at_us, reschedules, manage_digest, idem_key, \
-             idem_digest) VALUES ({})",
+             idem_digest, customer_email, customer_name, customer_phone, register_manage) \
+             VALUES ({})",
             vec!["?"; values.len()].join(", ")
         ),
     };
@@ -524,15 +568,47 @@ impl Store {
     where
         Booking<S>: Into<AnyBooking> + Clone,
     {
+        self.book_with(
+            booking,
+            service,
+            BookingExtras {
+                manage_digest,
+                idempotency,
+                new_customer: None,
+            },
+        )
+        .await
+    }
+
+    /// [`Store::book`] with what comes with a public booking: the manage
+    /// link's directory entry and a new customer, in the booking's own
+    /// statement. Where the directory is in another region's database the
+    /// entry is registered first and forgotten again unless the booking is
+    /// stored.
+    pub async fn book_with<S: Active>(
+        &self,
+        booking: &Booking<S>,
+        service: &Service,
+        extras: BookingExtras<'_>,
+    ) -> Result<Created, StoreError>
+    where
+        Booking<S>: Into<AnyBooking> + Clone,
+    {
         let tenant = booking.tenant();
         let db = self.database_of(tenant).await?;
         let stmt = insert_statement(
             db.conn.get_database_backend(),
             booking,
             service,
-            manage_digest,
-            idempotency,
+            &extras,
+            db.holds_directory,
         )?;
+        let elsewhere = extras.manage_digest.filter(|_| !db.holds_directory);
+        if let Some(digest) = elsewhere {
+            self.system()
+                .register_credential(digest, tenant, CredentialKind::BookingManage)
+                .await?;
+        }
         let outcome = {
             // SQLite: one writer at a time, queued here (see `Db::writer`).
             let _writer = match &db.writer {
@@ -541,9 +617,15 @@ impl Store {
             };
             db.conn.execute_raw(stmt).await
         };
-        match outcome {
-            Ok(_) => Ok(Created::New),
-            Err(e) => match (insert_refusal(e, idempotency.is_some()), idempotency) {
+        let created = match outcome {
+            Ok(_) => {
+                self.written(tenant);
+                Ok(Created::New)
+            }
+            Err(e) => match (
+                insert_refusal(e, extras.idempotency.is_some()),
+                extras.idempotency,
+            ) {
                 (Refused::IdempotencyTaken, Some(idem)) => {
                     let scope = self.read(tenant).await?;
                     let seen = scope.bookings().idempotent(idem).await;
@@ -553,7 +635,13 @@ impl Store {
                 (Refused::IdempotencyTaken, None) => Err(StoreError::Retry),
                 (Refused::Other(err), _) => Err(err),
             },
+        };
+        if let Some(digest) = elsewhere
+            && !matches!(created, Ok(Created::New))
+        {
+            self.system().forget_credential(digest).await?;
         }
+        created
     }
 }
 

@@ -30,7 +30,7 @@ pub use accounts::{
     ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
 };
 pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
-pub use bookings::{Bookings, Created, Idempotency};
+pub use bookings::{BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord};
 pub use error::StoreError;
 pub use migrate::{grant_app_role, migrate};

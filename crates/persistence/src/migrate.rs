@@ -18,7 +18,7 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Schema1)]
+        vec![Box::new(Schema1), Box::new(BookingWithCustomer)]
     }
 }
 
@@ -51,6 +51,44 @@ impl MigrationTrait for Schema1 {
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Err(DbErr::Migration(
             "the first schema is not rolled back; restore a backup instead".to_owned(),
+        ))
+    }
+}
+
+/// A public booking adds its customer and registers its manage link in the
+/// booking's own statement.
+struct BookingWithCustomer;
+
+impl MigrationName for BookingWithCustomer {
+    fn name(&self) -> &str {
+        "m0002_booking_with_customer"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for BookingWithCustomer {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let sql = match manager.get_database_backend() {
+            DbBackend::Sqlite => {
+                include_str!("../migrations/0002_booking_with_customer.sqlite.sql")
+            }
+            DbBackend::Postgres => {
+                include_str!("../migrations/0002_booking_with_customer.postgres.sql")
+            }
+            other => {
+                return Err(DbErr::Migration(format!(
+                    "{} is not supported; use SQLite or PostgreSQL",
+                    other.as_str()
+                )));
+            }
+        };
+        manager.get_connection().execute_unprepared(sql).await?;
+        Ok(())
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration(
+            "migrations are not rolled back; restore a backup instead".to_owned(),
         ))
     }
 }

@@ -8,6 +8,7 @@
 //! a query that forgot its filter would still see nothing foreign.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bookwarden_domain::id::TenantId;
@@ -59,6 +60,41 @@ pub struct Store {
     regions: BTreeMap<Region, Db>,
     directory: Db,
     located: RwLock<HashMap<TenantId, Region>>,
+    epochs: Arc<WriteEpochs>,
+}
+
+/// How many writes this process has committed per tenant, in 1,024 shards
+/// (tenants sharing a shard share a count, which only costs a cache miss).
+/// A cache of what a tenant's data shows reads the count before reading the
+/// data and is current while the count has not moved. Writes by other
+/// processes are not counted.
+pub(crate) struct WriteEpochs([AtomicU64; EPOCH_SHARDS]);
+
+const EPOCH_SHARDS: usize = 1024;
+
+impl WriteEpochs {
+    fn new() -> Self {
+        Self([const { AtomicU64::new(0) }; EPOCH_SHARDS])
+    }
+
+    fn shard(&self, tenant: TenantId) -> Option<&AtomicU64> {
+        let (_, low) = tenant.as_uuid().as_u64_pair();
+        usize::try_from(low % 1024)
+            .ok()
+            .and_then(|index| self.0.get(index))
+    }
+
+    fn get(&self, tenant: TenantId) -> u64 {
+        self.shard(tenant).map_or(0, |s| s.load(Ordering::Acquire))
+    }
+
+    /// Called after a commit, never before: a reader that sees the new
+    /// count reads the committed rows.
+    pub(crate) fn bump(&self, tenant: TenantId) {
+        if let Some(shard) = self.shard(tenant) {
+            shard.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// One region's database.
@@ -69,6 +105,9 @@ pub(crate) struct Db {
     /// application, rather than in SQLite's busy handler, which sleeps in
     /// growing steps and wastes most of the time under contention.
     pub(crate) writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Whether the credential directory is in this database, so a write
+    /// here can register a credential in the same statement.
+    pub(crate) holds_directory: bool,
 }
 
 /// Whether a scope may write.
@@ -88,7 +127,14 @@ impl Store {
             let writer = (conn.get_database_backend() == DbBackend::Sqlite)
                 .then(|| Arc::new(tokio::sync::Mutex::new(())));
             if regions
-                .insert(db.region.clone(), Db { conn, writer })
+                .insert(
+                    db.region.clone(),
+                    Db {
+                        conn,
+                        writer,
+                        holds_directory: db.region == config.directory,
+                    },
+                )
                 .is_some()
             {
                 return Err(StoreError::Config(format!(
@@ -105,6 +151,7 @@ impl Store {
             regions,
             directory,
             located: RwLock::new(HashMap::new()),
+            epochs: Arc::new(WriteEpochs::new()),
         })
     }
 
@@ -112,7 +159,21 @@ impl Store {
     /// once (`BEGIN IMMEDIATE`), so a check-then-write inside it cannot race.
     pub async fn write(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let db = self.database_of(tenant).await?;
-        TenantScope::begin(db, tenant, Mode::Write).await
+        let mut scope = TenantScope::begin(db, tenant, Mode::Write).await?;
+        scope.epochs = Some(self.epochs.clone());
+        Ok(scope)
+    }
+
+    /// How many writes of `tenant`'s this process has committed (shared
+    /// with the tenants of its shard). Read it before reading the data a
+    /// cache keeps: the cached result is current while this has not moved.
+    /// Writes by other processes are not counted.
+    pub fn write_epoch(&self, tenant: TenantId) -> u64 {
+        self.epochs.get(tenant)
+    }
+
+    pub(crate) fn written(&self, tenant: TenantId) {
+        self.epochs.bump(tenant);
     }
 
     /// A read-only scope for `tenant`.
@@ -282,6 +343,8 @@ pub struct TenantScope {
     /// Held for the life of a SQLite write scope; declared after `tx` so
     /// the transaction ends before the next writer is let in.
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// A write scope's commit moves the tenant's write epoch.
+    epochs: Option<Arc<WriteEpochs>>,
 }
 
 impl TenantScope {
@@ -328,6 +391,7 @@ impl TenantScope {
             tenant,
             tx,
             _writer: writer,
+            epochs: None,
         })
     }
 
@@ -338,7 +402,11 @@ impl TenantScope {
 
     /// Commits everything done through the scope.
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        if let Some(epochs) = &self.epochs {
+            epochs.bump(self.tenant);
+        }
+        Ok(())
     }
 
     /// Abandons everything done through the scope.

@@ -12,15 +12,14 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
+use bookwarden_app::listing::ListingRequest;
 use bookwarden_app::{AppError, BookingRequest};
 use bookwarden_domain::intake::RawAnswer;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{
-    BookingOut, BookingsOut, ManageOut, PublicServicesOut, ServiceOut, SlotOut, SlotsOut,
-};
+use crate::dto::{BookingOut, BookingsOut, ManageOut, PublicServicesOut, ServiceOut, SlotsOut};
 use crate::extract::{Authenticated, Client};
 use crate::openapi::Errors;
 use crate::problem::ApiError;
@@ -221,12 +220,19 @@ pub(crate) async fn public_services(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct SlotsQuery {
+    /// Start of the window (RFC 3339).
     from: String,
+    /// End of the window (RFC 3339); at most 62 days after `from`.
     to: String,
+    /// The IANA zone whose days group the times (default UTC).
     time_zone: Option<String>,
+    /// Only this staff member's free times.
+    staff_id: Option<String>,
 }
 
-/// Free slots of a public service, read in the requested zone.
+/// Free times of a public service, grouped by day in the requested zone.
+/// Staff members are merged (a time is listed when any of them is free);
+/// `staff_id` lists one member's times, to book with that member.
 #[utoipa::path(tag = "public", params(("slug" = String, Path), ("service" = String, Path), SlotsQuery), responses((status = 200, body = SlotsOut), Errors))]
 #[get("/v1/public/{slug}/services/{service}/slots")]
 pub(crate) async fn public_slots(
@@ -237,15 +243,24 @@ pub(crate) async fn public_slots(
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
     let (slug, service) = path.into_inner();
-    let zone = query.time_zone.as_deref().unwrap_or("UTC");
-    let slots = state
+    let listing = state
         .app
-        .public_slots(&slug, &service, &query.from, &query.to, zone)
+        .public_slots(
+            &slug,
+            &service,
+            &ListingRequest {
+                from: &query.from,
+                to: &query.to,
+                time_zone: query.time_zone.as_deref().unwrap_or("UTC"),
+                staff: query.staff_id.as_deref(),
+            },
+        )
         .await?;
-    Ok(HttpResponse::Ok().json(SlotsOut {
-        time_zone: zone.to_owned(),
-        slots: slots.iter().map(SlotOut::from).collect(),
-    }))
+    // Rendered once per kept listing; every visitor after gets the bytes.
+    let body = listing.rendered(|l| serde_json::to_vec(&SlotsOut::from(l)).unwrap_or_default());
+    Ok(HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(web::Bytes::from_owner(body)))
 }
 
 /// Books a public service. An `Idempotency-Key` header makes retries safe:

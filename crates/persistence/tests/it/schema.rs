@@ -320,7 +320,8 @@ async fn p1_the_booking_path_refuses_another_tenant() {
             .unwrap();
             let call = format!(
                 "SELECT bookwarden_create_booking('{}', gen_random_uuid(), gen_random_uuid(), '{}', '{}', '{}',
-                    0, 10, 0, 10, 1, 1, 'requested', '{{}}', 0, NULL, 0, NULL, NULL, NULL)",
+                    0, 10, 0, 10, 1, 1, 'requested', '{{}}', 0, NULL, 0, NULL, NULL, NULL,
+                    NULL, NULL, NULL, false)",
                 b.tenant,
                 b.service.id(),
                 b.staff,

@@ -1,0 +1,209 @@
+//! Public slot listings, grouped by day and kept while they are current.
+//!
+//! A booking page shows the same month to every visitor, and each listing
+//! costs the slot engine a read of the month's bookings, busy blocks and
+//! schedules. A listing is kept until the first of:
+//! - any committed write of its tenant in this process (the store's write
+//!   epoch moves: a booking, a cancellation, a schedule, a busy block);
+//! - the moment its earliest slot runs into the service's notice;
+//! - [`LISTING_TTL`], which bounds how long a write by another process (a
+//!   second server on the same PostgreSQL) can go unseen.
+//!
+//! A listing that is stale can only offer a slot that is gone, never hide
+//! a rule: every booking is checked against the database and answers 409
+//! when the time is taken.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bookwarden_domain::id::TenantId;
+use bookwarden_domain::jiff::civil::Date;
+use bookwarden_domain::jiff::tz::Offset;
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::slots::Slot;
+
+/// The longest a listing is kept.
+pub const LISTING_TTL: SignedDuration = SignedDuration::from_secs(5);
+
+/// Listings kept at most; a full cache first drops what has expired, then
+/// everything.
+const CAPACITY: usize = 1024;
+
+/// Free times of a service over a window, on the requested zone's days.
+/// Staff members are merged: a time is listed when any of them is free
+/// (ask for one member's listing to choose who).
+pub struct Listing {
+    /// The requested IANA zone.
+    pub time_zone: String,
+    /// The service's length, in minutes.
+    pub duration_minutes: i64,
+    /// Days with at least one free time, in order.
+    pub days: Vec<ListingDay>,
+    rendered: OnceLock<Arc<[u8]>>,
+}
+
+/// One day on the requested zone's calendar.
+pub struct ListingDay {
+    /// The date in the requested zone.
+    pub date: Date,
+    /// Its free times, in order.
+    pub slots: Vec<ListedSlot>,
+}
+
+/// One free time.
+#[derive(Clone, Copy)]
+pub struct ListedSlot {
+    /// When it starts.
+    pub start: Timestamp,
+    /// The requested zone's UTC offset then.
+    pub offset: Offset,
+    /// The most seats free with any one staff member.
+    pub seats_left: u16,
+}
+
+impl Listing {
+    /// Groups `slots` (any order, any staff) by day in their offsets.
+    pub(crate) fn new(time_zone: String, duration: SignedDuration, slots: &[Slot]) -> Self {
+        let mut times: Vec<ListedSlot> = slots
+            .iter()
+            .map(|s| ListedSlot {
+                start: s.start(),
+                offset: s.offset(),
+                seats_left: s.seats_left(),
+            })
+            .collect();
+        times.sort_by_key(|t| t.start);
+        let mut days: Vec<ListingDay> = Vec::new();
+        for time in times {
+            let date = time.offset.to_datetime(time.start).date();
+            match days.last_mut() {
+                Some(day) if day.date == date => match day.slots.last_mut() {
+                    Some(last) if last.start == time.start => {
+                        last.seats_left = last.seats_left.max(time.seats_left);
+                    }
+                    _ => day.slots.push(time),
+                },
+                _ => days.push(ListingDay {
+                    date,
+                    slots: vec![time],
+                }),
+            }
+        }
+        Self {
+            time_zone,
+            duration_minutes: duration.as_mins(),
+            days,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// How many free times are listed.
+    pub fn len(&self) -> usize {
+        self.days.iter().map(|d| d.slots.len()).sum()
+    }
+
+    /// Whether nothing is free.
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+
+    /// The listing as the caller renders it (a response body), made once
+    /// per listing by `render` and kept with it.
+    pub fn rendered(&self, render: impl FnOnce(&Self) -> Vec<u8>) -> Arc<[u8]> {
+        self.rendered.get_or_init(|| render(self).into()).clone()
+    }
+
+    fn first_start(&self) -> Option<Timestamp> {
+        self.days
+            .first()
+            .and_then(|d| d.slots.first())
+            .map(|s| s.start)
+    }
+}
+
+/// What a client asks to list.
+#[derive(Clone, Copy)]
+pub struct ListingRequest<'a> {
+    /// The window's start (RFC 3339).
+    pub from: &'a str,
+    /// The window's end (RFC 3339).
+    pub to: &'a str,
+    /// The IANA zone whose days group the times.
+    pub time_zone: &'a str,
+    /// One staff member's times only.
+    pub staff: Option<&'a str>,
+}
+
+/// What a listing was asked for, as the client spelled it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ListingKey {
+    pub(crate) slug: String,
+    pub(crate) service: String,
+    pub(crate) staff: Option<String>,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) zone: String,
+}
+
+struct Kept {
+    tenant: TenantId,
+    epoch: u64,
+    until: Timestamp,
+    listing: Arc<Listing>,
+}
+
+/// The listings kept.
+#[derive(Default)]
+pub(crate) struct Listings(Mutex<HashMap<ListingKey, Kept>>);
+
+impl Listings {
+    /// The kept listing for `key`, if its tenant has written nothing since
+    /// (`epoch_of` reads the store's count) and it has not expired.
+    pub(crate) fn get(
+        &self,
+        key: &ListingKey,
+        now: Timestamp,
+        epoch_of: impl Fn(TenantId) -> u64,
+    ) -> Option<Arc<Listing>> {
+        let map = self.0.lock().ok()?;
+        let kept = map.get(key)?;
+        (now < kept.until && epoch_of(kept.tenant) == kept.epoch).then(|| kept.listing.clone())
+    }
+
+    /// Keeps `listing`, computed from data read after the tenant's count was
+    /// `epoch`, until `now` + [`LISTING_TTL`] or the moment its first slot
+    /// is closer than `notice`.
+    pub(crate) fn put(
+        &self,
+        key: ListingKey,
+        tenant: TenantId,
+        epoch: u64,
+        now: Timestamp,
+        notice: SignedDuration,
+        listing: Arc<Listing>,
+    ) {
+        let ttl_end = now.checked_add(LISTING_TTL).unwrap_or(now);
+        let until = listing
+            .first_start()
+            .and_then(|start| start.checked_sub(notice).ok())
+            .map_or(ttl_end, |closes| closes.min(ttl_end));
+        let Ok(mut map) = self.0.lock() else {
+            return;
+        };
+        if map.len() >= CAPACITY && !map.contains_key(&key) {
+            map.retain(|_, kept| now < kept.until);
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(
+            key,
+            Kept {
+                tenant,
+                epoch,
+                until,
+                listing,
+            },
+        );
+    }
+}
