@@ -79,6 +79,7 @@ struct Fixture {
     base: String,
     slug: String,
     service: String,
+    quick: String,
     staff: Vec<String>,
     month: (Timestamp, Timestamp),
     server: Child,
@@ -187,6 +188,30 @@ async fn fixture() -> Fixture {
         )
         .await
         .unwrap();
+    // Public bookings go to a short service with room for 240 a day over
+    // two years, after the month the slots are listed for.
+    let quick = app
+        .create_service(
+            &principal,
+            &bookwarden_app::catalog::ServiceInput {
+                name: "Quick question".into(),
+                timing: bookwarden_domain::service::TimingSpec {
+                    duration_minutes: 10,
+                    buffer_before_minutes: 0,
+                    buffer_after_minutes: 0,
+                    minimum_notice_minutes: 0,
+                    horizon_days: 730,
+                    slot_step_minutes: 10,
+                },
+                capacity: 1,
+                staff: staff.clone(),
+                price: None,
+                intake: Vec::new(),
+                public: true,
+            },
+        )
+        .await
+        .unwrap();
     let day = SignedDuration::from_hours(24);
     let start = Timestamp::now().checked_add(day).unwrap();
     let start = Timestamp::from_second(start.as_second() - start.as_second() % 86_400).unwrap();
@@ -278,6 +303,7 @@ async fn fixture() -> Fixture {
         base,
         slug,
         service: service.id().to_string(),
+        quick: quick.id().to_string(),
         staff,
         month,
         server,
@@ -418,14 +444,14 @@ fn http(c: &mut Criterion) {
                         .map(|_| {
                             let n = next.fetch_add(1, Ordering::Relaxed);
                             let member = &fixture.staff[n % fixture.staff.len()];
-                            // 20 half-hour slots a day from 08:00.
+                            // 60 ten-minute slots a day from 08:00.
                             let slot = i64::try_from(n / fixture.staff.len()).unwrap();
                             let at = after_month
-                                .checked_add(SignedDuration::from_hours(24 * (slot / 20) + 8))
-                                .and_then(|t| t.checked_add(SignedDuration::from_mins(30 * (slot % 20))))
+                                .checked_add(SignedDuration::from_hours(24 * (slot / 60) + 8))
+                                .and_then(|t| t.checked_add(SignedDuration::from_mins(10 * (slot % 60))))
                                 .unwrap();
                             client.post(&book_url).json(&json!({
-                                "service_id": fixture.service,
+                                "service_id": fixture.quick,
                                 "staff_id": member,
                                 "start": at.to_string(),
                                 "customer": { "email": format!("b{n}@bench.example"), "name": "Booker" },

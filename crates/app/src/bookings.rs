@@ -7,7 +7,7 @@
 //! written, and the database refuses overlapping time whatever the engine
 //! said, so two customers racing for one slot get one booking and one 409.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bookwarden_crypto::SecretString;
@@ -29,6 +29,7 @@ use crate::auth::{Need, Principal};
 use crate::catalog::{instant, parse_customer, parse_id};
 use crate::error::AppError;
 use crate::listing::{Listing, ListingKey, ListingRequest};
+use crate::snapshot::{Catalog, Snapshot};
 
 /// A booking as shown to staff and to the customer holding its manage
 /// token. `Debug` leaves the intake answers out.
@@ -250,30 +251,49 @@ fn whole_second(start: Timestamp) -> Result<Timestamp, AppError> {
 }
 
 impl App {
-    /// The tenant behind a public slug, if it takes bookings.
-    async fn public_scope(&self, slug: &str) -> Result<(Tenant, TenantScope), AppError> {
-        let tenant = self.locate_public(slug).await?;
-        self.open_public(tenant).await
-    }
-
-    async fn locate_public(&self, slug: &str) -> Result<TenantId, AppError> {
-        let slug = TenantSlug::parse(slug).map_err(|_malformed| AppError::NotFound)?;
+    /// The tenant a public slug names (kept once found).
+    async fn public_tenant(&self, slug: &str) -> Result<TenantId, AppError> {
+        if let Some(kept) = self.snapshots.slug(slug) {
+            return Ok(kept);
+        }
+        let parsed = TenantSlug::parse(slug).map_err(|_malformed| AppError::NotFound)?;
         self.store
             .system()
-            .locate(&slug)
+            .locate(&parsed)
             .await?
             .ok_or(AppError::NotFound)
     }
 
-    /// A read scope of `id` when it takes bookings.
-    async fn open_public(&self, id: TenantId) -> Result<(Tenant, TenantScope), AppError> {
-        let scope = self.store.read(id).await?;
-        match scope.tenant_row().await?.filter(Tenant::accepts_bookings) {
-            Some(tenant) => Ok((tenant, scope)),
+    /// The snapshot of the business at `slug` (`tenant`), kept or read
+    /// now, when it takes bookings.
+    async fn public_snapshot(
+        &self,
+        slug: &str,
+        tenant: TenantId,
+    ) -> Result<Arc<Snapshot>, AppError> {
+        // Read before the rows: a write committed after this moves it.
+        let epoch = self.store.scope_write_epoch(tenant);
+        let now = self.now();
+        let snapshot = match self.snapshots.get(tenant, epoch, now) {
+            Some(kept) => kept,
             None => {
-                scope.rollback().await?;
-                Err(AppError::NotFound)
+                let scope = self.store.read(tenant).await?;
+                let read = async {
+                    let row = scope.tenant_row().await?;
+                    let catalog = Catalog::read(&scope).await?;
+                    Ok::<_, StoreError>(row.map(|tenant| Snapshot { tenant, catalog }))
+                }
+                .await;
+                scope.commit().await?;
+                let snapshot = Arc::new(read?.ok_or(AppError::NotFound)?);
+                self.snapshots.put(slug, epoch, now, snapshot.clone());
+                snapshot
             }
+        };
+        if snapshot.tenant.accepts_bookings() {
+            Ok(snapshot)
+        } else {
+            Err(AppError::NotFound)
         }
     }
 
@@ -282,20 +302,26 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`] for an unknown or closed business.
     pub async fn public_services(&self, slug: &str) -> Result<(Tenant, Vec<Service>), AppError> {
-        let (tenant, scope) = self.public_scope(slug).await?;
-        let services = scope.services().list().await?;
-        scope.commit().await?;
-        Ok((
-            tenant,
-            services.into_iter().filter(Service::is_public).collect(),
-        ))
+        let tenant = self.public_tenant(slug).await?;
+        let snapshot = self.public_snapshot(slug, tenant).await?;
+        let mut services: Vec<Service> = snapshot
+            .catalog
+            .services
+            .values()
+            .filter(|s| s.is_public())
+            .cloned()
+            .collect();
+        services.sort_by_key(Service::id);
+        Ok((snapshot.tenant.clone(), services))
     }
 
     /// The slots of `service` whose start lies in the window, for `staff`
     /// or all its staff, inside an open scope.
+    #[allow(clippy::too_many_arguments, reason = "each narrows the question")]
     async fn slots_in(
         &self,
         scope: &TenantScope,
+        catalog: &Catalog,
         service: &Service,
         staff: Option<StaffId>,
         range: TimeRange,
@@ -311,46 +337,49 @@ impl App {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        // Bookings that could touch the window, buffers included.
-        let reach = SignedDuration::from_hours(48);
+        // Bookings that could touch the window: services never change, so
+        // no booking is longer (with its buffers) than the longest service.
+        let span = |s: &Service| {
+            let t = s.timing();
+            t.duration()
+                .saturating_add(t.buffer_before())
+                .saturating_add(t.buffer_after())
+        };
+        let longest = catalog
+            .services
+            .values()
+            .map(span)
+            .max()
+            .unwrap_or_default();
+        let reach = longest.saturating_add(span(service));
         let wide = TimeRange::new(
             range.start().checked_sub(reach).unwrap_or(range.start()),
             range.end().checked_add(reach).unwrap_or(range.end()),
         )
         .map_err(AppError::internal)?;
-        let services: HashMap<ServiceId, Service> = scope
-            .services()
-            .list()
-            .await?
-            .into_iter()
-            .map(|s| (s.id(), s))
-            .collect();
+        let services = &catalog.services;
         let mut booked: Vec<BookedTime> = Vec::new();
-        for staff in &wanted {
-            for booking in scope.bookings().list(wide, Some(*staff)).await? {
-                let view = BookingView::from(&booking);
-                if !booking.is_active() || Some(view.id) == exclude {
-                    continue;
-                }
-                if let Some(of) = services.get(&view.service) {
-                    booked.push(BookedTime::new(
-                        view.staff,
-                        view.service,
-                        view.range,
-                        of.timing(),
-                        view.seats,
-                    ));
-                }
+        // One query: for one member, theirs; for several, everyone's.
+        let only = match wanted.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        for booking in scope.bookings().list(wide, only).await? {
+            let view = BookingView::from(&booking);
+            if !booking.is_active() || Some(view.id) == exclude || !wanted.contains(&view.staff) {
+                continue;
+            }
+            if let Some(of) = services.get(&view.service) {
+                booked.push(BookedTime::new(
+                    view.staff,
+                    view.service,
+                    view.range,
+                    of.timing(),
+                    view.seats,
+                ));
             }
         }
         let busy = scope.calendars().busy_between(&wanted, wide).await?;
-        let schedules: Vec<_> = scope
-            .schedules()
-            .list()
-            .await?
-            .into_iter()
-            .filter(|s| wanted.contains(&s.staff()))
-            .collect();
         let narrowed;
         let service = match staff {
             // Only the wanted member's slots.
@@ -375,7 +404,8 @@ impl App {
         };
         available_slots(&SlotQuery {
             service,
-            schedules: &schedules,
+            // The engine ignores other staff members' schedules.
+            schedules: &catalog.schedules,
             bookings: &booked,
             busy: &busy,
             window: range,
@@ -424,35 +454,34 @@ impl App {
         {
             return Ok(kept);
         }
-        let tenant = self.locate_public(slug).await?;
+        let tenant = self.public_tenant(slug).await?;
         // Read before the data: a write committed after this moves it.
         let epoch = self.store.write_epoch(tenant);
-        let (_, scope) = self.open_public(tenant).await?;
-        let found = scope
-            .services()
-            .get(service_id)
-            .await
-            .map(|s| s.filter(Service::is_public));
-        let service = match found {
-            Ok(Some(service)) => service,
-            Ok(None) => {
-                scope.rollback().await?;
-                return Err(AppError::NotFound);
-            }
-            Err(error) => {
-                scope.rollback().await?;
-                return Err(error.into());
-            }
-        };
+        let snapshot = self.public_snapshot(slug, tenant).await?;
+        let service = snapshot
+            .catalog
+            .services
+            .get(&service_id)
+            .filter(|s| s.is_public())
+            .cloned()
+            .ok_or(AppError::NotFound)?;
         if staff.is_some_and(|member| !service.staff().contains(&member)) {
-            scope.rollback().await?;
             return Err(AppError::invalid(
                 "staff_id",
                 "does not provide this service",
             ));
         }
+        let scope = self.store.read(tenant).await?;
         let slots = self
-            .slots_in(&scope, &service, staff, range, &zone, None)
+            .slots_in(
+                &scope,
+                &snapshot.catalog,
+                &service,
+                staff,
+                range,
+                &zone,
+                None,
+            )
             .await;
         scope.commit().await?;
         let listing = Arc::new(Listing::new(
@@ -476,6 +505,7 @@ impl App {
     async fn plan_booking(
         &self,
         scope: &TenantScope,
+        catalog: &Catalog,
         tenant: TenantId,
         request: &BookingRequest,
         customer: CustomerId,
@@ -485,11 +515,11 @@ impl App {
             .service
             .parse()
             .map_err(|_malformed| AppError::invalid("service", "not a service id"))?;
-        let service = scope
-            .services()
-            .get(service_id)
-            .await?
+        let service = catalog
+            .services
+            .get(&service_id)
             .filter(|s| !public_only || s.is_public())
+            .cloned()
             .ok_or_else(|| AppError::invalid("service", "no such service"))?;
         let staff: Option<StaffId> = request
             .staff
@@ -524,7 +554,7 @@ impl App {
         .map_err(|e| AppError::invalid("start", e))?;
         let utc = TimeZone::parse("UTC").map_err(AppError::internal)?;
         let slots = self
-            .slots_in(scope, &service, staff, one, &utc, None)
+            .slots_in(scope, catalog, &service, staff, one, &utc, None)
             .await?;
         let slot = slots
             .iter()
@@ -571,15 +601,11 @@ impl App {
                 "1 to 200 printable characters",
             ));
         }
-        let (tenant, scope) = self.public_scope(slug).await?;
+        let tenant = self.public_tenant(slug).await?;
+        let snapshot = self.public_snapshot(slug, tenant).await?;
+        let tenant = &snapshot.tenant;
         let (email, name, phone) = &request.customer;
-        let customer = match parse_customer(tenant.id(), email, name, phone.as_deref()) {
-            Ok(customer) => customer,
-            Err(error) => {
-                scope.rollback().await?;
-                return Err(error);
-            }
-        };
+        let customer = parse_customer(tenant.id(), email, name, phone.as_deref())?;
         let digest_of_request = request_digest(request);
         let idempotency = idempotency_key.map(|key| Idempotency {
             key,
@@ -589,8 +615,16 @@ impl App {
         // (found by email, or added) and the manage link's directory entry
         // then go into the booking's own statement: one write, all or
         // nothing.
+        let scope = self.store.read(tenant.id()).await?;
         let planned = self
-            .plan_booking(&scope, tenant.id(), request, customer.id(), true)
+            .plan_booking(
+                &scope,
+                &snapshot.catalog,
+                tenant.id(),
+                request,
+                customer.id(),
+                true,
+            )
             .await;
         let mut known = match planned {
             Ok(_) => scope.customers().by_email(customer.email()).await?,
@@ -804,10 +838,11 @@ impl App {
         let view = BookingView::from(&booking);
         let start = whole_second(instant("start", start)?)?;
         let scope = self.store.write(tenant).await?;
-        let service = scope
-            .services()
-            .get(view.service)
-            .await?
+        let catalog = Catalog::read(&scope).await?;
+        let service = catalog
+            .services
+            .get(&view.service)
+            .cloned()
             .ok_or(AppError::NotFound)?;
         let one = TimeRange::new(
             start,
@@ -820,7 +855,15 @@ impl App {
         // The booking's own time does not block its new one: the store moves
         // its hold in the same transaction.
         let free = self
-            .slots_in(&scope, &service, Some(view.staff), one, &utc, Some(view.id))
+            .slots_in(
+                &scope,
+                &catalog,
+                &service,
+                Some(view.staff),
+                one,
+                &utc,
+                Some(view.id),
+            )
             .await?
             .into_iter()
             .any(|s| s.start() == start && s.seats_left() >= view.seats);
@@ -982,8 +1025,16 @@ impl App {
         let customer = parse_customer(principal.tenant, email, name, phone.as_deref())?;
         let scope = self.store.write(principal.tenant).await?;
         let (customer, _) = self.find_or_add_customer(&scope, customer).await?;
+        let catalog = Catalog::read(&scope).await?;
         let (booking, service) = match self
-            .plan_booking(&scope, principal.tenant, &request, customer.id(), false)
+            .plan_booking(
+                &scope,
+                &catalog,
+                principal.tenant,
+                &request,
+                customer.id(),
+                false,
+            )
             .await
         {
             Ok(planned) => planned,

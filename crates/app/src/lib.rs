@@ -16,6 +16,7 @@ mod error;
 mod ics;
 pub mod keys;
 pub mod listing;
+mod snapshot;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -72,6 +73,7 @@ pub struct App {
     config: Config,
     clock: Arc<dyn Clock>,
     listings: listing::Listings,
+    snapshots: snapshot::Snapshots,
 }
 
 impl std::fmt::Debug for App {
@@ -167,6 +169,7 @@ impl App {
             config,
             clock,
             listings: listing::Listings::default(),
+            snapshots: snapshot::Snapshots::default(),
         };
         Ok((
             app,

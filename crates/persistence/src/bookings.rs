@@ -609,17 +609,14 @@ impl Store {
                 .register_credential(digest, tenant, CredentialKind::BookingManage)
                 .await?;
         }
-        let outcome = {
-            // SQLite: one writer at a time, queued here (see `Db::writer`).
-            let _writer = match &db.writer {
-                Some(lock) => Some(lock.lock().await),
-                None => None,
-            };
-            db.conn.execute_raw(stmt).await
+        let outcome = match (&db.combiner, &db.writer) {
+            // SQLite: one writer; bookings go in batches (see `combine`).
+            (Some(combiner), Some(writer)) => combiner.execute(&db.conn, writer, stmt).await,
+            _ => db.conn.execute_raw(stmt).await.map(|_| ()),
         };
         let created = match outcome {
             Ok(_) => {
-                self.written(tenant);
+                self.booked(tenant);
                 Ok(Created::New)
             }
             Err(e) => match (

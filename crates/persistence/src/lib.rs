@@ -13,6 +13,7 @@ mod accounts;
 mod audit;
 mod bookings;
 mod calendars;
+mod combine;
 mod db;
 mod entity;
 mod error;

@@ -64,35 +64,52 @@ pub struct Store {
 }
 
 /// How many writes this process has committed per tenant, in 1,024 shards
-/// (tenants sharing a shard share a count, which only costs a cache miss).
-/// A cache of what a tenant's data shows reads the count before reading the
-/// data and is current while the count has not moved. Writes by other
-/// processes are not counted.
-pub(crate) struct WriteEpochs([AtomicU64; EPOCH_SHARDS]);
+/// (tenants sharing a shard share a count, which only costs a cache miss):
+/// every write, and writes through scopes alone. A cache of what a
+/// tenant's data shows reads a count before reading the data and is
+/// current while the count has not moved. The one-statement booking path
+/// moves only the first count: it never writes the tenant row, services,
+/// staff or schedules. Writes by other processes are not counted.
+pub(crate) struct WriteEpochs {
+    any: [AtomicU64; EPOCH_SHARDS],
+    scoped: [AtomicU64; EPOCH_SHARDS],
+}
 
 const EPOCH_SHARDS: usize = 1024;
 
+fn shard(tenant: TenantId) -> usize {
+    let (_, low) = tenant.as_uuid().as_u64_pair();
+    usize::try_from(low % 1024).unwrap_or(0)
+}
+
 impl WriteEpochs {
     fn new() -> Self {
-        Self([const { AtomicU64::new(0) }; EPOCH_SHARDS])
+        Self {
+            any: [const { AtomicU64::new(0) }; EPOCH_SHARDS],
+            scoped: [const { AtomicU64::new(0) }; EPOCH_SHARDS],
+        }
     }
 
-    fn shard(&self, tenant: TenantId) -> Option<&AtomicU64> {
-        let (_, low) = tenant.as_uuid().as_u64_pair();
-        usize::try_from(low % 1024)
-            .ok()
-            .and_then(|index| self.0.get(index))
+    fn any(&self, tenant: TenantId) -> u64 {
+        self.any
+            .get(shard(tenant))
+            .map_or(0, |s| s.load(Ordering::Acquire))
     }
 
-    fn get(&self, tenant: TenantId) -> u64 {
-        self.shard(tenant).map_or(0, |s| s.load(Ordering::Acquire))
+    fn scoped(&self, tenant: TenantId) -> u64 {
+        self.scoped
+            .get(shard(tenant))
+            .map_or(0, |s| s.load(Ordering::Acquire))
     }
 
     /// Called after a commit, never before: a reader that sees the new
     /// count reads the committed rows.
-    pub(crate) fn bump(&self, tenant: TenantId) {
-        if let Some(shard) = self.shard(tenant) {
-            shard.fetch_add(1, Ordering::AcqRel);
+    fn bump(&self, tenant: TenantId, through_scope: bool) {
+        if through_scope && let Some(count) = self.scoped.get(shard(tenant)) {
+            count.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Some(count) = self.any.get(shard(tenant)) {
+            count.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
@@ -108,6 +125,8 @@ pub(crate) struct Db {
     /// Whether the credential directory is in this database, so a write
     /// here can register a credential in the same statement.
     pub(crate) holds_directory: bool,
+    /// SQLite: one-statement bookings run in batches under `writer`.
+    pub(crate) combiner: Option<Arc<crate::combine::Combiner>>,
 }
 
 /// Whether a scope may write.
@@ -124,8 +143,9 @@ impl Store {
         let mut regions = BTreeMap::new();
         for db in &config.regions {
             let conn = connect_url(&db.url, config.max_connections).await?;
-            let writer = (conn.get_database_backend() == DbBackend::Sqlite)
-                .then(|| Arc::new(tokio::sync::Mutex::new(())));
+            let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+            let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+            let combiner = sqlite.then(|| Arc::new(crate::combine::Combiner::default()));
             if regions
                 .insert(
                     db.region.clone(),
@@ -133,6 +153,7 @@ impl Store {
                         conn,
                         writer,
                         holds_directory: db.region == config.directory,
+                        combiner,
                     },
                 )
                 .is_some()
@@ -169,11 +190,20 @@ impl Store {
     /// cache keeps: the cached result is current while this has not moved.
     /// Writes by other processes are not counted.
     pub fn write_epoch(&self, tenant: TenantId) -> u64 {
-        self.epochs.get(tenant)
+        self.epochs.any(tenant)
     }
 
-    pub(crate) fn written(&self, tenant: TenantId) {
-        self.epochs.bump(tenant);
+    /// Like [`Store::write_epoch`], counting only writes through scopes:
+    /// the one-statement booking path ([`Store::book`]) does not move it,
+    /// so a cache of the tenant row, services, staff and schedules, which
+    /// that path never writes, stays current through a run of bookings.
+    pub fn scope_write_epoch(&self, tenant: TenantId) -> u64 {
+        self.epochs.scoped(tenant)
+    }
+
+    /// After the one-statement booking path committed.
+    pub(crate) fn booked(&self, tenant: TenantId) {
+        self.epochs.bump(tenant, false);
     }
 
     /// A read-only scope for `tenant`.
@@ -404,7 +434,7 @@ impl TenantScope {
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         if let Some(epochs) = &self.epochs {
-            epochs.bump(self.tenant);
+            epochs.bump(self.tenant, true);
         }
         Ok(())
     }
