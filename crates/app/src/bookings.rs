@@ -253,7 +253,7 @@ fn whole_second(start: Timestamp) -> Result<Timestamp, AppError> {
 impl App {
     /// The tenant a public slug names (kept once found).
     async fn public_tenant(&self, slug: &str) -> Result<TenantId, AppError> {
-        if let Some(kept) = self.snapshots.slug(slug) {
+        if let Some(kept) = self.snapshots.slug(slug, self.now()) {
             return Ok(kept);
         }
         let parsed = TenantSlug::parse(slug).map_err(|_malformed| AppError::NotFound)?;
@@ -270,18 +270,32 @@ impl App {
         &self,
         slug: &str,
         tenant: TenantId,
+        fresh: bool,
     ) -> Result<Arc<Snapshot>, AppError> {
         // Read before the rows: a write committed after this moves it.
         let epoch = self.store.scope_write_epoch(tenant);
         let now = self.now();
-        let snapshot = match self.snapshots.get(tenant, epoch, now) {
+        let kept = if fresh {
+            None
+        } else {
+            self.snapshots.get(tenant, epoch, now)
+        };
+        let snapshot = match kept {
             Some(kept) => kept,
             None => {
                 let scope = self.store.read(tenant).await?;
                 let read = async {
+                    // The version before the rows: rows newer than their
+                    // version only cost a retry, the other way round
+                    // would let a booking pass on old rules.
+                    let version = scope.catalog_version().await?;
                     let row = scope.tenant_row().await?;
                     let catalog = Catalog::read(&scope).await?;
-                    Ok::<_, StoreError>(row.map(|tenant| Snapshot { tenant, catalog }))
+                    Ok::<_, StoreError>(row.zip(version).map(|(tenant, version)| Snapshot {
+                        tenant,
+                        version,
+                        catalog,
+                    }))
                 }
                 .await;
                 scope.commit().await?;
@@ -303,7 +317,7 @@ impl App {
     /// [`AppError::NotFound`] for an unknown or closed business.
     pub async fn public_services(&self, slug: &str) -> Result<(Tenant, Vec<Service>), AppError> {
         let tenant = self.public_tenant(slug).await?;
-        let snapshot = self.public_snapshot(slug, tenant).await?;
+        let snapshot = self.public_snapshot(slug, tenant, false).await?;
         let mut services: Vec<Service> = snapshot
             .catalog
             .services
@@ -441,10 +455,10 @@ impl App {
             TimeZone::parse(request.time_zone).map_err(|e| AppError::invalid("time_zone", e))?;
         let key = ListingKey {
             slug: slug.to_owned(),
-            service: service.to_owned(),
-            staff: request.staff.map(str::to_owned),
-            from: request.from.to_owned(),
-            to: request.to.to_owned(),
+            service: service_id,
+            staff,
+            from: range.start(),
+            to: range.end(),
             zone: request.time_zone.to_owned(),
         };
         let now = self.now();
@@ -457,7 +471,7 @@ impl App {
         let tenant = self.public_tenant(slug).await?;
         // Read before the data: a write committed after this moves it.
         let epoch = self.store.write_epoch(tenant);
-        let snapshot = self.public_snapshot(slug, tenant).await?;
+        let snapshot = self.public_snapshot(slug, tenant, false).await?;
         let service = snapshot
             .catalog
             .services
@@ -602,7 +616,29 @@ impl App {
             ));
         }
         let tenant = self.public_tenant(slug).await?;
-        let snapshot = self.public_snapshot(slug, tenant).await?;
+        // Checked against the kept rules first; when they changed meanwhile
+        // the booking statement refuses, and the check runs again on the
+        // rules as they are now.
+        for fresh in [false, true] {
+            let snapshot = self.public_snapshot(slug, tenant, fresh).await?;
+            if let Some(booked) = self
+                .book_against(&snapshot, request, idempotency_key)
+                .await?
+            {
+                return Ok(booked);
+            }
+        }
+        Err(AppError::Busy)
+    }
+
+    /// One public booking checked against `snapshot`'s rules; `None` when
+    /// they are no longer the tenant's.
+    async fn book_against(
+        &self,
+        snapshot: &Snapshot,
+        request: &BookingRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<Booked>, AppError> {
         let tenant = &snapshot.tenant;
         let (email, name, phone) = &request.customer;
         let customer = parse_customer(tenant.id(), email, name, phone.as_deref())?;
@@ -639,6 +675,7 @@ impl App {
                 return self
                     .replay(tenant.id(), idempotency)
                     .await?
+                    .map(Some)
                     .ok_or_else(slot_taken);
             }
             Err(other) => return Err(other),
@@ -671,28 +708,30 @@ impl App {
                         manage_digest: Some(&manage_digest),
                         idempotency,
                         new_customer: known.is_none().then_some(&customer),
+                        catalog_version: Some(snapshot.version),
                     },
                 )
                 .await;
             match created {
                 Ok(Created::New) => {
-                    return Ok(Booked {
+                    return Ok(Some(Booked {
                         booking: BookingView::from(&AnyBooking::from(booking)),
                         manage_token: Some(manage),
                         replayed: false,
-                    });
+                    }));
                 }
                 Ok(Created::Replayed(id)) => {
                     let scope = self.store.read(tenant.id()).await?;
                     let first = scope.bookings().get(id).await?;
                     scope.commit().await?;
                     let first = first.ok_or(AppError::NotFound)?;
-                    return Ok(Booked {
+                    return Ok(Some(Booked {
                         booking: BookingView::from(&first),
                         manage_token: None,
                         replayed: true,
-                    });
+                    }));
                 }
+                Err(StoreError::CatalogChanged) => return Ok(None),
                 Err(StoreError::Duplicate("customer")) if known.is_none() => {
                     let scope = self.store.read(tenant.id()).await?;
                     known = scope.customers().by_email(customer.email()).await?;

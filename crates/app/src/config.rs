@@ -97,6 +97,8 @@ pub struct FileConfig {
     pub password_min_length: Option<usize>,
     /// Password hashes running at once.
     pub max_concurrent_hashes: Option<usize>,
+    /// HTTP worker threads.
+    pub workers: Option<usize>,
     /// Sign-in attempts per client address per minute.
     pub login_per_minute: Option<u32>,
     /// Sign-ups per client address per hour.
@@ -211,6 +213,7 @@ impl FileConfig {
                 "MAX_CONCURRENT_HASHES" => {
                     self.max_concurrent_hashes = Some(number("max_concurrent_hashes")? as usize);
                 }
+                "WORKERS" => self.workers = Some(number("workers")? as usize),
                 "LOGIN_PER_MINUTE" => self.login_per_minute = Some(number("login_per_minute")?),
                 "SIGNUP_PER_HOUR" => self.signup_per_hour = Some(number("signup_per_hour")?),
                 "PUBLIC_PER_MINUTE" => self.public_per_minute = Some(number("public_per_minute")?),
@@ -356,6 +359,8 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     /// Hashes at once.
     pub max_concurrent_hashes: usize,
+    /// HTTP worker threads.
+    pub workers: usize,
     /// Sign-in throttling and sessions.
     pub auth: AuthSettings,
     /// Per-address budgets.
@@ -512,6 +517,16 @@ impl Config {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         };
+        // Handlers spend most of a request waiting for the database's own
+        // threads; twice the CPUs keeps the cores busy meanwhile.
+        let workers = match file.workers {
+            Some(0) => return Err(invalid("workers", "must be at least 1")),
+            Some(n) if n > 256 => return Err(invalid("workers", "at most 256")),
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map_or(2, std::num::NonZero::get)
+                .saturating_mul(2),
+        };
         let defaults = AuthSettings::default();
         let auth = AuthSettings {
             lockout_failures: positive("lockout_failures", file.lockout_failures, 5)?,
@@ -584,6 +599,7 @@ impl Config {
             argon2,
             password_policy,
             max_concurrent_hashes,
+            workers,
             auth,
             rate_limits,
             log_format,
@@ -674,6 +690,31 @@ mod tests {
         };
         let err = Config::from_file_config(weak).unwrap_err();
         assert!(err.to_string().contains("argon2"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod workers {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn workers_default_to_twice_the_cpus_and_refuse_zero() {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let config = Config::from_file_config(FileConfig::default()).unwrap();
+        assert_eq!(config.workers, cpus * 2);
+        let mut file = FileConfig::default();
+        file.apply_env([("BOOKWARDEN_WORKERS".to_owned(), "3".to_owned())])
+            .unwrap();
+        assert_eq!(Config::from_file_config(file).unwrap().workers, 3);
+        for bad in ["0", "257"] {
+            let mut file = FileConfig::default();
+            file.apply_env([("BOOKWARDEN_WORKERS".to_owned(), bad.to_owned())])
+                .unwrap();
+            let err = Config::from_file_config(file).unwrap_err();
+            assert!(err.to_string().contains("workers"), "{bad}: {err}");
+        }
     }
 }
 

@@ -87,7 +87,7 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Retry => Self::Busy,
+            StoreError::Retry | StoreError::CatalogChanged => Self::Busy,
             // Concurrent changes a client can meet: not internal failures.
             StoreError::Duplicate(_) => Self::Conflict("duplicate"),
             StoreError::MissingReference(_) => Self::Conflict("reference_changed"),

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use bookwarden_domain::id::TenantId;
+use bookwarden_domain::id::{ServiceId, StaffId, TenantId};
 use bookwarden_domain::jiff::civil::Date;
 use bookwarden_domain::jiff::tz::Offset;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
@@ -25,9 +25,16 @@ use bookwarden_domain::slots::Slot;
 /// The longest a listing is kept.
 pub const LISTING_TTL: SignedDuration = SignedDuration::from_secs(5);
 
-/// Listings kept at most; a full cache first drops what has expired, then
-/// everything.
-const CAPACITY: usize = 1024;
+/// Roughly how much the kept listings may hold, rendered; over it, the
+/// expired ones go first, then all of them.
+const BUDGET_BYTES: usize = 32 << 20;
+
+/// A listing longer than this is computed for each request, not kept
+/// (a month of one-minute slots around the clock, say).
+const MAX_KEPT_SLOTS: usize = 10_000;
+
+/// About what one listed time takes, kept and rendered.
+const BYTES_PER_SLOT: usize = 96;
 
 /// Free times of a service over a window, on the requested zone's days.
 /// Staff members are merged: a time is listed when any of them is free
@@ -134,14 +141,16 @@ pub struct ListingRequest<'a> {
     pub staff: Option<&'a str>,
 }
 
-/// What a listing was asked for, as the client spelled it.
+/// What a listing was asked for, parsed (so spellings of one instant are
+/// one listing).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ListingKey {
     pub(crate) slug: String,
-    pub(crate) service: String,
-    pub(crate) staff: Option<String>,
-    pub(crate) from: String,
-    pub(crate) to: String,
+    pub(crate) service: ServiceId,
+    pub(crate) staff: Option<StaffId>,
+    pub(crate) from: Timestamp,
+    pub(crate) to: Timestamp,
+    /// A zone name that parsed.
     pub(crate) zone: String,
 }
 
@@ -149,12 +158,13 @@ struct Kept {
     tenant: TenantId,
     epoch: u64,
     until: Timestamp,
+    bytes: usize,
     listing: Arc<Listing>,
 }
 
-/// The listings kept.
+/// The listings kept, and about how many bytes they hold.
 #[derive(Default)]
-pub(crate) struct Listings(Mutex<HashMap<ListingKey, Kept>>);
+pub(crate) struct Listings(Mutex<(HashMap<ListingKey, Kept>, usize)>);
 
 impl Listings {
     /// The kept listing for `key`, if its tenant has written nothing since
@@ -165,8 +175,8 @@ impl Listings {
         now: Timestamp,
         epoch_of: impl Fn(TenantId) -> u64,
     ) -> Option<Arc<Listing>> {
-        let map = self.0.lock().ok()?;
-        let kept = map.get(key)?;
+        let kept_all = self.0.lock().ok()?;
+        let kept = kept_all.0.get(key)?;
         (now < kept.until && epoch_of(kept.tenant) == kept.epoch).then(|| kept.listing.clone())
     }
 
@@ -187,21 +197,36 @@ impl Listings {
             .first_start()
             .and_then(|start| start.checked_sub(notice).ok())
             .map_or(ttl_end, |closes| closes.min(ttl_end));
-        let Ok(mut map) = self.0.lock() else {
+        let slots = listing.len();
+        if slots > MAX_KEPT_SLOTS {
+            return;
+        }
+        let bytes = slots
+            .saturating_add(listing.days.len())
+            .saturating_mul(BYTES_PER_SLOT);
+        let Ok(mut kept_all) = self.0.lock() else {
             return;
         };
-        if map.len() >= CAPACITY && !map.contains_key(&key) {
+        let (map, total) = &mut *kept_all;
+        if let Some(old) = map.remove(&key) {
+            *total = total.saturating_sub(old.bytes);
+        }
+        if total.saturating_add(bytes) > BUDGET_BYTES {
             map.retain(|_, kept| now < kept.until);
-            if map.len() >= CAPACITY {
+            *total = map.values().map(|k| k.bytes).sum();
+            if total.saturating_add(bytes) > BUDGET_BYTES {
                 map.clear();
+                *total = 0;
             }
         }
+        *total = total.saturating_add(bytes);
         map.insert(
             key,
             Kept {
                 tenant,
                 epoch,
                 until,
+                bytes,
                 listing,
             },
         );

@@ -3,11 +3,13 @@
 //!
 //! A snapshot is kept while no write scope of its tenant has committed in
 //! this process (the store's scope write epoch), and for at most
-//! [`SNAPSHOT_TTL`], which bounds how long another server's change to a
-//! service or schedule can go unseen here. The one-statement booking path
-//! writes none of these tables and does not move the epoch, so a run of
-//! bookings keeps its snapshot. A slug's tenant never changes once the
-//! tenant exists, so that mapping is kept until the cache is full.
+//! [`SNAPSHOT_TTL`]. The one-statement booking path writes none of these
+//! tables and does not move the epoch, so a run of bookings keeps its
+//! snapshot. Listings and the public service list may show a snapshot up
+//! to that long after another server changed it; a booking never passes
+//! on it: the booking statement carries the snapshot's catalog version and
+//! is refused when a change (by anyone) moved it. A slug's tenant never changes once the
+//! tenant exists; the mapping is still looked up again after a minute.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,9 +52,12 @@ impl Catalog {
     }
 }
 
-/// A tenant's row with its catalog.
+/// A tenant's row with its catalog, and the catalog version they were
+/// read at (a booking checked against them passes it, and is refused when
+/// the version has moved).
 pub(crate) struct Snapshot {
     pub(crate) tenant: Tenant,
+    pub(crate) version: i64,
     pub(crate) catalog: Catalog,
 }
 
@@ -66,13 +71,18 @@ struct Kept {
 #[derive(Default)]
 pub(crate) struct Snapshots {
     kept: Mutex<HashMap<TenantId, Kept>>,
-    slugs: Mutex<HashMap<String, TenantId>>,
+    slugs: Mutex<HashMap<String, (TenantId, Timestamp)>>,
 }
 
+/// How long a slug's tenant is kept.
+const SLUG_TTL: SignedDuration = SignedDuration::from_secs(60);
+
 impl Snapshots {
-    /// The tenant a slug named before, if kept.
-    pub(crate) fn slug(&self, slug: &str) -> Option<TenantId> {
-        self.slugs.lock().ok()?.get(slug).copied()
+    /// The tenant a slug named in the last minute, if kept.
+    pub(crate) fn slug(&self, slug: &str, now: Timestamp) -> Option<TenantId> {
+        let slugs = self.slugs.lock().ok()?;
+        let (tenant, until) = slugs.get(slug)?;
+        (now < *until).then_some(*tenant)
     }
 
     /// The kept snapshot of `tenant` when `epoch` is still the tenant's
@@ -96,7 +106,8 @@ impl Snapshots {
             if slugs.len() >= CAPACITY {
                 slugs.clear();
             }
-            slugs.insert(slug.to_owned(), tenant);
+            let until = now.checked_add(SLUG_TTL).unwrap_or(now);
+            slugs.insert(slug.to_owned(), (tenant, until));
         }
         if let Ok(mut map) = self.kept.lock() {
             if map.len() >= CAPACITY && !map.contains_key(&tenant) {

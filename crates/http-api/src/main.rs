@@ -203,7 +203,9 @@ async fn serve(common: &Common) -> Result<(), String> {
              an HTTPS proxy in front and set behind_proxy (docs/OPERATIONS.md)"
         );
     }
-    let server = start(Arc::new(app), Listen { listener, tls }, None).map_err(|e| chain(&e))?;
+    let workers = app.config().workers;
+    let server =
+        start(Arc::new(app), Listen { listener, tls }, Some(workers)).map_err(|e| chain(&e))?;
     server.await.map_err(|e| chain(&e))?;
     tracing::info!("bookwarden stopped");
     Ok(())

@@ -2,7 +2,46 @@
 -- adds its customer when the email is new and registers the manage link in
 -- the credential directory (when the directory is in this database), so a
 -- refused booking leaves nothing behind. Dropping the old function drops
--- its grant: `bookwarden migrate --app-role ROLE` grants the new one.
+-- its grant: `bookwarden migrate --app-role ROLE` grants the new one (run
+-- it before starting the new version; the old one calls the old function).
+--
+-- The rules a booking is checked against (the tenant row, staff, services
+-- and their staff, schedules) may be read from a kept copy; every change
+-- to them moves the tenant's catalog_version, and the booking refuses to
+-- run against another version than the copy it was checked with
+-- ('bookwarden_catalog_changed'), holding the tenant row FOR SHARE so no
+-- change can commit in between. A stale copy costs a retry, never a
+-- booking the current rules forbid.
+
+ALTER TABLE tenants ADD COLUMN catalog_version bigint NOT NULL DEFAULT 0;
+
+CREATE FUNCTION bookwarden_catalog_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER AS $$
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1
+    WHERE tenant_id = CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION bookwarden_tenant_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER AS $$
+BEGIN
+    NEW.catalog_version := OLD.catalog_version + 1;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER tenants_catalog BEFORE UPDATE OF name, slug, plan, status, time_zone, region
+    ON tenants FOR EACH ROW EXECUTE FUNCTION bookwarden_tenant_changed();
+CREATE TRIGGER staff_catalog AFTER INSERT OR UPDATE OR DELETE
+    ON staff FOR EACH ROW EXECUTE FUNCTION bookwarden_catalog_changed();
+CREATE TRIGGER services_catalog AFTER INSERT OR UPDATE OR DELETE
+    ON services FOR EACH ROW EXECUTE FUNCTION bookwarden_catalog_changed();
+CREATE TRIGGER service_staff_catalog AFTER INSERT OR UPDATE OR DELETE
+    ON service_staff FOR EACH ROW EXECUTE FUNCTION bookwarden_catalog_changed();
+CREATE TRIGGER schedules_catalog AFTER INSERT OR UPDATE OR DELETE
+    ON schedules FOR EACH ROW EXECUTE FUNCTION bookwarden_catalog_changed();
 
 DROP FUNCTION bookwarden_create_booking(
     uuid, uuid, uuid, uuid, uuid, uuid, bigint, bigint, bigint, bigint, bigint, bigint, text,
@@ -15,7 +54,7 @@ CREATE FUNCTION bookwarden_create_booking(
     p_capacity bigint, p_seats bigint, p_status text, p_answers text, p_created bigint,
     p_confirmed bigint, p_reschedules bigint, p_manage bytea, p_idem_key text,
     p_idem_digest bytea, p_customer_email text, p_customer_name text,
-    p_customer_phone text, p_register_manage boolean
+    p_customer_phone text, p_register_manage boolean, p_catalog_version bigint
 ) RETURNS void LANGUAGE plpgsql SECURITY INVOKER AS $$
 DECLARE
     v_hold uuid;
@@ -24,6 +63,12 @@ BEGIN
         RAISE EXCEPTION 'bookwarden_wrong_tenant';
     END IF;
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    -- Checked against the rules as they are now, or not at all.
+    IF p_catalog_version IS NOT NULL AND p_catalog_version IS DISTINCT FROM (
+        SELECT catalog_version FROM tenants WHERE tenant_id = p_tenant FOR SHARE
+    ) THEN
+        RAISE EXCEPTION 'bookwarden_catalog_changed';
+    END IF;
     -- The key first: a retried request fails here, on the key, rather than
     -- on its own booking's time.
     IF p_idem_key IS NOT NULL THEN
@@ -80,3 +125,5 @@ BEGIN
             p_manage);
 END
 $$;
+
+REVOKE ALL ON FUNCTION bookwarden_create_booking FROM PUBLIC;

@@ -2,6 +2,80 @@
 -- also adds its customer when the email is new and registers the manage
 -- link in the credential directory, so a refused booking leaves nothing
 -- behind and no other write has to queue for SQLite's single writer.
+--
+-- The rules a booking is checked against (the tenant row, staff, services
+-- and their staff, schedules) may be read from a kept copy; every change
+-- to them moves the tenant's catalog_version, and the booking statement
+-- refuses to run against another version than the copy it was checked
+-- with ('bookwarden_catalog_changed'), so a stale copy costs a retry,
+-- never a booking the current rules forbid.
+
+ALTER TABLE tenants ADD COLUMN catalog_version INTEGER NOT NULL DEFAULT 0;
+
+CREATE TRIGGER tenants_catalog AFTER UPDATE OF name, slug, plan, status, time_zone, region ON tenants
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER staff_catalog_insert AFTER INSERT ON staff
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER staff_catalog_update AFTER UPDATE ON staff
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER staff_catalog_delete AFTER DELETE ON staff
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+
+CREATE TRIGGER services_catalog_insert AFTER INSERT ON services
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER services_catalog_update AFTER UPDATE ON services
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER services_catalog_delete AFTER DELETE ON services
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+
+CREATE TRIGGER service_staff_catalog_insert AFTER INSERT ON service_staff
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER service_staff_catalog_update AFTER UPDATE ON service_staff
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER service_staff_catalog_delete AFTER DELETE ON service_staff
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+
+CREATE TRIGGER schedules_catalog_insert AFTER INSERT ON schedules
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER schedules_catalog_update AFTER UPDATE ON schedules
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+CREATE TRIGGER schedules_catalog_delete AFTER DELETE ON schedules
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = OLD.tenant_id;
+END;
 
 DROP TRIGGER booking_requests_insert;
 DROP VIEW booking_requests;
@@ -13,11 +87,15 @@ CREATE VIEW booking_requests AS SELECT
     NULL AS status, NULL AS answers, NULL AS created_at_us, NULL AS confirmed_at_us,
     NULL AS reschedules, NULL AS manage_digest, NULL AS idem_key, NULL AS idem_digest,
     NULL AS customer_email, NULL AS customer_name, NULL AS customer_phone,
-    NULL AS register_manage
+    NULL AS register_manage, NULL AS catalog_version
 WHERE 0;
 
 CREATE TRIGGER booking_requests_insert INSTEAD OF INSERT ON booking_requests
 BEGIN
+    -- Checked against the rules as they are now, or not at all.
+    SELECT RAISE(ABORT, 'bookwarden_catalog_changed')
+    WHERE NEW.catalog_version IS NOT NULL
+      AND NEW.catalog_version IS NOT (SELECT catalog_version FROM tenants WHERE tenant_id = NEW.tenant_id);
     -- The key first: a retried request fails here, on the key, rather than
     -- on its own booking's time.
     INSERT INTO idempotency_keys (tenant_id, idem_key, request_digest, booking_id, created_at_us)

@@ -159,6 +159,7 @@ impl Bookings<'_> {
                 manage_digest,
                 idempotency,
                 new_customer: None,
+                catalog_version: None,
             },
             false,
         )?;
@@ -434,6 +435,7 @@ enum Refused {
 fn insert_refusal(e: sea_orm::DbErr, has_key: bool) -> Refused {
     match refusal(&e) {
         Some(Refusal::Overlap | Refusal::Check) => Refused::Other(StoreError::SlotTaken),
+        Some(Refusal::CatalogChanged) => Refused::Other(StoreError::CatalogChanged),
         Some(Refusal::ForeignKey) => Refused::Other(StoreError::MissingReference(
             "customer, staff member or service",
         )),
@@ -460,6 +462,10 @@ pub struct BookingExtras<'a> {
     /// the tenant). If the email was added meanwhile by another request the
     /// statement fails with [`StoreError::Duplicate`]`("customer")`.
     pub new_customer: Option<&'a Customer>,
+    /// The tenant's catalog version the booking was checked against
+    /// ([`TenantScope::catalog_version`]); when it has moved since, the
+    /// statement fails with [`StoreError::CatalogChanged`].
+    pub catalog_version: Option<i64>,
 }
 
 /// The one statement that creates a booking: an insert into the
@@ -532,6 +538,7 @@ where
             .map(|p| p.as_str().to_owned())
             .into(),
         (register_manage && extras.manage_digest.is_some()).into(),
+        extras.catalog_version.into(),
     ];
     let sql = match backend {
         DbBackend::Postgres => format!(
@@ -545,7 +552,8 @@ where
             "INSERT INTO booking_requests (tenant_id, booking_id, hold_id, service_id, staff_id, \
              customer_id, starts_at_us, ends_at_us, held_from_us, held_until_us, capacity, seats, \
              status, answers, created_at_us, confirmed_at_us, reschedules, manage_digest, idem_key, \
-             idem_digest, customer_email, customer_name, customer_phone, register_manage) \
+             idem_digest, customer_email, customer_name, customer_phone, register_manage, \
+             catalog_version) \
              VALUES ({})",
             vec!["?"; values.len()].join(", ")
         ),
@@ -575,6 +583,7 @@ impl Store {
                 manage_digest,
                 idempotency,
                 new_customer: None,
+                catalog_version: None,
             },
         )
         .await
@@ -611,14 +620,20 @@ impl Store {
         }
         let outcome = match (&db.combiner, &db.writer) {
             // SQLite: one writer; bookings go in batches (see `combine`).
-            (Some(combiner), Some(writer)) => combiner.execute(&db.conn, writer, stmt).await,
-            _ => db.conn.execute_raw(stmt).await.map(|_| ()),
+            // The batch moves the write epoch itself.
+            (Some(combiner), Some(writer)) => {
+                combiner.execute(&db.conn, writer, tenant, stmt).await
+            }
+            _ => {
+                let done = db.conn.execute_raw(stmt).await.map(|_| ());
+                if done.is_ok() {
+                    self.booked(tenant);
+                }
+                done
+            }
         };
         let created = match outcome {
-            Ok(_) => {
-                self.booked(tenant);
-                Ok(Created::New)
-            }
+            Ok(()) => Ok(Created::New),
             Err(e) => match (
                 insert_refusal(e, extras.idempotency.is_some()),
                 extras.idempotency,

@@ -13,8 +13,9 @@
 //! The batch runs in its own task, so a caller that goes away cannot leave
 //! the others' bookings half done.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bookwarden_domain::id::TenantId;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
@@ -22,14 +23,16 @@ use sea_orm::{
 use tokio::sync::oneshot;
 
 use crate::error::refusal;
+use crate::store::WriteEpochs;
 
 /// Bookings waiting for the writer.
-#[derive(Default)]
 pub(crate) struct Combiner {
     queue: Mutex<Vec<Job>>,
+    epochs: Arc<WriteEpochs>,
 }
 
 struct Job {
+    tenant: TenantId,
     statement: Statement,
     reply: oneshot::Sender<Result<(), DbErr>>,
 }
@@ -39,34 +42,47 @@ fn stopped() -> DbErr {
 }
 
 impl Combiner {
-    /// Runs `statement` in the next batch and answers its own outcome.
+    pub(crate) fn new(epochs: Arc<WriteEpochs>) -> Self {
+        Self {
+            queue: Mutex::new(Vec::new()),
+            epochs,
+        }
+    }
+
+    /// The queue; a panic elsewhere while it was held left it whole (a
+    /// push or a take), so a poisoned lock is used as it is.
+    fn queue(&self) -> MutexGuard<'_, Vec<Job>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `statement`, a booking of `tenant`, in the next batch and
+    /// answers its own outcome.
     pub(crate) async fn execute(
         self: &Arc<Self>,
         conn: &DatabaseConnection,
         writer: &Arc<tokio::sync::Mutex<()>>,
+        tenant: TenantId,
         statement: Statement,
     ) -> Result<(), DbErr> {
         let (reply, mut answer) = oneshot::channel();
-        self.queue
-            .lock()
-            .map_err(|_poisoned| stopped())?
-            .push(Job { statement, reply });
+        self.queue().push(Job {
+            tenant,
+            statement,
+            reply,
+        });
         loop {
             tokio::select! {
                 biased;
                 answered = &mut answer => return answered.unwrap_or_else(|_dropped| Err(stopped())),
                 guard = writer.clone().lock_owned() => {
-                    let jobs = self
-                        .queue
-                        .lock()
-                        .map(|mut q| std::mem::take(&mut *q))
-                        .unwrap_or_default();
+                    let jobs = std::mem::take(&mut *self.queue());
                     // Empty: this booking ran in a batch that has finished,
                     // and its answer is waiting.
                     if !jobs.is_empty() {
                         let conn = conn.clone();
+                        let epochs = self.epochs.clone();
                         let batch = tokio::spawn(async move {
-                            run(&conn, jobs).await;
+                            run(&conn, &epochs, jobs).await;
                             drop(guard);
                         });
                         // Its answers arrive through the channel; a batch
@@ -80,7 +96,12 @@ impl Combiner {
     }
 }
 
-async fn run(conn: &DatabaseConnection, jobs: Vec<Job>) {
+async fn run(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<Job>) {
+    // A caller that went away before its batch began: not written.
+    let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
+    if jobs.is_empty() {
+        return;
+    }
     let tx = match conn
         .begin_with_options(TransactionOptions {
             isolation_level: None,
@@ -90,40 +111,39 @@ async fn run(conn: &DatabaseConnection, jobs: Vec<Job>) {
         .await
     {
         Ok(tx) => tx,
-        Err(error) => {
-            let message = error.to_string();
-            for job in jobs {
-                let _gone = job.reply.send(Err(DbErr::Custom(message.clone())));
-            }
-            return;
-        }
+        Err(_) => return one_by_one(conn, epochs, jobs).await,
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut broken = false;
-    for Job { statement, reply } in jobs {
-        if broken {
-            outcomes.push((reply, Err(stopped())));
-            continue;
-        }
-        let outcome = tx.execute_raw(statement).await.map(|_| ());
+    for job in &jobs {
+        let outcome = tx.execute_raw(job.statement.clone()).await.map(|_| ());
         if let Err(error) = &outcome
             && refusal(error).is_none()
         {
             broken = true;
+            break;
         }
-        outcomes.push((reply, outcome));
+        outcomes.push(outcome);
     }
-    let ended = if broken {
-        tx.rollback().await
-    } else {
-        tx.commit().await
-    };
-    let failed = broken || ended.is_err();
-    for (reply, outcome) in outcomes {
-        let answer = match outcome {
-            Ok(()) if failed => Err(stopped()),
-            other => other,
-        };
-        let _gone = reply.send(answer);
+    if broken || tx.commit().await.is_err() {
+        // Dropping an unfinished transaction rolls it back.
+        return one_by_one(conn, epochs, jobs).await;
+    }
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        if outcome.is_ok() {
+            epochs.bump(job.tenant, false);
+        }
+        let _gone = job.reply.send(outcome);
+    }
+}
+
+/// After a batch failed as a whole: each booking alone, in autocommit.
+async fn one_by_one(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<Job>) {
+    for job in jobs {
+        let outcome = conn.execute_raw(job.statement).await.map(|_| ());
+        if outcome.is_ok() {
+            epochs.bump(job.tenant, false);
+        }
+        let _gone = job.reply.send(outcome);
     }
 }

@@ -27,9 +27,6 @@ pub(crate) async fn connect_url(
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
-                // Readers map the file instead of copying each page they
-                // read after another connection wrote.
-                .pragma("mmap_size", "268435456")
         });
     } else if !url.starts_with("postgres:") && !url.starts_with("postgresql:") {
         return Err(StoreError::Config(

@@ -25,6 +25,10 @@ pub enum StoreError {
     /// The row cannot be removed while others refer to it.
     #[error("the {0} is still in use")]
     InUse(&'static str),
+    /// The booking was checked against rules (the tenant, its services,
+    /// staff and schedules) that have changed since; check it again.
+    #[error("the business's services or hours changed; check again")]
+    CatalogChanged,
     /// A concurrent request with the same idempotency key is being
     /// stored; retrying returns its booking.
     #[error("a request with the same idempotency key is in progress; retry")]
@@ -65,6 +69,8 @@ pub(crate) enum Refusal {
     ForeignKey,
     /// A CHECK constraint (such as seats above capacity).
     Check,
+    /// The booking statement's catalog version is not the tenant's.
+    CatalogChanged,
 }
 
 /// Reads the database's error code (SQLSTATE on PostgreSQL, the extended
@@ -79,6 +85,9 @@ pub(crate) fn refusal(err: &DbErr) -> Option<Refusal> {
     };
     if db.message().contains("bookwarden_slot_taken") {
         return Some(Refusal::Overlap);
+    }
+    if db.message().contains("bookwarden_catalog_changed") {
+        return Some(Refusal::CatalogChanged);
     }
     match db.code().as_deref() {
         // exclusion_violation, deadlock_detected, serialization_failure
@@ -114,6 +123,7 @@ impl std::fmt::Debug for StoreError {
                 write!(f, "Database(code: {})", code.as_deref().unwrap_or("none"))
             }
             Self::SlotTaken => f.write_str("SlotTaken"),
+            Self::CatalogChanged => f.write_str("CatalogChanged"),
             Self::Duplicate(what) => write!(f, "Duplicate({what:?})"),
             Self::MissingReference(what) => write!(f, "MissingReference({what:?})"),
             Self::InUse(what) => write!(f, "InUse({what:?})"),

@@ -104,7 +104,7 @@ impl WriteEpochs {
 
     /// Called after a commit, never before: a reader that sees the new
     /// count reads the committed rows.
-    fn bump(&self, tenant: TenantId, through_scope: bool) {
+    pub(crate) fn bump(&self, tenant: TenantId, through_scope: bool) {
         if through_scope && let Some(count) = self.scoped.get(shard(tenant)) {
             count.fetch_add(1, Ordering::AcqRel);
         }
@@ -140,12 +140,13 @@ impl Store {
     /// Connects to every region's database. The schema must be migrated
     /// ([`crate::migrate`]).
     pub async fn open(config: StoreConfig) -> Result<Self, StoreError> {
+        let epochs = Arc::new(WriteEpochs::new());
         let mut regions = BTreeMap::new();
         for db in &config.regions {
             let conn = connect_url(&db.url, config.max_connections).await?;
             let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
             let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
-            let combiner = sqlite.then(|| Arc::new(crate::combine::Combiner::default()));
+            let combiner = sqlite.then(|| Arc::new(crate::combine::Combiner::new(epochs.clone())));
             if regions
                 .insert(
                     db.region.clone(),
@@ -172,7 +173,7 @@ impl Store {
             regions,
             directory,
             located: RwLock::new(HashMap::new()),
-            epochs: Arc::new(WriteEpochs::new()),
+            epochs,
         })
     }
 

@@ -5,7 +5,7 @@ use bookwarden_domain::tenant::{
     Plan, Region, Tenant, TenantName, TenantParts, TenantSlug, TenantStatus,
 };
 use bookwarden_domain::time::TimeZone;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::{tenant_keys, tenants};
 use crate::error::StoreError;
@@ -50,6 +50,31 @@ impl TenantScope {
     /// This scope's tenant.
     pub async fn tenant_row(&self) -> Result<Option<Tenant>, StoreError> {
         own_tenant(self).await?.map(parse).transpose()
+    }
+
+    /// The tenant's catalog version: it moves with every change to the
+    /// tenant row, its staff, services and schedules (database triggers),
+    /// whoever makes it. A booking checked against a kept copy of those
+    /// passes the copy's version ([`crate::BookingExtras`]).
+    pub async fn catalog_version(&self) -> Result<Option<i64>, StoreError> {
+        let backend = self.tx().get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT catalog_version FROM tenants WHERE tenant_id = $1"
+            }
+            _ => "SELECT catalog_version FROM tenants WHERE tenant_id = ?",
+        };
+        let row = self
+            .tx()
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [self.uuid().into()],
+            ))
+            .await?;
+        row.map(|r| r.try_get::<i64>("", "catalog_version"))
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// Saves a changed name, plan or status of this scope's tenant.

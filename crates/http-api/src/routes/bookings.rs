@@ -222,7 +222,7 @@ pub(crate) async fn public_services(
 pub(crate) struct SlotsQuery {
     /// Start of the window (RFC 3339).
     from: String,
-    /// End of the window (RFC 3339); at most 62 days after `from`.
+    /// End of the window (RFC 3339); at most 92 days after `from`.
     to: String,
     /// The IANA zone whose days group the times (default UTC).
     time_zone: Option<String>,

@@ -430,6 +430,51 @@ async fn p13_kept_slot_listings_follow_bookings_cancellations_schedules_and_time
     app.finish().await;
 }
 
+/// A change made by another server (its own store, so this process never
+/// hears of it) binds bookings at once: the kept copy of the rules is
+/// refused by the booking statement and the check runs again.
+#[tokio::test]
+async fn p13_a_change_by_another_server_binds_the_next_booking() {
+    for engine in engines() {
+        let app = spawn_with(Options {
+            engine,
+            ..Options::default()
+        })
+        .await;
+        let shop = shop(&app).await;
+        let slug = &shop.owner.slug;
+        // This server keeps the business's rules.
+        let listed = app
+            .http
+            .get(app.url(&format!("/v1/public/{slug}/services")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200);
+        // Another server suspends the business.
+        let other = bookwarden_app::App::open_store(app.app.config())
+            .await
+            .unwrap();
+        let tenant: bookwarden_domain::id::TenantId = shop.owner.tenant.parse().unwrap();
+        let scope = other.write(tenant).await.unwrap();
+        let mut row = scope.tenant_row().await.unwrap().unwrap();
+        row.set_status(bookwarden_domain::tenant::TenantStatus::Suspended)
+            .unwrap();
+        assert!(scope.update_tenant(&row).await.unwrap());
+        scope.commit().await.unwrap();
+        other.close().await.unwrap();
+        let refused = public_book(
+            &app,
+            slug,
+            booking_body(&shop, at_ten(&app, 2), "gus@example.com"),
+            None,
+        )
+        .await;
+        assert_eq!(refused.status(), 404, "{engine:?}: a suspended business");
+        app.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn p13_sixty_four_concurrent_public_bookings_for_one_slot_get_exactly_one_201() {
     for engine in engines() {

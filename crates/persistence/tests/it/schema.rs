@@ -321,7 +321,7 @@ async fn p1_the_booking_path_refuses_another_tenant() {
             let call = format!(
                 "SELECT bookwarden_create_booking('{}', gen_random_uuid(), gen_random_uuid(), '{}', '{}', '{}',
                     0, 10, 0, 10, 1, 1, 'requested', '{{}}', 0, NULL, 0, NULL, NULL, NULL,
-                    NULL, NULL, NULL, false)",
+                    NULL, NULL, NULL, false, NULL)",
                 b.tenant,
                 b.service.id(),
                 b.staff,
