@@ -1,6 +1,7 @@
 //! The server over real HTTP, against an actix hello-world on the same
-//! machine: a month of slots among 500 bookings and 500 busy blocks, and
-//! public bookings on the embedded SQLite database. The server is the
+//! machine: a month of slots among 500 bookings and 500 busy blocks (as
+//! visitors see it, kept between them, and computed afresh for every
+//! request), and public bookings on the embedded SQLite database. The server is the
 //! release `bookwarden` binary (built by `cargo xtask bench`) in its own
 //! process, so its memory can be read: resident size idle and its peak
 //! under load go to target/criterion/http-memory.json.
@@ -419,6 +420,34 @@ fn http(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let requests = (0..BATCH).map(|_| client.get(&slots_url)).collect();
+                    total += batch(requests).await;
+                }
+                total
+            })
+        });
+    });
+    // The same month computed for every request: each asks for a window
+    // one second shorter, so no kept listing answers it.
+    let cold = AtomicUsize::new(1);
+    group.bench_function("slots_month_cold_64", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests = (0..BATCH)
+                        .map(|_| {
+                            let n = i64::try_from(cold.fetch_add(1, Ordering::Relaxed)).unwrap();
+                            let to = fixture
+                                .month
+                                .1
+                                .checked_sub(SignedDuration::from_secs(n))
+                                .unwrap();
+                            client.get(format!(
+                                "{}/v1/public/{}/services/{}/slots?from={}&to={to}&time_zone=Europe/Berlin",
+                                fixture.base, fixture.slug, fixture.service, fixture.month.0
+                            ))
+                        })
+                        .collect();
                     total += batch(requests).await;
                 }
                 total

@@ -26,6 +26,12 @@ const RATIOS: &[Ratio] = &[
         goal: Some(2.5),
     },
     Ratio {
+        label: "the same month computed for every request (no kept listing) vs actix hello-world",
+        subject: "http/slots_month_cold_64",
+        baseline: "http/hello_64",
+        goal: None,
+    },
+    Ratio {
         label: "slot engine vs bare sweep, 0 busy blocks",
         subject: "slots/engine/0",
         baseline: "slots/bare_sweep/0",
@@ -96,6 +102,11 @@ const THROUGHPUTS: &[(&str, &str, Option<f64>)] = &[
     (
         "GET slots, month view, requests/s",
         "http/slots_month_64",
+        None,
+    ),
+    (
+        "GET slots, month view computed for every request, requests/s",
+        "http/slots_month_cold_64",
         None,
     ),
     (

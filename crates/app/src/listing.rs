@@ -27,7 +27,7 @@ pub const LISTING_TTL: SignedDuration = SignedDuration::from_secs(5);
 
 /// Roughly how much the kept listings may hold, rendered; over it, the
 /// expired ones go first, then all of them.
-const BUDGET_BYTES: usize = 32 << 20;
+const BUDGET_BYTES: usize = 8 << 20;
 
 /// A listing longer than this is computed for each request, not kept
 /// (a month of one-minute slots around the clock, say).

@@ -99,8 +99,9 @@ impl Combiner {
 async fn run(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<Job>) {
     // A caller that went away before its batch began: not written.
     let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
-    if jobs.is_empty() {
-        return;
+    if jobs.len() < 2 {
+        // Alone, the statement is its own transaction: no BEGIN or COMMIT.
+        return one_by_one(conn, epochs, jobs).await;
     }
     let tx = match conn
         .begin_with_options(TransactionOptions {
@@ -137,7 +138,8 @@ async fn run(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<Job>) {
     }
 }
 
-/// After a batch failed as a whole: each booking alone, in autocommit.
+/// Each booking alone, in autocommit: a batch of one, or the bookings of
+/// a batch that failed as a whole.
 async fn one_by_one(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<Job>) {
     for job in jobs {
         let outcome = conn.execute_raw(job.statement).await.map(|_| ());

@@ -27,6 +27,9 @@ pub(crate) async fn connect_url(
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+                // Statement journals (each booking of a batch can be undone
+                // alone) and temporary tables stay in memory, not in files.
+                .pragma("temp_store", "MEMORY")
         });
     } else if !url.starts_with("postgres:") && !url.starts_with("postgresql:") {
         return Err(StoreError::Config(
