@@ -22,6 +22,22 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Runs a migration's SQL for the connection's dialect.
+async fn run_sql(manager: &SchemaManager<'_>, sqlite: &str, postgres: &str) -> Result<(), DbErr> {
+    let sql = match manager.get_database_backend() {
+        DbBackend::Sqlite => sqlite,
+        DbBackend::Postgres => postgres,
+        other => {
+            return Err(DbErr::Migration(format!(
+                "{} is not supported; use SQLite or PostgreSQL",
+                other.as_str()
+            )));
+        }
+    };
+    manager.get_connection().execute_unprepared(sql).await?;
+    Ok(())
+}
+
 /// The first schema.
 struct Schema1;
 
@@ -34,18 +50,12 @@ impl MigrationName for Schema1 {
 #[async_trait::async_trait]
 impl MigrationTrait for Schema1 {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let sql = match manager.get_database_backend() {
-            DbBackend::Sqlite => include_str!("../migrations/0001_schema.sqlite.sql"),
-            DbBackend::Postgres => include_str!("../migrations/0001_schema.postgres.sql"),
-            other => {
-                return Err(DbErr::Migration(format!(
-                    "{} is not supported; use SQLite or PostgreSQL",
-                    other.as_str()
-                )));
-            }
-        };
-        manager.get_connection().execute_unprepared(sql).await?;
-        Ok(())
+        run_sql(
+            manager,
+            include_str!("../migrations/0001_schema.sqlite.sql"),
+            include_str!("../migrations/0001_schema.postgres.sql"),
+        )
+        .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
@@ -68,22 +78,12 @@ impl MigrationName for BookingWithCustomer {
 #[async_trait::async_trait]
 impl MigrationTrait for BookingWithCustomer {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let sql = match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                include_str!("../migrations/0002_booking_with_customer.sqlite.sql")
-            }
-            DbBackend::Postgres => {
-                include_str!("../migrations/0002_booking_with_customer.postgres.sql")
-            }
-            other => {
-                return Err(DbErr::Migration(format!(
-                    "{} is not supported; use SQLite or PostgreSQL",
-                    other.as_str()
-                )));
-            }
-        };
-        manager.get_connection().execute_unprepared(sql).await?;
-        Ok(())
+        run_sql(
+            manager,
+            include_str!("../migrations/0002_booking_with_customer.sqlite.sql"),
+            include_str!("../migrations/0002_booking_with_customer.postgres.sql"),
+        )
+        .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
