@@ -71,7 +71,7 @@ pub struct ListedSlot {
 impl Listing {
     /// Groups `slots` (any order, any staff) by day in their offsets.
     pub(crate) fn new(time_zone: String, duration: SignedDuration, slots: &[Slot]) -> Self {
-        let mut times: Vec<ListedSlot> = slots
+        let times = slots
             .iter()
             .map(|s| ListedSlot {
                 start: s.start(),
@@ -79,6 +79,11 @@ impl Listing {
                 seats_left: s.seats_left(),
             })
             .collect();
+        Self::from_times(time_zone, duration, times)
+    }
+
+    /// Groups free times (any order, repeated per staff member) by day.
+    fn from_times(time_zone: String, duration: SignedDuration, mut times: Vec<ListedSlot>) -> Self {
         times.sort_by_key(|t| t.start);
         let mut days: Vec<ListingDay> = Vec::new();
         for time in times {
@@ -230,5 +235,133 @@ impl Listings {
                 listing,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+
+    use super::*;
+
+    fn at(text: &str, offset_hours: i8, seats_left: u16) -> ListedSlot {
+        ListedSlot {
+            start: text.parse().unwrap(),
+            offset: Offset::constant(offset_hours),
+            seats_left,
+        }
+    }
+
+    #[test]
+    fn times_are_merged_across_staff_and_grouped_by_the_customers_day() {
+        // New York's last evening hour of March 7 is already March 8 in UTC.
+        let listing = Listing::from_times(
+            "America/New_York".to_owned(),
+            SignedDuration::from_mins(30),
+            vec![
+                at("2027-03-08T15:00:00Z", -5, 1),
+                at("2027-03-08T04:30:00Z", -5, 2),
+                at("2027-03-08T15:00:00Z", -5, 3),
+                at("2027-03-08T04:30:00Z", -5, 1),
+            ],
+        );
+        assert_eq!(listing.len(), 2, "one time per start, whoever is free");
+        assert_eq!(listing.days.len(), 2);
+        assert_eq!(listing.days[0].date.to_string(), "2027-03-07");
+        assert_eq!(
+            listing.days[0].slots[0].seats_left, 2,
+            "the most seats free"
+        );
+        assert_eq!(listing.days[1].date.to_string(), "2027-03-08");
+        assert_eq!(listing.days[1].slots[0].seats_left, 3);
+        assert_eq!(listing.duration_minutes, 30);
+    }
+
+    #[test]
+    fn kept_listings_expire_move_with_the_epoch_and_stay_within_their_budget() {
+        let listings = Listings::default();
+        let tenant = TenantId::random();
+        let now: Timestamp = "2027-01-01T08:00:00Z".parse().unwrap();
+        let key = |n: i64| ListingKey {
+            slug: "clinic".to_owned(),
+            service: ServiceId::random(),
+            staff: None,
+            from: now,
+            to: now.checked_add(SignedDuration::from_hours(n)).unwrap(),
+            zone: "UTC".to_owned(),
+        };
+        let one = |first: &str| {
+            Arc::new(Listing::from_times(
+                "UTC".to_owned(),
+                SignedDuration::from_mins(30),
+                vec![at(first, 0, 1)],
+            ))
+        };
+        let k = key(1);
+        listings.put(
+            k.clone(),
+            tenant,
+            7,
+            now,
+            SignedDuration::ZERO,
+            one("2027-01-01T12:00:00Z"),
+        );
+        assert!(listings.get(&k, now, |_| 7).is_some());
+        assert!(
+            listings.get(&k, now, |_| 8).is_none(),
+            "a write moved the epoch"
+        );
+        let later = now.checked_add(LISTING_TTL).unwrap();
+        assert!(listings.get(&k, later, |_| 7).is_none(), "expired");
+        // The first slot runs into its notice before the time to live ends.
+        let soon = key(2);
+        listings.put(
+            soon.clone(),
+            tenant,
+            7,
+            now,
+            SignedDuration::from_mins(239),
+            one("2027-01-01T12:00:00Z"),
+        );
+        let closes = now.checked_add(SignedDuration::from_mins(1)).unwrap();
+        assert!(listings.get(&soon, closes, |_| 7).is_none());
+        // Too long a listing is not kept at all.
+        let long = key(3);
+        let many = (0..=MAX_KEPT_SLOTS)
+            .map(|n| ListedSlot {
+                start: now
+                    .checked_add(SignedDuration::from_mins(i64::try_from(n).unwrap()))
+                    .unwrap(),
+                offset: Offset::UTC,
+                seats_left: 1,
+            })
+            .collect();
+        let huge = Arc::new(Listing::from_times(
+            "UTC".to_owned(),
+            SignedDuration::from_mins(1),
+            many,
+        ));
+        listings.put(long.clone(), tenant, 7, now, SignedDuration::ZERO, huge);
+        assert!(listings.get(&long, now, |_| 7).is_none());
+        // However many are put, the kept bytes stay within the budget.
+        let thousand: Vec<ListedSlot> = (0..1_000)
+            .map(|n| ListedSlot {
+                start: now.checked_add(SignedDuration::from_mins(n)).unwrap(),
+                offset: Offset::UTC,
+                seats_left: 1,
+            })
+            .collect();
+        for n in 10..300 {
+            let listing = Arc::new(Listing::from_times(
+                "UTC".to_owned(),
+                SignedDuration::from_mins(1),
+                thousand.clone(),
+            ));
+            listings.put(key(n), tenant, 7, now, SignedDuration::ZERO, listing);
+        }
+        let kept = listings.0.lock().unwrap();
+        assert!(kept.1 <= BUDGET_BYTES, "{} bytes kept", kept.1);
+        assert_eq!(kept.1, kept.0.values().map(|k| k.bytes).sum::<usize>());
+        assert!(!kept.0.is_empty(), "the newest is kept");
     }
 }
