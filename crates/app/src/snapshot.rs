@@ -8,8 +8,10 @@
 //! snapshot. Listings and the public service list may show a snapshot up
 //! to that long after another server changed it; a booking never passes
 //! on it: the booking statement carries the snapshot's catalog version and
-//! is refused when a change (by anyone) moved it. A slug's tenant never changes once the
-//! tenant exists; the mapping is still looked up again after a minute.
+//! is refused when a change (by anyone) moved it.
+//!
+//! A slug's tenant never changes once the tenant exists; the mapping is
+//! still looked up again after a minute.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

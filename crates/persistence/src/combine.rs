@@ -8,11 +8,16 @@
 //! booking, and answers each. A refused statement (a taken slot, a reused
 //! key: SQLite's default ABORT) undoes only itself and the transaction goes
 //! on, so every booking still succeeds or fails on its own. Any other
-//! error ends the batch: it is rolled back and every booking in it fails.
+//! error rolls the batch back, and its bookings then run one statement at
+//! a time, each on its own. A batch of one is its own statement, with no
+//! BEGIN or COMMIT.
 //!
-//! The batch runs in its own task, so a caller that goes away cannot leave
-//! the others' bookings half done.
+//! A batch with others' bookings runs in its own task, so a caller that
+//! goes away cannot leave them half done; a booking whose caller went away
+//! before its batch began is not written. The tenant's write epoch moves
+//! inside the batch, after the commit, so kept listings see every booking.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bookwarden_domain::id::TenantId;
@@ -29,9 +34,11 @@ use crate::store::WriteEpochs;
 pub(crate) struct Combiner {
     queue: Mutex<Vec<Job>>,
     epochs: Arc<WriteEpochs>,
+    next_id: AtomicU64,
 }
 
 struct Job {
+    id: u64,
     tenant: TenantId,
     statement: Statement,
     reply: oneshot::Sender<Result<(), DbErr>>,
@@ -46,6 +53,7 @@ impl Combiner {
         Self {
             queue: Mutex::new(Vec::new()),
             epochs,
+            next_id: AtomicU64::new(0),
         }
     }
 
@@ -65,7 +73,9 @@ impl Combiner {
         statement: Statement,
     ) -> Result<(), DbErr> {
         let (reply, mut answer) = oneshot::channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.queue().push(Job {
+            id,
             tenant,
             statement,
             reply,
@@ -78,7 +88,14 @@ impl Combiner {
                     let jobs = std::mem::take(&mut *self.queue());
                     // Empty: this booking ran in a batch that has finished,
                     // and its answer is waiting.
-                    if !jobs.is_empty() {
+                    if let [only] = jobs.as_slice()
+                        && only.id == id
+                    {
+                        // Only this caller's own booking: no one else's
+                        // can be cut short with it, so no task of its own.
+                        run(conn, &self.epochs, jobs).await;
+                        drop(guard);
+                    } else if !jobs.is_empty() {
                         let conn = conn.clone();
                         let epochs = self.epochs.clone();
                         let batch = tokio::spawn(async move {
