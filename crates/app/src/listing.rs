@@ -36,6 +36,9 @@ const MAX_KEPT_SLOTS: usize = 10_000;
 /// About what one listed time takes, kept and rendered.
 const BYTES_PER_SLOT: usize = 96;
 
+/// About what a kept listing takes besides its times.
+const ENTRY_BYTES: usize = 512;
+
 /// Free times of a service over a window, on the requested zone's days.
 /// Staff members are merged: a time is listed when any of them is free
 /// (ask for one member's listing to choose who).
@@ -206,9 +209,13 @@ impl Listings {
         if slots > MAX_KEPT_SLOTS {
             return;
         }
+        // An empty listing still costs its entry.
         let bytes = slots
             .saturating_add(listing.days.len())
-            .saturating_mul(BYTES_PER_SLOT);
+            .saturating_mul(BYTES_PER_SLOT)
+            .saturating_add(ENTRY_BYTES)
+            .saturating_add(key.slug.len())
+            .saturating_add(key.zone.len());
         let Ok(mut kept_all) = self.0.lock() else {
             return;
         };
@@ -359,7 +366,17 @@ mod tests {
             ));
             listings.put(key(n), tenant, 7, now, SignedDuration::ZERO, listing);
         }
+        // Empty listings (a window with no hours) count too.
+        for n in 300..40_000 {
+            let empty = Arc::new(Listing::from_times(
+                "UTC".to_owned(),
+                SignedDuration::from_mins(1),
+                Vec::new(),
+            ));
+            listings.put(key(n), tenant, 7, now, SignedDuration::ZERO, empty);
+        }
         let kept = listings.0.lock().unwrap();
+        assert!(kept.0.len() < 20_000, "{} entries kept", kept.0.len());
         assert!(kept.1 <= BUDGET_BYTES, "{} bytes kept", kept.1);
         assert_eq!(kept.1, kept.0.values().map(|k| k.bytes).sum::<usize>());
         assert!(!kept.0.is_empty(), "the newest is kept");

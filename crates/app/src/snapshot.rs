@@ -108,8 +108,13 @@ impl Snapshots {
             if slugs.len() >= CAPACITY {
                 slugs.clear();
             }
-            let until = now.checked_add(SLUG_TTL).unwrap_or(now);
-            slugs.insert(slug.to_owned(), (tenant, until));
+            // Kept from its first lookup, not from each reload, so it is
+            // looked up again after a minute however busy the business.
+            let fresh = slugs.get(slug).is_none_or(|(_, until)| now >= *until);
+            if fresh {
+                let until = now.checked_add(SLUG_TTL).unwrap_or(now);
+                slugs.insert(slug.to_owned(), (tenant, until));
+            }
         }
         if let Ok(mut map) = self.kept.lock() {
             if map.len() >= CAPACITY && !map.contains_key(&tenant) {

@@ -32,6 +32,28 @@ BEGIN
 END
 $$;
 
+-- A change to the catalog takes the tenant row before any row of its own,
+-- in the same order as a booking (tenant row FOR SHARE first, then the rows
+-- its foreign keys check), so the two cannot deadlock. The row triggers
+-- below still move the version for a change made outside a scope.
+CREATE FUNCTION bookwarden_catalog_lock() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER AS $$
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1
+    WHERE tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER staff_catalog_lock BEFORE INSERT OR UPDATE OR DELETE
+    ON staff FOR EACH STATEMENT EXECUTE FUNCTION bookwarden_catalog_lock();
+CREATE TRIGGER services_catalog_lock BEFORE INSERT OR UPDATE OR DELETE
+    ON services FOR EACH STATEMENT EXECUTE FUNCTION bookwarden_catalog_lock();
+CREATE TRIGGER service_staff_catalog_lock BEFORE INSERT OR UPDATE OR DELETE
+    ON service_staff FOR EACH STATEMENT EXECUTE FUNCTION bookwarden_catalog_lock();
+CREATE TRIGGER schedules_catalog_lock BEFORE INSERT OR UPDATE OR DELETE
+    ON schedules FOR EACH STATEMENT EXECUTE FUNCTION bookwarden_catalog_lock();
+
 CREATE TRIGGER tenants_catalog BEFORE UPDATE OF name, slug, plan, status, time_zone, region
     ON tenants FOR EACH ROW EXECUTE FUNCTION bookwarden_tenant_changed();
 CREATE TRIGGER staff_catalog AFTER INSERT OR UPDATE OR DELETE
