@@ -167,50 +167,32 @@ async fn fixture() -> Fixture {
         .unwrap();
         staff.push(member.id().to_string());
     }
-    let service = app
-        .create_service(
-            &principal,
-            &bookwarden_app::catalog::ServiceInput {
-                name: "Visit".into(),
-                timing: bookwarden_domain::service::TimingSpec {
-                    duration_minutes: 30,
-                    buffer_before_minutes: 0,
-                    buffer_after_minutes: 0,
-                    minimum_notice_minutes: 0,
-                    horizon_days: 365,
-                    slot_step_minutes: 30,
-                },
-                capacity: 1,
-                staff: staff.clone(),
-                price: None,
-                intake: Vec::new(),
-                public: true,
+    // A public one-to-one service of `minutes`, on a grid of `minutes`.
+    let public_service =
+        |name: &str, minutes: u32, horizon_days: u32| bookwarden_app::catalog::ServiceInput {
+            name: name.into(),
+            timing: bookwarden_domain::service::TimingSpec {
+                duration_minutes: minutes,
+                buffer_before_minutes: 0,
+                buffer_after_minutes: 0,
+                minimum_notice_minutes: 0,
+                horizon_days,
+                slot_step_minutes: minutes,
             },
-        )
+            capacity: 1,
+            staff: staff.clone(),
+            price: None,
+            intake: Vec::new(),
+            public: true,
+        };
+    let service = app
+        .create_service(&principal, &public_service("Visit", 30, 365))
         .await
         .unwrap();
     // Public bookings go to a short service with room for 240 a day over
     // two years, after the month the slots are listed for.
     let quick = app
-        .create_service(
-            &principal,
-            &bookwarden_app::catalog::ServiceInput {
-                name: "Quick question".into(),
-                timing: bookwarden_domain::service::TimingSpec {
-                    duration_minutes: 10,
-                    buffer_before_minutes: 0,
-                    buffer_after_minutes: 0,
-                    minimum_notice_minutes: 0,
-                    horizon_days: 730,
-                    slot_step_minutes: 10,
-                },
-                capacity: 1,
-                staff: staff.clone(),
-                price: None,
-                intake: Vec::new(),
-                public: true,
-            },
-        )
+        .create_service(&principal, &public_service("Quick question", 10, 730))
         .await
         .unwrap();
     let day = SignedDuration::from_hours(24);

@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Engine, Options, TestApp, engines, spawn_with};
+use crate::harness::{Engine, Options, TestApp, engines, every_day, spawn_with};
 
 /// Who sends a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -137,18 +137,7 @@ async fn business(app: &TestApp, n: usize) -> Business {
         .await,
     );
     let other = id_of(&post("/v1/staff", json!({ "name": "Oona Other" })).await);
-    let days: serde_json::Map<String, Value> = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .map(|d| ((*d).to_owned(), json!([["09:00", "17:00"]])))
-    .collect();
+    let days = every_day("09:00", "17:00");
     for member in [&linked, &other] {
         let put = app
             .http

@@ -123,9 +123,21 @@ impl Listing {
     }
 
     /// The listing as the caller renders it (a response body), made once
-    /// per listing by `render` and kept with it.
-    pub fn rendered(&self, render: impl FnOnce(&Self) -> Vec<u8>) -> Arc<[u8]> {
-        self.rendered.get_or_init(|| render(self).into()).clone()
+    /// per listing by `render` and kept with it; a failed rendering is
+    /// not kept.
+    ///
+    /// # Errors
+    /// `render`'s.
+    pub fn rendered<E>(
+        &self,
+        render: impl FnOnce(&Self) -> Result<Vec<u8>, E>,
+    ) -> Result<Arc<[u8]>, E> {
+        if let Some(kept) = self.rendered.get() {
+            return Ok(kept.clone());
+        }
+        let made: Arc<[u8]> = render(self)?.into();
+        // Two requests may render at once; both answer the first kept.
+        Ok(self.rendered.get_or_init(|| made).clone())
     }
 
     fn first_start(&self) -> Option<Timestamp> {

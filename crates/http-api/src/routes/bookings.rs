@@ -257,7 +257,9 @@ pub(crate) async fn public_slots(
         )
         .await?;
     // Rendered once per kept listing; every visitor after gets the bytes.
-    let body = listing.rendered(|l| serde_json::to_vec(&SlotsOut::from(l)).unwrap_or_default());
+    let body = listing
+        .rendered(|l| serde_json::to_vec(&SlotsOut::from(l)))
+        .map_err(|e| ApiError::from(AppError::internal(e)))?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(web::Bytes::from_owner(body)))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp, ToSpan as _};
 use serde_json::{Value, json};
 
-use crate::harness::{Options, Owner, TestApp, engines, spawn_app, spawn_with};
+use crate::harness::{Options, Owner, TestApp, engines, every_day, spawn_app, spawn_with};
 
 /// A business with one staff member working 09:00-17:00 UTC every day and
 /// one public 30-minute service asking for a reason.
@@ -30,19 +30,7 @@ async fn shop(app: &TestApp) -> Shop {
         .await
         .unwrap();
     let staff = staff["id"].as_str().unwrap().to_owned();
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    let weekly: serde_json::Map<String, Value> = days
-        .iter()
-        .map(|d| ((*d).to_owned(), json!([["09:00", "17:00"]])))
-        .collect();
+    let weekly = every_day("09:00", "17:00");
     let schedule = app
         .http
         .put(app.url(&format!("/v1/staff/{staff}/schedule")))
@@ -396,18 +384,7 @@ async fn p13_kept_slot_listings_follow_bookings_cancellations_schedules_and_time
         .unwrap();
     assert_eq!(stranger.status(), 422);
     // Shorter hours show at once.
-    let weekly: serde_json::Map<String, Value> = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .map(|d| ((*d).to_owned(), json!([["09:00", "12:00"]])))
-    .collect();
+    let weekly = every_day("09:00", "12:00");
     let schedule = app
         .http
         .put(app.url(&format!("/v1/staff/{}/schedule", shop.staff)))

@@ -376,3 +376,19 @@ impl TestApp {
         }
     }
 }
+
+/// A schedule's `weekly` body: the same hours, `from` to `to`, every day.
+pub fn every_day(from: &str, to: &str) -> serde_json::Map<String, Value> {
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|d| ((*d).to_owned(), json!([[from, to]])))
+    .collect()
+}
