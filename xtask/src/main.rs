@@ -6,6 +6,9 @@
 //!   targets (with ratios), written to docs/PERFORMANCE.md.
 //! - `openapi`: writes docs/openapi.json from the code (a test fails while
 //!   the checked-in copy is stale).
+//! - `settings`: writes the settings table of docs/OPERATIONS.md (between
+//!   its `settings:begin` and `settings:end` markers) from the code's one
+//!   list of settings (a test fails while it is stale).
 
 #![allow(
     clippy::print_stdout,
@@ -29,11 +32,13 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "bench" => bench::run(rest),
         "openapi" => openapi(),
+        "settings" => settings(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [criterion args] | openapi>");
+            eprintln!("usage: cargo xtask <ci | bench [criterion args] | openapi | settings>");
             eprintln!("  ci     format, clippy, cargo-deny (licenses bans sources), tests");
             eprintln!("  bench  run every benchmark and write docs/PERFORMANCE.md's figures");
             eprintln!("  openapi  write docs/openapi.json from the code");
+            eprintln!("  settings  write the settings table of docs/OPERATIONS.md from the code");
             bail!("unknown task {task:?}")
         }
     }
@@ -63,8 +68,8 @@ pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Writes docs/openapi.json as the server generates it.
-fn openapi() -> Result<()> {
+/// Runs `bookwarden <command>` and returns what it printed.
+fn bookwarden(command: &str) -> Result<Vec<u8>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_unset| "cargo".to_owned());
     let output = Command::new(cargo)
         .args([
@@ -74,21 +79,66 @@ fn openapi() -> Result<()> {
             "-p",
             "bookwarden-http-api",
             "--",
-            "openapi",
+            command,
         ])
         .current_dir(root()?)
         .output()
         .context("could not run the bookwarden binary")?;
     if !output.status.success() {
         bail!(
-            "bookwarden openapi failed: {}",
+            "bookwarden {command} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    Ok(output.stdout)
+}
+
+/// Writes docs/openapi.json as the server generates it.
+fn openapi() -> Result<()> {
+    let document = bookwarden("openapi")?;
     let path = root()?.join("docs/openapi.json");
-    std::fs::write(&path, &output.stdout).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, document).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+/// The line that opens the generated settings table (it continues with a
+/// note to the reader, kept as written).
+const SETTINGS_BEGIN: &str = "<!-- settings:begin";
+/// The line that closes it.
+const SETTINGS_END: &str = "<!-- settings:end -->";
+
+/// Writes the settings table between the markers of docs/OPERATIONS.md as
+/// `bookwarden settings` prints it.
+fn settings() -> Result<()> {
+    let table = String::from_utf8(bookwarden("settings")?)
+        .context("bookwarden settings printed something that is not UTF-8")?;
+    let path = root()?.join("docs/OPERATIONS.md");
+    let doc =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let updated = splice(&doc, &table)
+        .with_context(|| format!("{} lacks the settings markers", path.display()))?;
+    if updated == doc {
+        eprintln!("{} is already current", path.display());
+        return Ok(());
+    }
+    std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote the settings table of {}", path.display());
+    Ok(())
+}
+
+/// `doc` with everything between the line holding [`SETTINGS_BEGIN`] and
+/// the line starting with [`SETTINGS_END`] replaced by `table`; both marker
+/// lines stay as they are. `None` when a marker is missing or out of order.
+fn splice(doc: &str, table: &str) -> Option<String> {
+    let begin = doc.find(SETTINGS_BEGIN)?;
+    let after_begin = begin + doc.get(begin..)?.find('\n')? + 1;
+    let end = after_begin + doc.get(after_begin..)?.find(SETTINGS_END)?;
+    Some(format!(
+        "{}{table}{}",
+        doc.get(..after_begin)?,
+        doc.get(end..)?
+    ))
 }
 
 fn ci() -> Result<()> {
@@ -117,4 +167,27 @@ fn ci() -> Result<()> {
         "--no-fail-fast",
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splice;
+
+    #[test]
+    fn splice_replaces_only_what_lies_between_the_markers() {
+        let doc =
+            "intro\n<!-- settings:begin (generated) -->\n| old |\n<!-- settings:end -->\nrest\n";
+        assert_eq!(
+            splice(doc, "| new |\n| rows |\n").as_deref(),
+            Some(
+                "intro\n<!-- settings:begin (generated) -->\n| new |\n| rows |\n<!-- settings:end -->\nrest\n"
+            )
+        );
+        assert_eq!(splice("no markers", "| x |\n"), None);
+        assert_eq!(
+            splice("<!-- settings:end -->\n<!-- settings:begin -->\n", "x"),
+            None,
+            "markers out of order"
+        );
+    }
 }

@@ -2,9 +2,14 @@
 //! `x-request-id`), a tracing span carrying it and, once known, the tenant;
 //! one structured log line per request (method, route pattern, status,
 //! latency: never the query string, a header or a body); Prometheus
-//! metrics by route and status; security headers; refusal of credentials in
-//! URLs; and error bodies normalized to `application/problem+json` even
-//! where actix itself answered (404, 405, 413).
+//! metrics by route and status; security headers; refusal, before any
+//! handler runs, of a request target or header section over the
+//! configured limits (414, 431), of a declared body over its limit (413) and
+//! of credentials in URLs; and error bodies normalized to
+//! `application/problem+json` even where actix itself answered (404, 405,
+//! 413). The limits actix-http enforces while reading the head (header
+//! count, a head over 128 KiB, the time to send it) answer before this
+//! middleware runs, with no body (docs/OPERATIONS.md, *Request limits*).
 
 use std::time::Instant;
 
@@ -13,7 +18,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, web};
+use actix_web::{Error, HttpResponse, web};
+use bookwarden_app::config::RequestLimits;
 use tracing::Instrument as _;
 
 use crate::problem::{PROBLEM_JSON, problem_response};
@@ -32,6 +38,7 @@ fn code_for(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
         StatusCode::TOO_MANY_REQUESTS => "rate_limited",
@@ -61,20 +68,11 @@ pub(crate) async fn envelope(
         route = %route,
         tenant = tracing::field::Empty,
     );
-    let credential_in_url = TOKEN_PREFIXES
-        .iter()
-        .any(|prefix| request.uri().to_string().contains(prefix));
-    let response = if credential_in_url {
-        let response = problem_response(
-            StatusCode::BAD_REQUEST,
-            "credential_in_url",
-            Some(
-                "Credentials go in the Authorization header or the body, never in a URL."
-                    .to_owned(),
-            ),
-            None,
-        );
-        request.into_response(response)
+    let limits = state
+        .as_ref()
+        .map_or_else(RequestLimits::default, |s| s.request_limits);
+    let response = if let Some(refused) = refusal(&request, &limits) {
+        request.into_response(refused)
     } else {
         next.call(request)
             .instrument(span.clone())
@@ -126,6 +124,74 @@ pub(crate) async fn envelope(
         );
     }
     Ok(response)
+}
+
+/// The bytes a header line takes on the wire: `name: value` and CRLF.
+fn header_line_bytes(name: &HeaderName, value: &HeaderValue) -> usize {
+    name.as_str().len() + value.len() + 4
+}
+
+/// Why a request is refused before it reaches a handler, if it is: a
+/// request target or header section over its limit, a declared body over
+/// its limit, or a credential in the URL.
+fn refusal(request: &ServiceRequest, limits: &RequestLimits) -> Option<HttpResponse> {
+    let uri = request.uri().to_string();
+    if uri.len() > limits.max_uri_bytes {
+        return Some(problem_response(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            Some(format!(
+                "The request target is longer than {} bytes.",
+                limits.max_uri_bytes
+            )),
+            None,
+        ));
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| header_line_bytes(name, value))
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return Some(problem_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            Some(format!(
+                "The request headers are larger than {} bytes.",
+                limits.max_header_bytes
+            )),
+            None,
+        ));
+    }
+    let declared_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let max_body = u64::try_from(limits.max_body_bytes).unwrap_or(u64::MAX);
+    if declared_body.is_some_and(|length| length > max_body) {
+        return Some(problem_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            Some(format!(
+                "The body is larger than {} bytes.",
+                limits.max_body_bytes
+            )),
+            None,
+        ));
+    }
+    if TOKEN_PREFIXES.iter().any(|prefix| uri.contains(prefix)) {
+        return Some(problem_response(
+            StatusCode::BAD_REQUEST,
+            "credential_in_url",
+            Some(
+                "Credentials go in the Authorization header or the body, never in a URL."
+                    .to_owned(),
+            ),
+            None,
+        ));
+    }
+    None
 }
 
 /// Replaces the body of an error response that is not already a problem

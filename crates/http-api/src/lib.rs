@@ -17,4 +17,4 @@ pub use envelope::REQUEST_ID;
 pub use extract::{CSRF_HEADER, SESSION_COOKIE};
 pub use openapi::openapi_json;
 pub use problem::{INTERNAL_DETAIL, PROBLEM_JSON};
-pub use server::{Listen, MAX_JSON_BYTES, StartError, start, tls_config};
+pub use server::{Listen, StartError, start, tls_config};

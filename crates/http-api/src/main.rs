@@ -1,7 +1,8 @@
 //! The `bookwarden` binary: `serve` runs the platform (by default on an
 //! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
 //! prepares databases, `keys` makes and rotates master keys, `tenant
-//! create` creates a business from the command line.
+//! create` creates a business from the command line, `openapi` and
+//! `settings` print the API description and the settings table.
 
 use std::io::{BufRead as _, Write as _};
 use std::net::TcpListener;
@@ -52,6 +53,9 @@ enum Command {
     Tenant(TenantCommand),
     /// Print the OpenAPI document (as served at /openapi.json).
     Openapi,
+    /// Print every setting (TOML key, environment variable, default and
+    /// meaning) as the Markdown table in docs/OPERATIONS.md.
+    Settings,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +151,12 @@ async fn main() -> ExitCode {
         Command::Keys(KeysCommand::Generate { version }) => generate(version),
         Command::Openapi => write!(std::io::stdout(), "{}", bookwarden_http_api::openapi_json())
             .map_err(|e| e.to_string()),
+        Command::Settings => write!(
+            std::io::stdout(),
+            "{}",
+            bookwarden_app::config::settings_table()
+        )
+        .map_err(|e| e.to_string()),
         Command::Keys(KeysCommand::Rotate(common)) => rotate(&common).await,
         Command::Tenant(TenantCommand::Create {
             common,

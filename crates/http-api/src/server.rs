@@ -1,4 +1,5 @@
-//! Building and running the HTTP server: body limits and strict parsing,
+//! Building and running the HTTP server: the configured request limits
+//! (body size, time to send a request's head) and strict parsing,
 //! the envelope middleware, every route, and the listener (plain HTTP for a
 //! terminating proxy or local use, or built-in TLS with rustls).
 
@@ -20,8 +21,9 @@ use crate::problem::{ApiError, problem_response};
 use crate::routes;
 use crate::state::{Limits, State};
 
-/// The largest JSON body accepted.
-pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// How often recorded histogram samples are folded into their buckets,
+/// which bounds the recorder's memory whether or not `/metrics` is scraped.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +98,17 @@ async fn not_found() -> HttpResponse {
     )
 }
 
-fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+/// A JSON body that could not be taken, as a problem; `max_body_bytes` is
+/// the configured body limit.
+fn json_error(
+    error: &actix_web::error::JsonPayloadError,
+    max_body_bytes: usize,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
-    let api = match &error {
+    let api = match error {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::BadRequest {
             code: "payload_too_large",
-            detail: format!("The body is larger than {MAX_JSON_BYTES} bytes."),
+            detail: format!("The body is larger than {max_body_bytes} bytes."),
             status: StatusCode::PAYLOAD_TOO_LARGE,
         },
         E::ContentType => ApiError::BadRequest {
@@ -163,8 +170,11 @@ pub struct Listen {
 pub fn start(app: Arc<App>, listen: Listen, workers: Option<usize>) -> Result<Server, StartError> {
     let config = app.config();
     let https = listen.tls.is_some() || config.behind_proxy;
+    let request_limits = config.request_limits;
+    let max_body = request_limits.max_body_bytes;
     let state = web::Data::new(State {
         limits: Limits::new(config.rate_limits),
+        request_limits,
         metrics: metrics_handle()?,
         https,
         behind_proxy: config.behind_proxy,
@@ -178,22 +188,32 @@ pub fn start(app: Arc<App>, listen: Listen, workers: Option<usize>) -> Result<Se
             housekeeping.limits.shrink();
         }
     });
+    // Histogram samples wait in the recorder until they are folded into
+    // their buckets; without this a server nobody scrapes grows forever.
+    let upkeep = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     let mut server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
             .app_data(
                 web::JsonConfig::default()
-                    .limit(MAX_JSON_BYTES)
-                    .error_handler(json_error),
+                    .limit(max_body)
+                    .error_handler(move |error, _| json_error(&error, max_body)),
             )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
-            .app_data(web::PayloadConfig::default().limit(MAX_JSON_BYTES))
+            .app_data(web::PayloadConfig::default().limit(max_body))
             .configure(routes::configure)
             .default_service(web::to(not_found))
             .wrap(from_fn(envelope))
     })
-    .client_request_timeout(std::time::Duration::from_secs(10))
+    .client_request_timeout(request_limits.request_timeout)
     .shutdown_timeout(30);
     if let Some(workers) = workers {
         server = server.workers(workers);

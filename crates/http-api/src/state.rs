@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bookwarden_app::App;
-use bookwarden_app::config::RateLimits;
+use bookwarden_app::config::{RateLimits, RequestLimits};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -20,6 +20,8 @@ pub(crate) struct State {
     pub app: Arc<App>,
     /// Budgets per client address.
     pub limits: Limits,
+    /// What one request may send (checked by the envelope).
+    pub request_limits: RequestLimits,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Whether clients reach us over HTTPS (built-in TLS or a terminating

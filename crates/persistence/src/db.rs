@@ -14,6 +14,21 @@ pub(crate) async fn connect_url(
     url: &str,
     max_connections: u32,
 ) -> Result<DatabaseConnection, StoreError> {
+    Ok(Database::connect(options(url, max_connections)?).await?)
+}
+
+/// Opens one connection to `url` for schema work (migrations, grants).
+/// PostgreSQL is asked to send only warnings and errors: its notices about
+/// objects that already exist (`relation "seaql_migrations" already exists,
+/// skipping`) are routine there, and sqlx would relay each at `INFO`.
+pub(crate) async fn connect_for_schema(url: &str) -> Result<DatabaseConnection, StoreError> {
+    let mut options = options(url, 1)?;
+    options.map_sqlx_postgres_opts(|pg| pg.options([("client_min_messages", "warning")]));
+    Ok(Database::connect(options).await?)
+}
+
+/// The pool options for `url`, checking its scheme.
+fn options(url: &str, max_connections: u32) -> Result<ConnectOptions, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections.max(1))
@@ -36,5 +51,5 @@ pub(crate) async fn connect_url(
             "a database URL starts with sqlite:// or postgres://".to_owned(),
         ));
     }
-    Ok(Database::connect(options).await?)
+    Ok(options)
 }

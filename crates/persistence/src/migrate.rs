@@ -10,7 +10,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
 
-use crate::db::connect_url;
+use crate::db::connect_for_schema;
 use crate::error::StoreError;
 
 /// Every migration, oldest first.
@@ -96,7 +96,7 @@ impl MigrationTrait for BookingWithCustomer {
 /// Brings the database at `url` to the newest schema. Run it as the schema
 /// owner.
 pub async fn migrate(url: &str) -> Result<(), StoreError> {
-    let conn = connect_url(url, 1).await?;
+    let conn = connect_for_schema(url).await?;
     Migrator::up(&conn, None).await?;
     conn.close().await?;
     Ok(())
@@ -117,7 +117,7 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
             "the application role is 1 to 63 lowercase letters, digits and underscores".to_owned(),
         ));
     }
-    let conn = connect_url(owner_url, 1).await?;
+    let conn = connect_for_schema(owner_url).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
         // The role name was checked above to be a plain identifier.
         let sql = format!(

@@ -55,6 +55,8 @@ pub struct Options {
     pub max_concurrent_hashes: usize,
     pub behind_proxy: bool,
     pub workers: usize,
+    /// Last word on the file configuration (request limits and the like).
+    pub configure: fn(&mut FileConfig),
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             max_concurrent_hashes: 2,
             behind_proxy: false,
             workers: 2,
+            configure: |_| {},
         }
     }
 }
@@ -91,7 +94,7 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-fn psql(sql: &str) -> Result<(), String> {
+pub fn psql(sql: &str) -> Result<(), String> {
     let out = Command::new("psql")
         .arg(postgres_admin_url())
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
@@ -113,6 +116,22 @@ fn url_for(user: &str, name: &str) -> String {
     let host = rest.split_once('@').map_or(rest, |(_, host)| host);
     let host = host.split_once('/').map_or(host, |(host, _)| host);
     format!("postgres://{user}@{host}/{name}")
+}
+
+/// The superuser URL of a reachable PostgreSQL, for tests that prepare
+/// their own databases (the documents' recipes); `None`, with a printed
+/// reason, when it cannot be reached outside CI.
+pub fn postgres_for_recipes() -> Option<String> {
+    match psql("SELECT 1") {
+        Ok(()) => Some(postgres_admin_url()),
+        Err(reason) => {
+            if std::env::var_os("CI").is_some() {
+                panic!("PostgreSQL is required under CI and cannot be reached: {reason}");
+            }
+            eprintln!("SKIPPING the PostgreSQL recipes: {reason}");
+            None
+        }
+    }
 }
 
 /// SQLite always; PostgreSQL when reachable (required under CI).
@@ -148,6 +167,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         behind_proxy: Some(options.behind_proxy),
         ..FileConfig::default()
     };
+    (options.configure)(&mut file);
     let cleanup = match options.engine {
         Engine::Sqlite => Cleanup::Folder(folder.clone()),
         Engine::Postgres => {

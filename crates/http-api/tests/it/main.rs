@@ -1,6 +1,7 @@
 //! The HTTP API end to end, over real loopback HTTP: sign-up and sign-in,
 //! sessions, two-factor, invitations, roles, API keys, audit, hostile
-//! input, the binary itself, login timing and a login flood.
+//! input, request limits, the binary itself, login timing and a login
+//! flood.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,4 +21,6 @@ mod booking;
 mod conformance;
 mod edges;
 mod harness;
+mod limits;
 mod load;
+mod recipes;
