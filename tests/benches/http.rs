@@ -4,7 +4,9 @@
 //! request), and public bookings on the embedded SQLite database. The server is the
 //! release `bookwarden` binary (built by `cargo xtask bench`) in its own
 //! process, so its memory can be read: resident size idle and its peak
-//! under load go to target/criterion/http-memory.json.
+//! under load go to target/criterion/http-memory.json. Nothing scrapes its
+//! `/metrics` meanwhile, as on a node no Prometheus watches: the peak
+//! includes whatever the metrics recorder holds on to by itself.
 //!
 //! Each measured iteration sends 64 requests at once from one client, for
 //! the baseline and for Bookwarden alike.
@@ -228,7 +230,7 @@ async fn fixture() -> Fixture {
     let now = Timestamp::now();
     for (m, member) in staff.iter().enumerate() {
         let connection = ConnectionId::random();
-        let scope = app.store().write(principal.tenant).await.unwrap();
+        let scope = app.store().write(principal.tenant()).await.unwrap();
         scope
             .calendars()
             .insert(&ConnectionRecord {

@@ -134,6 +134,27 @@ fn tidy_dependencies_point_one_way() {
     }
 }
 
+/// Cryptographic primitives come from one crate: `crypto` alone depends on
+/// `ring`, `argon2`, `bcrypt` and `subtle`; every other crate reaches them
+/// through `bookwarden-crypto` (digests, constant-time comparison, the
+/// vault), so the primitives in use are chosen and reviewed in one place.
+#[test]
+fn tidy_only_crypto_depends_on_cryptographic_primitives() {
+    const PRIMITIVES: [&str; 4] = ["ring", "argon2", "bcrypt", "subtle"];
+    for (_, manifest) in members() {
+        let name = package_name(&manifest);
+        if name == "bookwarden-crypto" {
+            continue;
+        }
+        for dep in deps(&manifest, "dependencies") {
+            assert!(
+                !PRIMITIVES.contains(&dep.as_str()),
+                "{name} depends on {dep}: use bookwarden-crypto instead"
+            );
+        }
+    }
+}
+
 #[test]
 fn tidy_members_take_versions_from_the_workspace() {
     for (dir, manifest) in members() {

@@ -26,6 +26,7 @@ use bookwarden_persistence::{
 use crate::App;
 use crate::auth::{ClientInfo, Need, Principal, after, audit};
 use crate::error::AppError;
+use crate::error::Conflict;
 
 /// A new business and its owner. `Debug` shows no password.
 pub struct Signup {
@@ -234,13 +235,13 @@ impl App {
             )
             .map_err(AppError::WeakPassword)?;
         if self.store.system().locate(&slug).await?.is_some() {
-            return Err(AppError::Conflict("slug_taken"));
+            return Err(AppError::Conflict(Conflict::SlugTaken));
         }
         let hash = self.hasher.hash(password).await?;
         let tenant = Tenant::create(name, slug, self.config.default_region.clone(), zone);
         match self.store.system().create_tenant(&tenant, now).await {
             Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict("slug_taken")),
+            Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict(Conflict::SlugTaken)),
             Err(other) => return Err(other.into()),
         }
         let owner = User::create(tenant.id(), email, person, Role::Owner);
@@ -595,18 +596,11 @@ impl App {
         let demotes_owner = record.user.role() == Role::Owner
             && (change.role.is_some_and(|r| r != Role::Owner) || change.active == Some(false));
         if demotes_owner {
-            let owners = scope
-                .users()
-                .list()
-                .await?
-                .iter()
-                .filter(|u| {
-                    u.user.role() == Role::Owner && u.user.status() == AccountStatus::Active
-                })
-                .count();
-            if owners <= 1 {
+            // Locks the active owners until this scope ends, so two owners
+            // demoting each other at once cannot both pass.
+            if let Err(refused) = scope.users().ensure_another_active_owner(target).await {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("last_owner"));
+                return Err(refused.into());
             }
         }
         let mut ended = Vec::new();
@@ -679,7 +673,7 @@ impl App {
         principal.require(Need::Person)?;
         let record = self.user_record(principal.tenant, principal.user).await?;
         if record.totp_seed.is_some() {
-            return Err(AppError::Conflict("totp_already_enabled"));
+            return Err(AppError::Conflict(Conflict::TotpAlreadyEnabled));
         }
         // A stolen session alone must not bind the account to an attacker's
         // authenticator.
@@ -726,7 +720,7 @@ impl App {
             .ok_or(AppError::NotFound)?;
         let Some(pending) = record.totp_pending.clone() else {
             scope.rollback().await?;
-            return Err(AppError::Conflict("no_totp_enrollment"));
+            return Err(AppError::Conflict(Conflict::NoTotpEnrollment));
         };
         let key = self.data_key(&scope).await?;
         let seed = TotpSeed::open(&key, principal.user.as_bytes(), &pending)
@@ -796,7 +790,7 @@ impl App {
         principal.require(Need::Person)?;
         let record = self.user_record(principal.tenant, principal.user).await?;
         let Some(sealed) = record.totp_seed.clone() else {
-            return Err(AppError::Conflict("totp_not_enabled"));
+            return Err(AppError::Conflict(Conflict::TotpNotEnabled));
         };
         self.reauthenticate(&record, password).await?;
         let now = self.now();
@@ -882,7 +876,7 @@ impl App {
         let taken = scope.users().by_email(&email).await?.is_some();
         scope.commit().await?;
         if taken {
-            return Err(AppError::Conflict("email_taken"));
+            return Err(AppError::Conflict(Conflict::EmailTaken));
         }
         // The directory entry first (never inside the tenant's write
         // transaction: on SQLite both live in one file with one writer).
@@ -1054,7 +1048,7 @@ impl App {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("email_taken"));
+                return Err(AppError::Conflict(Conflict::EmailTaken));
             }
             Err(other) => return Err(other.into()),
         }

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bookwarden_crypto::SecretString;
+use bookwarden_crypto::digest::{Sha256, constant_time_eq};
 use bookwarden_crypto::password::{PasswordError, PasswordHash, PolicyContext, Verification};
 use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_crypto::totp::{Totp, TotpSeed, recovery_code_digest};
@@ -27,8 +28,6 @@ use bookwarden_domain::tenant::{TenantSlug, TenantStatus};
 use bookwarden_persistence::{
     AuditEvent, CredentialKind, SessionRecord, TenantScope, ThrottleRule, UserRecord,
 };
-use ring::digest;
-use subtle::ConstantTimeEq as _;
 
 use crate::App;
 use crate::error::AppError;
@@ -139,15 +138,14 @@ pub enum Credential {
 
 /// An authenticated caller, bound to exactly one tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Only authentication makes one (its fields are private to this crate),
+/// so no caller can build a principal for a tenant it did not sign in to.
 pub struct Principal {
-    /// The tenant everything it does is confined to.
-    pub tenant: TenantId,
-    /// The person (for an API key: the person who made it).
-    pub user: UserId,
-    /// That person's role.
-    pub role: Role,
-    /// How it signed in.
-    pub credential: Credential,
+    pub(crate) tenant: TenantId,
+    pub(crate) user: UserId,
+    pub(crate) role: Role,
+    pub(crate) credential: Credential,
 }
 
 /// What an operation needs from its caller.
@@ -195,6 +193,26 @@ impl Principal {
         }
     }
 
+    /// The tenant everything it does is confined to.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The person (for an API key: the person who made it).
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// That person's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// How it signed in.
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
     /// The session, if the principal signed in with one.
     pub fn session(&self) -> Option<SessionId> {
         match self.credential {
@@ -211,33 +229,29 @@ impl Principal {
 /// The CSRF token that goes with a session token: derived from it, so it
 /// needs no storage, and useless without the cookie it belongs to.
 pub fn csrf_token_for(session_token: &str) -> String {
-    let mut context = digest::Context::new(&digest::SHA256);
-    context.update(b"bookwarden csrf v1\0");
-    context.update(session_token.as_bytes());
+    let mut digest = Sha256::labelled(b"bookwarden csrf v1");
+    digest.update(session_token.as_bytes());
     data_encoding::BASE32_NOPAD
-        .encode(context.finish().as_ref())
+        .encode(&digest.finish())
         .to_ascii_lowercase()
 }
 
 /// Whether `presented` is the CSRF token of `session_token`, compared in
 /// constant time.
 pub(crate) fn csrf_matches(session_token: &str, presented: &str) -> bool {
-    csrf_token_for(session_token)
-        .as_bytes()
-        .ct_eq(presented.as_bytes())
-        .into()
+    constant_time_eq(
+        csrf_token_for(session_token).as_bytes(),
+        presented.as_bytes(),
+    )
 }
 
 /// The key failed sign-ins are counted under: the tenant and the email,
 /// whether or not an account has it.
 fn account_digest(tenant: TenantId, email: &Email) -> [u8; 32] {
-    let mut context = digest::Context::new(&digest::SHA256);
-    context.update(b"bookwarden login v1\0");
-    context.update(tenant.as_bytes());
-    context.update(email.as_str().as_bytes());
-    let mut out = [0_u8; 32];
-    out.copy_from_slice(context.finish().as_ref());
-    out
+    let mut digest = Sha256::labelled(b"bookwarden login v1");
+    digest.update(tenant.as_bytes());
+    digest.update(email.as_str().as_bytes());
+    digest.finish()
 }
 
 fn seconds(d: Duration) -> i64 {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bookwarden_crypto::SecretString;
+use bookwarden_crypto::digest::Sha256;
 use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking};
@@ -22,12 +23,12 @@ use bookwarden_domain::slots::{BookedTime, MAX_WINDOW_DAYS, Slot, SlotQuery, ava
 use bookwarden_domain::tenant::{Tenant, TenantSlug};
 use bookwarden_domain::time::{TimeRange, TimeZone};
 use bookwarden_persistence::{BookingExtras, Created, Idempotency, StoreError, TenantScope};
-use ring::digest;
 
 use crate::App;
 use crate::auth::{Need, Principal};
 use crate::catalog::{instant, parse_customer, parse_id};
 use crate::error::AppError;
+use crate::error::Conflict;
 use crate::listing::{Listing, ListingKey, ListingRequest};
 use crate::snapshot::{Catalog, Snapshot};
 
@@ -184,13 +185,13 @@ fn window(from: &str, to: &str) -> Result<TimeRange, AppError> {
 }
 
 fn slot_taken() -> AppError {
-    AppError::Conflict("slot_taken")
+    AppError::Conflict(Conflict::SlotTaken)
 }
 
 fn booking_error(error: bookwarden_domain::booking::BookingError) -> AppError {
     use bookwarden_domain::booking::BookingError as E;
     match error {
-        E::AlreadyStarted => AppError::Conflict("booking_started"),
+        E::AlreadyStarted => AppError::Conflict(Conflict::BookingStarted),
         other => AppError::invalid("start", other),
     }
 }
@@ -198,11 +199,8 @@ fn booking_error(error: bookwarden_domain::booking::BookingError) -> AppError {
 /// Digest of a booking request, to refuse an idempotency key reused for
 /// another request: every field counts, each length-prefixed.
 fn request_digest(request: &BookingRequest) -> [u8; 32] {
-    let mut context = digest::Context::new(&digest::SHA256);
-    let mut part = |bytes: &[u8]| {
-        context.update(&(bytes.len() as u64).to_be_bytes());
-        context.update(bytes);
-    };
+    let mut digest = Sha256::new();
+    let mut part = |bytes: &[u8]| digest.update_framed(bytes);
     for text in [
         request.service.as_str(),
         request.staff.as_deref().unwrap_or(""),
@@ -233,9 +231,7 @@ fn request_digest(request: &BookingRequest) -> [u8; 32] {
             }
         }
     }
-    let mut out = [0_u8; 32];
-    out.copy_from_slice(context.finish().as_ref());
-    out
+    digest.finish()
 }
 
 /// A start must be a whole second: the engine's grid is in seconds.
@@ -671,7 +667,7 @@ impl App {
             Ok(planned) => planned,
             // The slot is gone: it may be this same request's earlier
             // attempt (the same key and the same request), never another's.
-            Err(AppError::Conflict("slot_taken")) if idempotency.is_some() => {
+            Err(AppError::Conflict(Conflict::SlotTaken)) if idempotency.is_some() => {
                 return self
                     .replay(tenant.id(), idempotency)
                     .await?
@@ -701,6 +697,7 @@ impl App {
             .map_err(booking_error)?;
             let created = self
                 .store
+                .booker(tenant.id())
                 .book_with(
                     &booking,
                     &service,
@@ -739,7 +736,7 @@ impl App {
                 }
                 Err(StoreError::SlotTaken) => return Err(slot_taken()),
                 Err(StoreError::IdempotencyMismatch) => {
-                    return Err(AppError::Conflict("idempotency_key_reused"));
+                    return Err(AppError::Conflict(Conflict::IdempotencyKeyReused));
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -762,7 +759,7 @@ impl App {
         let found = match found {
             Ok(found) => found,
             Err(StoreError::IdempotencyMismatch) => {
-                return Err(AppError::Conflict("idempotency_key_reused"));
+                return Err(AppError::Conflict(Conflict::IdempotencyKeyReused));
             }
             Err(other) => return Err(other.into()),
         };
@@ -841,7 +838,7 @@ impl App {
             .is_some_and(|t| t.accepts_bookings());
         scope.commit().await?;
         if !open {
-            return Err(AppError::Conflict("business_closed"));
+            return Err(AppError::Conflict(Conflict::BusinessClosed));
         }
         self.reschedule_any(tenant, booking, start).await
     }
@@ -856,13 +853,13 @@ impl App {
         let cancelled = match booking {
             AnyBooking::Requested(b) => b.cancel(by, now),
             AnyBooking::Confirmed(b) => b.cancel(by, now),
-            AnyBooking::Cancelled(_) => return Err(AppError::Conflict("booking_cancelled")),
+            AnyBooking::Cancelled(_) => return Err(AppError::Conflict(Conflict::BookingCancelled)),
         }
         .map_err(booking_error)?;
         let scope = self.store.write(tenant).await?;
         if !scope.bookings().cancel(&cancelled).await? {
             scope.rollback().await?;
-            return Err(AppError::Conflict("booking_cancelled"));
+            return Err(AppError::Conflict(Conflict::BookingCancelled));
         }
         scope.commit().await?;
         Ok(BookingView::from(&AnyBooking::from(cancelled)))
@@ -923,7 +920,7 @@ impl App {
             AnyBooking::Confirmed(b) => b.reschedule(to, now).map_err(booking_error)?.into(),
             AnyBooking::Cancelled(_) => {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("booking_cancelled"));
+                return Err(AppError::Conflict(Conflict::BookingCancelled));
             }
         };
         let stored = match &moved {
@@ -935,7 +932,7 @@ impl App {
             Ok(true) => {}
             Ok(false) => {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("booking_cancelled"));
+                return Err(AppError::Conflict(Conflict::BookingCancelled));
             }
             Err(StoreError::SlotTaken) => {
                 scope.rollback().await?;
@@ -1111,13 +1108,13 @@ impl App {
         principal.require(Need::Write)?;
         let booking = self.visible_booking(principal, id).await?;
         let AnyBooking::Requested(requested) = booking else {
-            return Err(AppError::Conflict("booking_not_requested"));
+            return Err(AppError::Conflict(Conflict::BookingNotRequested));
         };
         let confirmed = requested.confirm(self.now());
         let scope = self.store.write(principal.tenant).await?;
         if !scope.bookings().confirm(&confirmed).await? {
             scope.rollback().await?;
-            return Err(AppError::Conflict("booking_not_requested"));
+            return Err(AppError::Conflict(Conflict::BookingNotRequested));
         }
         scope.commit().await?;
         Ok(BookingView::from(&AnyBooking::from(confirmed)))

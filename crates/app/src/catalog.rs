@@ -25,6 +25,7 @@ use bookwarden_persistence::StoreError;
 use crate::App;
 use crate::auth::{Need, Principal};
 use crate::error::AppError;
+use crate::error::Conflict;
 
 /// Opening ranges as `("HH:MM", "HH:MM")` pairs.
 pub type Ranges = Vec<(String, String)>;
@@ -247,7 +248,7 @@ impl App {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("user_already_staff"));
+                return Err(AppError::Conflict(Conflict::UserAlreadyStaff));
             }
             Err(other) => return Err(other.into()),
         }
@@ -301,7 +302,7 @@ impl App {
             }
             Err(StoreError::InUse(_)) => {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("staff_in_use"));
+                return Err(AppError::Conflict(Conflict::StaffInUse));
             }
             Err(other) => return Err(other.into()),
         }
@@ -487,7 +488,7 @@ impl App {
             }
             Err(StoreError::InUse(_)) => {
                 scope.rollback().await?;
-                return Err(AppError::Conflict("service_in_use"));
+                return Err(AppError::Conflict(Conflict::ServiceInUse));
             }
             Err(other) => return Err(other.into()),
         }
@@ -515,7 +516,7 @@ impl App {
         let (found, added) = self.find_or_add_customer(&scope, customer).await?;
         if !added && !principal.role.is_privileged() {
             scope.rollback().await?;
-            return Err(AppError::Conflict("customer_exists"));
+            return Err(AppError::Conflict(Conflict::CustomerExists));
         }
         scope.commit().await?;
         Ok((found, added))

@@ -53,8 +53,8 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     /// The request conflicts with what exists.
-    #[error("{0}")]
-    Conflict(&'static str),
+    #[error("{}", .0.code())]
+    Conflict(Conflict),
     /// The invitation is unknown, used or expired.
     #[error("the invitation is not valid")]
     InvitationInvalid,
@@ -67,6 +67,79 @@ pub enum AppError {
     /// Something failed inside; the cause is for the log only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What a request conflicts with. Each has a stable code that clients see
+/// (`code` in the problem body), so callers match on the variant, never on
+/// text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The booking is cancelled.
+    BookingCancelled,
+    /// The booking is not awaiting confirmation.
+    BookingNotRequested,
+    /// The booking has already started.
+    BookingStarted,
+    /// The business does not take bookings now.
+    BusinessClosed,
+    /// A customer with that email is on file.
+    CustomerExists,
+    /// A value that must be unique is taken.
+    Duplicate,
+    /// The email already has an account in this business.
+    EmailTaken,
+    /// The idempotency key was used for another request.
+    IdempotencyKeyReused,
+    /// It is still in use.
+    InUse,
+    /// The change would leave the business without an active owner.
+    LastOwner,
+    /// No two-factor enrollment is pending.
+    NoTotpEnrollment,
+    /// Something the request refers to changed meanwhile.
+    ReferenceChanged,
+    /// The service still has bookings.
+    ServiceInUse,
+    /// The time is no longer available.
+    SlotTaken,
+    /// The slug belongs to another business.
+    SlugTaken,
+    /// The staff member still has bookings or services.
+    StaffInUse,
+    /// Two-factor is already on.
+    TotpAlreadyEnabled,
+    /// Two-factor is not on.
+    TotpNotEnabled,
+    /// The account already has a staff member.
+    UserAlreadyStaff,
+}
+
+impl Conflict {
+    /// The stable code clients see.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BookingCancelled => "booking_cancelled",
+            Self::BookingNotRequested => "booking_not_requested",
+            Self::BookingStarted => "booking_started",
+            Self::BusinessClosed => "business_closed",
+            Self::CustomerExists => "customer_exists",
+            Self::Duplicate => "duplicate",
+            Self::EmailTaken => "email_taken",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::InUse => "in_use",
+            Self::LastOwner => "last_owner",
+            Self::NoTotpEnrollment => "no_totp_enrollment",
+            Self::ReferenceChanged => "reference_changed",
+            Self::ServiceInUse => "service_in_use",
+            Self::SlotTaken => "slot_taken",
+            Self::SlugTaken => "slug_taken",
+            Self::StaffInUse => "staff_in_use",
+            Self::TotpAlreadyEnabled => "totp_already_enabled",
+            Self::TotpNotEnabled => "totp_not_enabled",
+            Self::UserAlreadyStaff => "user_already_staff",
+        }
+    }
 }
 
 impl AppError {
@@ -89,10 +162,11 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::Retry | StoreError::CatalogChanged => Self::Busy,
             // Concurrent changes a client can meet: not internal failures.
-            StoreError::Duplicate(_) => Self::Conflict("duplicate"),
-            StoreError::MissingReference(_) => Self::Conflict("reference_changed"),
-            StoreError::InUse(_) => Self::Conflict("in_use"),
-            StoreError::SlotTaken => Self::Conflict("slot_taken"),
+            StoreError::Duplicate(_) => Self::Conflict(Conflict::Duplicate),
+            StoreError::MissingReference(_) => Self::Conflict(Conflict::ReferenceChanged),
+            StoreError::InUse(_) => Self::Conflict(Conflict::InUse),
+            StoreError::SlotTaken => Self::Conflict(Conflict::SlotTaken),
+            StoreError::LastOwner => Self::Conflict(Conflict::LastOwner),
             other => Self::internal(other),
         }
     }

@@ -39,7 +39,7 @@ pub use bookings::{
 };
 pub use bookwarden_crypto::SecretString;
 pub use config::Config;
-pub use error::AppError;
+pub use error::{AppError, Conflict};
 
 /// Where "now" comes from; tests move it forward.
 pub trait Clock: Send + Sync {

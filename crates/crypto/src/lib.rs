@@ -16,6 +16,9 @@
 //!   own. Only their error types, [`AeadError`] and [`KdfError`], are public,
 //!   as causes of vault errors.
 //! - [`secret`]: the types that hold secret material.
+//! - [`digest`]: SHA-256 and constant-time comparison for the other crates
+//!   (lookup keys, request fingerprints, the audit chain), so that no other
+//!   crate names a hash library.
 //!
 //! Every primitive comes from `ring`, `argon2` or `bcrypt`; nothing is rolled by
 //! hand. No function here panics on any input. The async hashing pool needs a
@@ -23,6 +26,7 @@
 //! [`password::PasswordHasher`]).
 
 mod aead;
+pub mod digest;
 mod kdf;
 pub mod password;
 mod rng;

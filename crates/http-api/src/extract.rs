@@ -143,7 +143,7 @@ impl FromRequest for Authenticated {
                         .await?
                 }
             };
-            tracing::Span::current().record("tenant", tracing::field::display(principal.tenant));
+            tracing::Span::current().record("tenant", tracing::field::display(principal.tenant()));
             Ok(Self(principal))
         })
     }

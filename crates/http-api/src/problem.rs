@@ -169,7 +169,7 @@ fn app_status(error: &AppError) -> (StatusCode, &'static str) {
         AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-        AppError::Conflict(code) => (StatusCode::CONFLICT, code),
+        AppError::Conflict(conflict) => (StatusCode::CONFLICT, conflict.code()),
         AppError::InvitationInvalid => (StatusCode::BAD_REQUEST, "invitation_invalid"),
         AppError::ResetTokenInvalid => (StatusCode::BAD_REQUEST, "reset_token_invalid"),
         AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

@@ -175,6 +175,7 @@ async fn book(s: &Setup, writer: usize) {
     )
     .unwrap();
     s.store
+        .booker(s.tenant)
         .book(&booking, &s.service, None, None)
         .await
         .unwrap();

@@ -252,7 +252,7 @@ impl Invitations<'_> {
             Some(Refusal::Check) => {
                 StoreError::Config("an invitation must expire after it is made".to_owned())
             }
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }

@@ -6,7 +6,8 @@ use bookwarden_domain::account::{AccountStatus, Email, PersonName, Role, User};
 use bookwarden_domain::id::{ApiKeyId, SessionId, TenantId, UserId};
 use bookwarden_domain::jiff::Timestamp;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait as _, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect as _, Set,
 };
 
 use crate::entity::{api_keys, credential_directory, recovery_codes, sessions, users};
@@ -154,7 +155,7 @@ impl Users<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::Unique) => StoreError::Duplicate("email"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }
@@ -192,6 +193,34 @@ impl Users<'_> {
             .into_iter()
             .map(parse_user)
             .collect()
+    }
+
+    /// Refuses with [`StoreError::LastOwner`] unless the tenant keeps an
+    /// active owner other than `leaving`: call it in the write scope that
+    /// demotes or disables `leaving`, before the change. The tenant's
+    /// active owners stay locked until the scope ends (`FOR UPDATE` on
+    /// PostgreSQL; on SQLite a write scope holds the only write lock), so
+    /// two owners demoting each other at once cannot both pass: the second
+    /// waits for the first and then counts what it left.
+    pub async fn ensure_another_active_owner(&self, leaving: UserId) -> Result<(), StoreError> {
+        let mut owners = self
+            .find()
+            .filter(users::Column::Role.eq(Role::Owner.as_str()))
+            .filter(users::Column::Status.eq(status_str(AccountStatus::Active)))
+            .order_by_asc(users::Column::UserId);
+        if self.0.tx().get_database_backend() == sea_orm::DbBackend::Postgres {
+            owners = owners.lock_exclusive();
+        }
+        let others = owners
+            .all(self.0.tx())
+            .await?
+            .into_iter()
+            .filter(|row| row.user_id != *leaving.as_uuid())
+            .count();
+        if others == 0 {
+            return Err(StoreError::LastOwner);
+        }
+        Ok(())
     }
 
     async fn set(
@@ -375,7 +404,7 @@ impl Users<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::ForeignKey) => StoreError::MissingReference("user"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         }
         Ok(())
@@ -445,7 +474,7 @@ impl System<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::Unique) => StoreError::Duplicate("credential"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }
@@ -549,7 +578,7 @@ impl ApiKeys<'_> {
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("user"),
             Some(Refusal::Unique) => StoreError::Duplicate("API key"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }
@@ -644,7 +673,7 @@ impl Sessions<'_> {
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("user"),
             Some(Refusal::Unique) => StoreError::Duplicate("session"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }

@@ -11,9 +11,9 @@
 
 use std::collections::BTreeMap;
 
+use bookwarden_crypto::digest::Sha256;
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::jiff::Timestamp;
-use ring::digest::{Context, SHA256};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -93,13 +93,13 @@ const GENESIS_LABEL: &[u8] = b"bookwarden audit chain v1";
 
 /// The hash the first entry chains from.
 pub(crate) fn genesis(tenant: &[u8; 16]) -> Vec<u8> {
-    let mut ctx = Context::new(&SHA256);
+    let mut ctx = Sha256::new();
     ctx.update(GENESIS_LABEL);
     ctx.update(tenant);
-    ctx.finish().as_ref().to_vec()
+    ctx.finish().to_vec()
 }
 
-fn field(ctx: &mut Context, value: Option<&str>) {
+fn field(ctx: &mut Sha256, value: Option<&str>) {
     match value {
         None => ctx.update(&[0]),
         Some(text) => {
@@ -113,7 +113,7 @@ fn field(ctx: &mut Context, value: Option<&str>) {
 
 /// The hash of an entry chained from `prev`.
 fn entry_hash(prev: &[u8], e: &AuditEntry) -> Vec<u8> {
-    let mut ctx = Context::new(&SHA256);
+    let mut ctx = Sha256::new();
     ctx.update(prev);
     ctx.update(&e.seq.to_be_bytes());
     ctx.update(&us(e.at).to_be_bytes());
@@ -121,7 +121,7 @@ fn entry_hash(prev: &[u8], e: &AuditEntry) -> Vec<u8> {
     field(&mut ctx, e.actor.as_deref());
     field(&mut ctx, e.subject.as_deref());
     field(&mut ctx, Some(&e.detail));
-    ctx.finish().as_ref().to_vec()
+    ctx.finish().to_vec()
 }
 
 impl TenantScope {

@@ -153,6 +153,7 @@ impl Bookings<'_> {
         }
         let stmt = insert_statement(
             scope.tx().get_database_backend(),
+            scope.tenant(),
             booking,
             service,
             &BookingExtras {
@@ -380,7 +381,7 @@ impl Bookings<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         if result.rows_affected != 1 {
             return Ok(false);
@@ -446,7 +447,7 @@ fn insert_refusal(e: sea_orm::DbErr, has_key: bool) -> Refused {
             Refused::Other(StoreError::Duplicate("customer"))
         }
         Some(Refusal::Unique) => Refused::Other(StoreError::Duplicate("booking")),
-        None => Refused::Other(StoreError::Database(e)),
+        None => Refused::Other(StoreError::from(e)),
     }
 }
 
@@ -476,6 +477,7 @@ pub struct BookingExtras<'a> {
 /// nothing.
 fn insert_statement<S: Active>(
     backend: DbBackend,
+    bound: TenantId,
     booking: &Booking<S>,
     service: &Service,
     extras: &BookingExtras<'_>,
@@ -540,14 +542,27 @@ where
         (register_manage && extras.manage_digest.is_some()).into(),
         extras.catalog_version.into(),
     ];
+    let arguments = values.len();
+    let mut values = values;
     let sql = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT bookwarden_create_booking({})",
-            (1..=values.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        // The tenant is set for the statement's own transaction from the
+        // handle's tenant (the last parameter) before the function runs
+        // (a materialized CTE is produced before the rows that read it),
+        // so row-level security checks every row the function writes, and
+        // the function refuses a `p_tenant` that is not that tenant.
+        DbBackend::Postgres => {
+            values.push(bound.to_string().into());
+            format!(
+                "WITH bound AS MATERIALIZED \
+                 (SELECT set_config('app.tenant_id', ${}, true) AS tenant) \
+                 SELECT bookwarden_create_booking({}) FROM bound",
+                arguments + 1,
+                (1..=arguments)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
         _ => format!(
             "INSERT INTO booking_requests (tenant_id, booking_id, hold_id, service_id, staff_id, \
              customer_id, starts_at_us, ends_at_us, held_from_us, held_until_us, capacity, seats, \
@@ -561,7 +576,33 @@ where
     Ok(Statement::from_sql_and_values(backend, sql, values))
 }
 
+/// The public booking path of one tenant: bound to it like a
+/// [`TenantScope`], but without a transaction of its own, so that a booking
+/// is one statement (on SQLite, batched with others by `combine`). A
+/// booking, service or customer of another tenant is refused with
+/// [`StoreError::WrongTenant`] before any statement; on PostgreSQL the
+/// statement sets the bound tenant for row-level security itself.
+pub struct Booker<'s> {
+    store: &'s Store,
+    tenant: TenantId,
+}
+
 impl Store {
+    /// The public booking path of `tenant` (see [`Booker`]).
+    pub fn booker(&self, tenant: TenantId) -> Booker<'_> {
+        Booker {
+            store: self,
+            tenant,
+        }
+    }
+}
+
+impl Booker<'_> {
+    /// The tenant this path is bound to.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
     /// Creates a booking in one trip to the database, outside any scope:
     /// the fast path for the public booking flow. The same rules as
     /// [`Bookings::create`] apply (the database refuses overlapping time;
@@ -589,7 +630,7 @@ impl Store {
         .await
     }
 
-    /// [`Store::book`] with what comes with a public booking: the manage
+    /// [`Booker::book`] with what comes with a public booking: the manage
     /// link's directory entry and a new customer, in the booking's own
     /// statement. Where the directory is in another region's database the
     /// entry is registered first and forgotten again unless the booking is
@@ -603,10 +644,15 @@ impl Store {
     where
         Booking<S>: Into<AnyBooking> + Clone,
     {
-        let tenant = booking.tenant();
-        let db = self.database_of(tenant).await?;
+        let tenant = self.tenant;
+        if booking.tenant() != tenant {
+            return Err(StoreError::WrongTenant);
+        }
+        let store = self.store;
+        let db = store.database_of(tenant).await?;
         let stmt = insert_statement(
             db.conn.get_database_backend(),
+            tenant,
             booking,
             service,
             &extras,
@@ -614,7 +660,8 @@ impl Store {
         )?;
         let elsewhere = extras.manage_digest.filter(|_| !db.holds_directory);
         if let Some(digest) = elsewhere {
-            self.system()
+            store
+                .system()
                 .register_credential(digest, tenant, CredentialKind::BookingManage)
                 .await?;
         }
@@ -627,7 +674,7 @@ impl Store {
             _ => {
                 let done = db.conn.execute_raw(stmt).await.map(|_| ());
                 if done.is_ok() {
-                    self.booked(tenant);
+                    store.booked(tenant);
                 }
                 done
             }
@@ -639,7 +686,7 @@ impl Store {
                 extras.idempotency,
             ) {
                 (Refused::IdempotencyTaken, Some(idem)) => {
-                    let scope = self.read(tenant).await?;
+                    let scope = store.read(tenant).await?;
                     let seen = scope.bookings().idempotent(idem).await;
                     scope.rollback().await?;
                     seen?.map(Created::Replayed).ok_or(StoreError::Retry)
@@ -651,7 +698,7 @@ impl Store {
         if let Some(digest) = elsewhere
             && !matches!(created, Ok(Created::New))
         {
-            self.system().forget_credential(digest).await?;
+            store.system().forget_credential(digest).await?;
         }
         created
     }
@@ -695,7 +742,7 @@ async fn acquire_hold_in(
     let refused = |e: sea_orm::DbErr| match refusal(&e) {
         Some(Refusal::Overlap | Refusal::Check) => StoreError::SlotTaken,
         Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member or service"),
-        _ => StoreError::Database(e),
+        _ => StoreError::from(e),
     };
     if capacity == 1 {
         // A refusal ends the attempt, so no savepoint (and its two round

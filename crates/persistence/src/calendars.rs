@@ -103,7 +103,7 @@ impl Calendars<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }

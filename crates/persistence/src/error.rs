@@ -44,6 +44,9 @@ pub enum StoreError {
         /// What failed to parse.
         reason: String,
     },
+    /// The change would leave the tenant without an active owner.
+    #[error("the business would have no active owner")]
+    LastOwner,
     /// A value of another tenant was handed to this tenant's scope.
     #[error("the value belongs to another tenant")]
     WrongTenant,
@@ -55,7 +58,50 @@ pub enum StoreError {
     Config(String),
     /// The database failed or refused for another reason.
     #[error("database error")]
-    Database(#[source] DbErr),
+    Database(#[source] DatabaseError),
+}
+
+/// A database failure the store has no better name for. Its cause goes to
+/// the log through [`std::error::Error::source`]; no sea-orm or sqlx type
+/// is part of this crate's API, so the driver can change without breaking
+/// embedders. `Debug` shows only the database's error code.
+pub struct DatabaseError(DbErr);
+
+impl DatabaseError {
+    /// The database's error code: SQLSTATE on PostgreSQL, the extended
+    /// result code on SQLite, when the database gave one.
+    pub fn code(&self) -> Option<String> {
+        match &self.0 {
+            DbErr::Exec(RuntimeErr::SqlxError(inner))
+            | DbErr::Query(RuntimeErr::SqlxError(inner)) => match &**inner {
+                sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DatabaseError(code: {})",
+            self.code().as_deref().unwrap_or("none")
+        )
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// What a database error means to the store.
@@ -104,7 +150,7 @@ pub(crate) fn refusal(err: &DbErr) -> Option<Refusal> {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        Self::Database(err)
+        Self::Database(DatabaseError(err))
     }
 }
 
@@ -112,16 +158,13 @@ impl std::fmt::Debug for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Database(e) => {
-                let code = match e {
-                    DbErr::Exec(RuntimeErr::SqlxError(inner))
-                    | DbErr::Query(RuntimeErr::SqlxError(inner)) => match &**inner {
-                        sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                write!(f, "Database(code: {})", code.as_deref().unwrap_or("none"))
+                write!(
+                    f,
+                    "Database(code: {})",
+                    e.code().as_deref().unwrap_or("none")
+                )
             }
+            Self::LastOwner => f.write_str("LastOwner"),
             Self::SlotTaken => f.write_str("SlotTaken"),
             Self::CatalogChanged => f.write_str("CatalogChanged"),
             Self::Duplicate(what) => write!(f, "Duplicate({what:?})"),

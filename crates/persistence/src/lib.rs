@@ -33,7 +33,7 @@ pub use accounts::{
 pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
 pub use bookings::{BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord};
-pub use error::StoreError;
+pub use error::{DatabaseError, StoreError};
 pub use migrate::{grant_app_role, migrate};
 pub use people::{Customers, Staff};
 pub use services::{Schedules, Services};

@@ -18,7 +18,11 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Schema1), Box::new(BookingWithCustomer)]
+        vec![
+            Box::new(Schema1),
+            Box::new(BookingWithCustomer),
+            Box::new(BookingTenantFromCaller),
+        ]
     }
 }
 
@@ -82,6 +86,34 @@ impl MigrationTrait for BookingWithCustomer {
             manager,
             include_str!("../migrations/0002_booking_with_customer.sqlite.sql"),
             include_str!("../migrations/0002_booking_with_customer.postgres.sql"),
+        )
+        .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration(
+            "migrations are not rolled back; restore a backup instead".to_owned(),
+        ))
+    }
+}
+
+/// The booking function takes its tenant from the caller's transaction,
+/// never from its own argument, so row-level security binds it.
+struct BookingTenantFromCaller;
+
+impl MigrationName for BookingTenantFromCaller {
+    fn name(&self) -> &str {
+        "m0003_booking_tenant_from_caller"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for BookingTenantFromCaller {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_sql(
+            manager,
+            include_str!("../migrations/0003_booking_tenant_from_caller.sqlite.sql"),
+            include_str!("../migrations/0003_booking_tenant_from_caller.postgres.sql"),
         )
         .await
     }

@@ -42,7 +42,7 @@ fn write_refusal(e: sea_orm::DbErr, unique: &'static str, reference: &'static st
     match refusal(&e) {
         Some(Refusal::Unique) => StoreError::Duplicate(unique),
         Some(Refusal::ForeignKey) => StoreError::MissingReference(reference),
-        _ => StoreError::Database(e),
+        _ => StoreError::from(e),
     }
 }
 
@@ -113,7 +113,7 @@ impl Staff<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::ForeignKey) => StoreError::InUse("staff member"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         Ok(result.rows_affected == 1)
     }
@@ -222,7 +222,7 @@ impl Customers<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::ForeignKey) => StoreError::InUse("customer"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         Ok(result.rows_affected == 1)
     }

@@ -102,7 +102,7 @@ impl Services<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::Unique) => StoreError::Duplicate("service"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         self.assign(service.id(), service.staff()).await
     }
@@ -120,7 +120,7 @@ impl Services<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         }
         Ok(())
@@ -181,7 +181,7 @@ impl Services<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::ForeignKey) => StoreError::InUse("service"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         Ok(result.rows_affected == 1)
     }
@@ -228,7 +228,7 @@ impl Schedules<'_> {
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member"),
             Some(Refusal::Unique) => StoreError::Duplicate("schedule"),
-            _ => StoreError::Database(e),
+            _ => StoreError::from(e),
         })?;
         Ok(())
     }

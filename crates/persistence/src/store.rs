@@ -319,7 +319,7 @@ impl System<'_> {
             .await
             .map_err(|e| match refusal(&e) {
                 Some(Refusal::Unique) => StoreError::Duplicate("slug"),
-                _ => StoreError::Database(e),
+                _ => StoreError::from(e),
             })?;
         let created = async {
             let scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;

@@ -581,3 +581,76 @@ async fn p14_an_invitation_is_single_use_expires_and_stays_in_its_tenant() {
         TestDb { store, ..db }.finish().await;
     }
 }
+
+/// Two owners demote each other at the same moment: the second waits for
+/// the first and then finds no other owner, so the business keeps one. On
+/// PostgreSQL this fails without the `FOR UPDATE` on the owners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p14_two_owners_demoting_each_other_at_once_leave_one_owner() {
+    for engine in engines().await {
+        let db = TestDb::with_pool(engine, 8).await;
+        let t = tenant(&db.store).await.id();
+        let owner = |name: &str| {
+            User::create(
+                t,
+                Email::parse(&format!("{name}@example.com")).unwrap(),
+                PersonName::parse(name).unwrap(),
+                Role::Owner,
+            )
+        };
+        let (ada, bo) = (owner("ada"), owner("bo"));
+        let scope = db.store.write(t).await.unwrap();
+        scope.users().insert(&ada, None, now()).await.unwrap();
+        scope.users().insert(&bo, None, now()).await.unwrap();
+        scope.commit().await.unwrap();
+        let store = Arc::new(db.store);
+
+        // Ada demotes Bo: checked, not yet committed.
+        let first = store.write(t).await.unwrap();
+        first
+            .users()
+            .ensure_another_active_owner(bo.id())
+            .await
+            .unwrap();
+        // Bo demotes Ada meanwhile.
+        let s = store.clone();
+        let ada_id = ada.id();
+        let second = tokio::spawn(async move {
+            let scope = s.write(t).await.unwrap();
+            match scope.users().ensure_another_active_owner(ada_id).await {
+                Ok(()) => {
+                    scope.users().set_role(ada_id, Role::Admin).await.unwrap();
+                    scope.commit().await.unwrap();
+                    Ok(())
+                }
+                Err(refused) => {
+                    scope.rollback().await.unwrap();
+                    Err(refused)
+                }
+            }
+        });
+        // Give the second demotion every chance to run ahead.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        first.users().set_role(bo.id(), Role::Admin).await.unwrap();
+        first.commit().await.unwrap();
+        let outcome = second.await.unwrap();
+        assert!(
+            matches!(outcome, Err(StoreError::LastOwner)),
+            "{engine:?}: the second demotion must find no other owner: {outcome:?}"
+        );
+        let scope = store.read(t).await.unwrap();
+        let owners: Vec<_> = scope
+            .users()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.user.role() == Role::Owner)
+            .map(|u| u.user.id())
+            .collect();
+        scope.commit().await.unwrap();
+        assert_eq!(owners, vec![ada.id()], "{engine:?}: Ada stays the owner");
+        let store = Arc::into_inner(store).unwrap();
+        TestDb { store, ..db }.finish().await;
+    }
+}

@@ -250,7 +250,10 @@ async fn p13_race_of_64_concurrent_bookings_leaves_no_overlap() {
                 let result = if i % 2 == 0 {
                     try_book(&store, &d, &b).await
                 } else {
-                    store.book(&b, &d.service, None, None).await
+                    store
+                        .booker(b.tenant())
+                        .book(&b, &d.service, None, None)
+                        .await
                 };
                 (b, result)
             }));
@@ -306,7 +309,10 @@ async fn p13_group_slot_never_oversells_under_concurrency() {
             let (store, d) = (store.clone(), d.clone());
             let b = booking(&d, 0, 60, 1);
             tasks.push(tokio::spawn(async move {
-                store.book(&b, &d.service, None, None).await
+                store
+                    .booker(b.tenant())
+                    .book(&b, &d.service, None, None)
+                    .await
             }));
         }
         let mut sold = 0;
@@ -352,7 +358,10 @@ async fn p13_concurrent_retries_with_one_idempotency_key_store_one_booking() {
                 // instead of hanging it.
                 let mut outcome = Err(StoreError::Retry);
                 for _ in 0..1_000 {
-                    outcome = store.book(&b, &d.service, None, Some(key)).await;
+                    outcome = store
+                        .booker(b.tenant())
+                        .book(&b, &d.service, None, Some(key))
+                        .await;
                     if !matches!(outcome, Err(StoreError::Retry)) {
                         break;
                     }
@@ -399,7 +408,11 @@ async fn p13_concurrent_cancels_and_reschedules_keep_holds_consistent() {
         let store = Arc::new(db.store);
         let seats: Vec<Booking<Requested>> = (0..3).map(|_| booking(&d, 0, 60, 1)).collect();
         for b in &seats {
-            store.book(b, &d.service, None, None).await.unwrap();
+            store
+                .booker(b.tenant())
+                .book(b, &d.service, None, None)
+                .await
+                .unwrap();
         }
         let mut tasks = Vec::new();
         for i in 0..8_i64 {

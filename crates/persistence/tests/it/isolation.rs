@@ -406,7 +406,10 @@ async fn run_ops(store: &Store, desks: &[Desk], ops: &[Op]) -> Result<(), TestCa
                 let b = booking(d, i64::from(hour) * 60, 60, 1);
                 // Half through the one-trip path, half through a scope.
                 let result = if hour % 2 == 0 {
-                    store.book(&b, &d.service, None, None).await
+                    store
+                        .booker(b.tenant())
+                        .book(&b, &d.service, None, None)
+                        .await
                 } else {
                     try_book(store, d, &b).await
                 };

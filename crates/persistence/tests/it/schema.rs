@@ -291,8 +291,10 @@ async fn p1_sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
     postgres.finish().await;
 }
 
-/// The one-trip booking function refuses to run for another tenant than
-/// the one a scope set, and the store refuses a service of another tenant.
+/// The one-trip booking path is bound to one tenant: it refuses a service
+/// or a booking of another tenant, and on PostgreSQL the booking function
+/// runs only for the tenant its caller set for the transaction (never for
+/// one it is merely told about), so row-level security applies to it.
 #[tokio::test]
 async fn p1_the_booking_path_refuses_another_tenant() {
     for engine in engines().await {
@@ -302,7 +304,19 @@ async fn p1_the_booking_path_refuses_another_tenant() {
         // A's booking with B's service.
         let err = db
             .store
+            .booker(a.tenant)
             .book(&booking(&a, 0, 60, 1), &b.service, None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, bookwarden_persistence::StoreError::WrongTenant),
+            "{engine:?}: {err:?}"
+        );
+        // A's booking through B's path, with A's own service.
+        let err = db
+            .store
+            .booker(b.tenant)
+            .book(&booking(&a, 0, 60, 1), &a.service, None, None)
             .await
             .unwrap_err();
         assert!(
@@ -333,6 +347,13 @@ async fn p1_the_booking_path_refuses_another_tenant() {
                 "{err:?}"
             );
             tx.rollback().await.unwrap();
+            // With no tenant set, the function does not take B's from its
+            // argument: it refuses, and nothing of B's is written.
+            let err = app.execute_unprepared(&call).await.unwrap_err();
+            assert!(
+                format!("{err:?}").contains("bookwarden_wrong_tenant"),
+                "{err:?}"
+            );
             app.close().await.unwrap();
         }
         db.finish().await;
