@@ -1,7 +1,9 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 //!
 //! - `ci`: everything CI checks, in the order that fails fastest: format,
-//!   lints, licenses and sources, then the whole test suite.
+//!   lints, licenses and sources; what an embedder meets (doc-tests,
+//!   `cargo doc` with warnings denied, the persistence crate's example
+//!   service); then the whole test suite.
 //! - `bench`: every benchmark, then a summary of the figures that have
 //!   targets (with ratios), written to docs/PERFORMANCE.md.
 //! - `openapi`: writes docs/openapi.json from the code (a test fails while
@@ -55,10 +57,17 @@ pub(crate) fn root() -> Result<PathBuf> {
 
 /// Runs `cargo` with `args` in the workspace root and fails if it fails.
 pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with(args, &[])
+}
+
+/// [`cargo`] with extra environment variables.
+pub(crate) fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_unset| "cargo".to_owned());
-    eprintln!("$ cargo {}", args.join(" "));
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    eprintln!("$ {}cargo {}", shown.concat(), args.join(" "));
     let status = Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root()?)
         .status()
         .with_context(|| format!("could not start cargo {}", args.join(" ")))?;
@@ -159,6 +168,24 @@ fn ci() -> Result<()> {
     cargo(&["fetch", "--locked"])?;
     cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])
         .context("cargo-deny is required: cargo install cargo-deny --locked")?;
+    // What an embedder reads and runs: the examples in the docs, the
+    // documentation itself (no broken or private links), and the example
+    // service built on the store, the domain and the vault alone.
+    cargo(&["test", "--doc", "--workspace", "--locked"])?;
+    cargo_with(
+        &["doc", "--no-deps", "--workspace", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    cargo(&[
+        "run",
+        "--locked",
+        "--quiet",
+        "-p",
+        "bookwarden-persistence",
+        "--example",
+        "embedded",
+    ])?;
+    // Last, so that its summary closes the output.
     cargo(&[
         "nextest",
         "run",

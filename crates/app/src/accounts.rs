@@ -11,7 +11,6 @@ use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_crypto::totp::{
     Totp, TotpAlgorithm, TotpSeed, generate_recovery_codes, recovery_code_digest,
 };
-use bookwarden_crypto::vault::TenantRef;
 use bookwarden_domain::account::{AccountStatus, Email, PersonName, Role, User};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, TenantId, UserId};
@@ -19,8 +18,7 @@ use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::{Tenant, TenantName, TenantSlug, TenantStatus};
 use bookwarden_domain::time::TimeZone;
 use bookwarden_persistence::{
-    ApiKeyRecord, AuditEntry, CredentialKind, InvitationRecord, StoreError, StoredDataKey,
-    UserRecord,
+    ApiKeyRecord, AuditEntry, CredentialKind, InvitationRecord, StoreError, UserRecord,
 };
 
 use crate::App;
@@ -245,20 +243,8 @@ impl App {
             Err(other) => return Err(other.into()),
         }
         let owner = User::create(tenant.id(), email, person, Role::Owner);
-        let (_, wrapped) = self
-            .keys
-            .new_data_key(TenantRef::from_bytes(*tenant.id().as_bytes()))
-            .map_err(AppError::internal)?;
         let scope = self.store.write(tenant.id()).await?;
-        scope
-            .put_data_key(
-                &StoredDataKey {
-                    master_version: wrapped.master_version().get(),
-                    wrapped: wrapped.to_bytes(),
-                },
-                now,
-            )
-            .await?;
+        scope.create_data_key(&self.keys, now).await?;
         scope
             .users()
             .insert(&owner, Some(hash.as_str()), now)

@@ -7,12 +7,9 @@ use std::io::Write as _;
 use std::path::Path;
 
 use bookwarden_crypto::SecretString;
-use bookwarden_crypto::vault::{
-    KeyRingError, MasterKey, MasterKeyRing, MasterKeyVersion, TenantRef, WrappedDataKey,
-};
-use bookwarden_domain::id::TenantId;
+use bookwarden_crypto::vault::{MasterKey, MasterKeyRing, MasterKeyVersion};
 use bookwarden_domain::jiff::Timestamp;
-use bookwarden_persistence::{Store, StoredDataKey};
+use bookwarden_persistence::{Rewrap, Store};
 
 use crate::config::{ConfigError, KeySource};
 use crate::error::AppError;
@@ -167,36 +164,13 @@ pub async fn rotate(
     let mut summary = RotationSummary::default();
     for (done, (tenant, _region)) in tenants.into_iter().enumerate() {
         let scope = store.write(tenant).await?;
-        match scope.data_key().await? {
-            None => summary.without_key += 1,
-            Some(stored) if stored.master_version == ring.primary_version().get() => {
-                summary.current += 1;
-            }
-            Some(stored) => {
-                let wrapped = rewrap(ring, tenant, &stored).map_err(AppError::internal)?;
-                scope
-                    .put_data_key(
-                        &StoredDataKey {
-                            master_version: wrapped.master_version().get(),
-                            wrapped: wrapped.to_bytes(),
-                        },
-                        Timestamp::now(),
-                    )
-                    .await?;
-                summary.rewrapped += 1;
-            }
+        match scope.rewrap_data_key(ring, Timestamp::now()).await? {
+            Rewrap::Rewrapped => summary.rewrapped += 1,
+            Rewrap::Current => summary.current += 1,
+            Rewrap::NoKey => summary.without_key += 1,
         }
         scope.commit().await?;
         progress(done + 1, total);
     }
     Ok(summary)
-}
-
-fn rewrap(
-    ring: &MasterKeyRing,
-    tenant: TenantId,
-    stored: &StoredDataKey,
-) -> Result<WrappedDataKey, KeyRingError> {
-    let wrapped = WrappedDataKey::from_bytes(&stored.wrapped)?;
-    ring.rewrap(TenantRef::from_bytes(*tenant.as_bytes()), &wrapped)
 }

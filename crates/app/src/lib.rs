@@ -6,6 +6,10 @@
 //! Authorization lives here, not in handlers: every method that acts for
 //! someone takes the authenticated [`Principal`] and checks what it needs
 //! first. The tenant always comes from the principal.
+//!
+//! [`App`] needs a Tokio runtime (multi-thread or current-thread, with its
+//! time driver enabled): the store's drivers run on it, and password hashing
+//! runs on its blocking pool.
 
 mod accounts;
 mod auth;
@@ -22,8 +26,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use bookwarden_crypto::password::{HashScheme, PasswordHasher, PasswordPolicy, Passwords};
-use bookwarden_crypto::vault::{MasterKeyRing, TenantDataKey, TenantRef, WrappedDataKey};
-use bookwarden_domain::id::TenantId;
+use bookwarden_crypto::vault::{MasterKeyRing, TenantDataKey};
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, StoreError, TenantScope};
 
@@ -226,16 +229,6 @@ impl App {
 
     /// The tenant's data key, unwrapped, read inside `scope`.
     async fn data_key(&self, scope: &TenantScope) -> Result<TenantDataKey, AppError> {
-        let stored = scope.data_key().await?.ok_or_else(|| {
-            AppError::internal(std::io::Error::other("the tenant has no data key"))
-        })?;
-        let wrapped = WrappedDataKey::from_bytes(&stored.wrapped).map_err(AppError::internal)?;
-        self.keys
-            .unwrap(tenant_ref(scope.tenant()), &wrapped)
-            .map_err(AppError::internal)
+        Ok(scope.open_data_key(&self.keys).await?)
     }
-}
-
-fn tenant_ref(tenant: TenantId) -> TenantRef {
-    TenantRef::from_bytes(*tenant.as_bytes())
 }

@@ -48,6 +48,30 @@
 //! Deleting a tenant's wrapped data key destroys the only path to its secrets:
 //! every value sealed for that tenant, including copies in backups, becomes
 //! unrecoverable.
+//!
+//! # Example
+//!
+//! ```
+//! use bookwarden_crypto::vault::{self, MasterKey, MasterKeyRing, MasterKeyVersion, Purpose, TenantRef};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let v1 = MasterKeyVersion::new(1)?;
+//! let ring = MasterKeyRing::new(v1, [MasterKey::generate(v1)?])?;
+//! let tenant = TenantRef::from_bytes([7; 16]);
+//! // The data key is made once per tenant; only `wrapped` is stored.
+//! let (data_key, wrapped) = ring.new_data_key(tenant)?;
+//! let sealed = vault::seal(&data_key, &Purpose::WEBHOOK_SECRET, b"hook-1", b"whsec_x")?;
+//! // Later: unwrap the stored key and open the secret.
+//! let data_key = ring.unwrap(tenant, &wrapped)?;
+//! let opened = vault::open(&data_key, &Purpose::WEBHOOK_SECRET, b"hook-1", &sealed)?;
+//! assert_eq!(opened.expose_secret(), b"whsec_x");
+//! // Bound to its record: the same ciphertext moved to another record fails.
+//! assert!(vault::open(&data_key, &Purpose::WEBHOOK_SECRET, b"hook-2", &sealed).is_err());
+//! // And to its tenant: another tenant's key cannot unwrap this one.
+//! assert!(ring.unwrap(TenantRef::from_bytes([8; 16]), &wrapped).is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

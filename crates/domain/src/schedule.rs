@@ -2,7 +2,7 @@
 //! overrides that replace a day's hours, and time off.
 //!
 //! Hours are wall-clock times. Turning them into instants is where daylight
-//! saving time bites, so the rule is written once, in [`boundary`]: a
+//! saving time bites, so the rule is written once, in `boundary`: a
 //! wall-clock time maps to the first instant at which a clock in the zone
 //! reads that time or later ([`TimeZone::first_reading`]). On a spring-forward day an opening inside the
 //! gap therefore starts at the transition, and on a fall-back day an opening

@@ -183,6 +183,62 @@ pub enum SlotError {
 pub const MAX_WINDOW_DAYS: i64 = 92;
 
 /// Computes the bookable slots, sorted by start and then staff id.
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// use bookwarden_domain::id::{ScheduleId, ServiceId, StaffId, TenantId};
+/// use bookwarden_domain::intake::IntakeForm;
+/// use bookwarden_domain::jiff::civil::Weekday;
+/// use bookwarden_domain::jiff::Timestamp;
+/// use bookwarden_domain::schedule::{DayHours, DayRange, DayTime, Schedule, ScheduleSpec, WeeklyHours};
+/// use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Timing, TimingSpec};
+/// use bookwarden_domain::slots::{SlotQuery, available_slots};
+/// use bookwarden_domain::time::{TimeRange, TimeZone};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tenant, staff) = (TenantId::random(), StaffId::random());
+/// let berlin = TimeZone::parse("Europe/Berlin")?;
+/// let mornings = DayHours::new(vec![DayRange::new(DayTime::new(9, 0)?, DayTime::new(12, 0)?)?])?;
+/// let schedule = Schedule::new(ScheduleId::random(), tenant, staff, ScheduleSpec {
+///     zone: berlin.clone(),
+///     weekly: WeeklyHours::closed().with(Weekday::Monday, mornings),
+///     overrides: BTreeMap::new(),
+///     time_off: Vec::new(),
+/// })?;
+/// let service = Service::new(ServiceId::random(), tenant, ServiceSpec {
+///     name: ServiceName::parse("Check-up")?,
+///     timing: Timing::new(TimingSpec {
+///         duration_minutes: 60,
+///         buffer_before_minutes: 0,
+///         buffer_after_minutes: 0,
+///         minimum_notice_minutes: 0,
+///         horizon_days: 30,
+///         slot_step_minutes: 60,
+///     })?,
+///     capacity: Capacity::new(1)?,
+///     staff: vec![staff],
+///     price: None,
+///     intake: IntakeForm::default(),
+///     public: true,
+/// })?;
+/// let now: Timestamp = "2026-12-01T00:00:00Z".parse()?;
+/// // Monday 7 December 2026, 09:00-12:00 in Berlin (UTC+1): three hours.
+/// let window = TimeRange::new("2026-12-07T00:00:00Z".parse()?, "2026-12-08T00:00:00Z".parse()?)?;
+/// let slots = available_slots(&SlotQuery {
+///     service: &service,
+///     schedules: &[schedule],
+///     bookings: &[],
+///     busy: &[],
+///     window,
+///     customer_zone: &berlin,
+///     now,
+/// })?;
+/// let starts: Vec<String> = slots.iter().map(|s| s.start().to_string()).collect();
+/// assert_eq!(starts, ["2026-12-07T08:00:00Z", "2026-12-07T09:00:00Z", "2026-12-07T10:00:00Z"]);
+/// # Ok(())
+/// # }
+/// ```
 pub fn available_slots(query: &SlotQuery<'_>) -> Result<Vec<Slot>, SlotError> {
     let (window_start, window_end) = seconds(query.window);
     if window_end - window_start > MAX_WINDOW_DAYS * 86_400 {

@@ -44,6 +44,12 @@ pub enum StoreError {
         /// What failed to parse.
         reason: String,
     },
+    /// The tenant has no data key (never made, or destroyed).
+    #[error("the tenant has no data key")]
+    NoDataKey,
+    /// The tenant's data key could not be made, wrapped or unwrapped.
+    #[error("the tenant's data key")]
+    Vault(#[from] bookwarden_crypto::vault::KeyRingError),
     /// The change would leave the tenant without an active owner.
     #[error("the business would have no active owner")]
     LastOwner,
@@ -165,6 +171,8 @@ impl std::fmt::Debug for StoreError {
                 )
             }
             Self::LastOwner => f.write_str("LastOwner"),
+            Self::NoDataKey => f.write_str("NoDataKey"),
+            Self::Vault(e) => write!(f, "Vault({e})"),
             Self::SlotTaken => f.write_str("SlotTaken"),
             Self::CatalogChanged => f.write_str("CatalogChanged"),
             Self::Duplicate(what) => write!(f, "Duplicate({what:?})"),

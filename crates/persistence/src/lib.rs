@@ -7,6 +7,59 @@
 //! `(tenant_id, id)`, and PostgreSQL adds row-level security keyed on a
 //! transaction-local setting. Overlapping bookings of one staff member are
 //! refused by the database itself.
+//!
+//! # Runtime
+//!
+//! Every method is async and needs a Tokio runtime (current-thread or
+//! multi-thread, with its time driver): the drivers (sqlx) run on it. Both
+//! SQLite (bundled, no system library) and PostgreSQL are always compiled
+//! in; a store picks by URL scheme. Tenants' secrets are sealed with
+//! `bookwarden-crypto`'s vault: [`TenantScope::create_data_key`] and
+//! [`TenantScope::open_data_key`] keep a tenant's data key wrapped under
+//! your master keys. `examples/embedded.rs` is a whole small service built
+//! on this crate, the domain and the vault alone.
+//!
+//! # Example
+//!
+//! ```
+//! use bookwarden_domain::jiff::Timestamp;
+//! use bookwarden_domain::tenant::{Region, Tenant, TenantName, TenantSlug};
+//! use bookwarden_domain::time::TimeZone;
+//! use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, migrate};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let folder = std::env::temp_dir().join(format!("bookwarden-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&folder)?;
+//! let url = format!("sqlite://{}?mode=rwc", folder.join("doc.db").display());
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! runtime.block_on(async {
+//!     migrate(&url).await?;
+//!     let local = Region::parse("local")?;
+//!     let store = Store::open(StoreConfig {
+//!         regions: vec![RegionDatabase { region: local.clone(), url: url.clone() }],
+//!         directory: local.clone(),
+//!         max_connections: 2,
+//!     })
+//!     .await?;
+//!     let tenant = Tenant::create(
+//!         TenantName::parse("Harbour Physio")?,
+//!         TenantSlug::parse("harbour")?,
+//!         local,
+//!         TimeZone::parse("Europe/Berlin")?,
+//!     );
+//!     store.system().create_tenant(&tenant, Timestamp::now()).await?;
+//!     // Everything of the tenant's is reached through a scope bound to it.
+//!     let scope = store.read(tenant.id()).await?;
+//!     assert_eq!(scope.tenant_row().await?.map(|t| t.id()), Some(tenant.id()));
+//!     assert!(scope.services().list().await?.is_empty());
+//!     scope.commit().await?;
+//!     store.close().await?;
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # std::fs::remove_dir_all(&folder)?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod access;
 mod accounts;
@@ -31,11 +84,11 @@ pub use accounts::{
     ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
 };
 pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
-pub use bookings::{BookingExtras, Bookings, Created, Idempotency};
+pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord};
 pub use error::{DatabaseError, StoreError};
 pub use migrate::{grant_app_role, migrate};
 pub use people::{Customers, Staff};
 pub use services::{Schedules, Services};
 pub use store::{RegionDatabase, Store, StoreConfig, System, TenantScope};
-pub use tenants::StoredDataKey;
+pub use tenants::{Rewrap, StoredDataKey};

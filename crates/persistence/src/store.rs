@@ -195,7 +195,7 @@ impl Store {
     }
 
     /// Like [`Store::write_epoch`], counting only writes through scopes:
-    /// the one-statement booking path ([`Store::book`]) does not move it,
+    /// the one-statement booking path ([`Booker::book`](crate::Booker::book)) does not move it,
     /// so a cache of the tenant row, services, staff and schedules, which
     /// that path never writes, stays current through a run of bookings.
     pub fn scope_write_epoch(&self, tenant: TenantId) -> u64 {

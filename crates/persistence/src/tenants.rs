@@ -1,5 +1,6 @@
 //! The tenant's own row.
 
+use bookwarden_crypto::vault::{MasterKeyRing, TenantDataKey, TenantRef, WrappedDataKey};
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::{
     Plan, Region, Tenant, TenantName, TenantParts, TenantSlug, TenantStatus,
@@ -44,6 +45,18 @@ fn parse(row: tenants::Model) -> Result<Tenant, StoreError> {
         status: TenantStatus::parse(&row.status).map_err(|e| bad(&e))?,
         time_zone: TimeZone::parse(&row.time_zone).map_err(|e| bad(&e))?,
     }))
+}
+
+/// What [`TenantScope::rewrap_data_key`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrap {
+    /// The key was wrapped under an older master key and now is under the
+    /// primary.
+    Rewrapped,
+    /// The key was already under the primary master key.
+    Current,
+    /// The tenant has no data key.
+    NoKey,
 }
 
 impl TenantScope {
@@ -141,6 +154,77 @@ impl TenantScope {
             })
         })
         .transpose()
+    }
+
+    /// Makes the tenant's data key, wraps it under the ring's primary master
+    /// key and stores it (replacing any stored one), in this scope's
+    /// transaction. Call it once, in the scope that creates the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Vault`] when the key cannot be made or wrapped.
+    pub async fn create_data_key(
+        &self,
+        keys: &MasterKeyRing,
+        now: Timestamp,
+    ) -> Result<TenantDataKey, StoreError> {
+        let (key, wrapped) = keys.new_data_key(self.tenant_ref())?;
+        let stored = StoredDataKey {
+            master_version: wrapped.master_version().get(),
+            wrapped: wrapped.to_bytes(),
+        };
+        self.put_data_key(&stored, now).await?;
+        Ok(key)
+    }
+
+    /// Reads the tenant's wrapped data key and unwraps it with `keys`: the
+    /// key that seals and opens the tenant's secrets in the vault. It is
+    /// bound to this tenant: a wrapped key copied from another tenant's row
+    /// fails to unwrap.
+    ///
+    /// # Errors
+    /// [`StoreError::NoDataKey`] when the tenant has none (never made, or
+    /// destroyed), [`StoreError::Vault`] when it cannot be unwrapped (a
+    /// retired or missing master key, or a key that is not this tenant's).
+    pub async fn open_data_key(&self, keys: &MasterKeyRing) -> Result<TenantDataKey, StoreError> {
+        let stored = self.data_key().await?.ok_or(StoreError::NoDataKey)?;
+        let wrapped = WrappedDataKey::from_bytes(&stored.wrapped)?;
+        Ok(keys.unwrap(self.tenant_ref(), &wrapped)?)
+    }
+
+    /// Rewraps the tenant's data key under the ring's primary master key
+    /// (key rotation); the key itself, and so every sealed secret, stays
+    /// as it is.
+    ///
+    /// # Errors
+    /// [`StoreError::Vault`] when the stored key cannot be unwrapped (its
+    /// master key is not in the ring) or wrapped again.
+    pub async fn rewrap_data_key(
+        &self,
+        keys: &MasterKeyRing,
+        now: Timestamp,
+    ) -> Result<Rewrap, StoreError> {
+        let Some(stored) = self.data_key().await? else {
+            return Ok(Rewrap::NoKey);
+        };
+        if stored.master_version == keys.primary_version().get() {
+            return Ok(Rewrap::Current);
+        }
+        let wrapped = WrappedDataKey::from_bytes(&stored.wrapped)?;
+        let rewrapped = keys.rewrap(self.tenant_ref(), &wrapped)?;
+        self.put_data_key(
+            &StoredDataKey {
+                master_version: rewrapped.master_version().get(),
+                wrapped: rewrapped.to_bytes(),
+            },
+            now,
+        )
+        .await?;
+        Ok(Rewrap::Rewrapped)
+    }
+
+    /// The tenant as the vault names it in associated data.
+    fn tenant_ref(&self) -> TenantRef {
+        TenantRef::from_bytes(*self.tenant().as_bytes())
     }
 
     /// Destroys the tenant's data key: every value sealed for the tenant,
