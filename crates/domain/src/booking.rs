@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use crate::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use crate::intake::IntakeAnswers;
-use crate::service::Timing;
-use crate::slots::BookedTime;
+use crate::service::{Service, Timing};
+use crate::slots::{BookedTime, Slot};
 use crate::time::TimeRange;
 
 /// Awaiting confirmation by the business.
@@ -97,6 +97,32 @@ pub enum BookingError {
     /// A seat count of zero.
     #[error("a booking takes at least one seat")]
     NoSeats,
+}
+
+/// Why a booking request does not fit the service it asks for. Each is the
+/// domain's rule, checked here once; the store keeps only what the
+/// database must enforce (no overlap, references within the tenant).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The staff member asked for does not provide the service.
+    #[error("the staff member does not provide this service")]
+    StaffNotOnService,
+    /// Zero seats, or more than the service has.
+    #[error("a booking of this service takes 1 to {capacity} seats")]
+    Seats {
+        /// The service's capacity.
+        capacity: u16,
+    },
+    /// The time is not one the slot engine offers (taken meanwhile, or
+    /// not enough seats left).
+    #[error("that time is not offered")]
+    NotOffered,
+    /// The start lies inside the service's minimum notice, or has passed.
+    #[error("that time is too soon to book")]
+    TooSoon,
+    /// The start lies beyond the service's booking horizon.
+    #[error("that time is too far ahead to book")]
+    TooFar,
 }
 
 /// What a new booking is for.
@@ -215,6 +241,54 @@ impl Booking<Requested> {
             range: new.range,
             seats: new.seats,
             answers: new.answers,
+            created_at: now,
+            reschedules: 0,
+            stage: Requested,
+        })
+    }
+
+    /// A request for `slot`, as the slot engine offered it for `service`:
+    /// the slot's staff member must provide the service, `seats` must fit
+    /// both the service's capacity and the seats the slot has left, and the
+    /// start must lie between the minimum notice and the horizon from
+    /// `now`. `answers` are the service's intake form's, already validated
+    /// ([`crate::intake::IntakeForm::validate`]).
+    ///
+    /// # Errors
+    /// The [`RequestError`] for the first rule the request breaks.
+    pub fn for_slot(
+        service: &Service,
+        slot: &Slot,
+        customer: CustomerId,
+        seats: u16,
+        answers: IntakeAnswers,
+        now: Timestamp,
+    ) -> Result<Self, RequestError> {
+        service.offers(Some(slot.staff()), seats)?;
+        if seats > slot.seats_left() {
+            return Err(RequestError::NotOffered);
+        }
+        let timing = service.timing();
+        let start = slot.start();
+        let earliest = now.checked_add(timing.minimum_notice()).unwrap_or(now);
+        if start <= now || start < earliest {
+            return Err(RequestError::TooSoon);
+        }
+        if now
+            .checked_add(timing.horizon())
+            .is_ok_and(|latest| start > latest)
+        {
+            return Err(RequestError::TooFar);
+        }
+        Ok(Self {
+            id: BookingId::random(),
+            tenant: service.tenant(),
+            service: service.id(),
+            staff: slot.staff(),
+            customer,
+            range: slot.range(),
+            seats,
+            answers,
             created_at: now,
             reschedules: 0,
             stage: Requested,
@@ -352,6 +426,110 @@ impl AnyBooking {
     /// Whether the booking still holds its time.
     pub fn is_active(&self) -> bool {
         !matches!(self, Self::Cancelled(_))
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> TenantId {
+        self.with(|b| b.tenant)
+    }
+
+    /// The booked service.
+    pub fn service(&self) -> ServiceId {
+        self.with(|b| b.service)
+    }
+
+    /// Who delivers it.
+    pub fn staff(&self) -> StaffId {
+        self.with(|b| b.staff)
+    }
+
+    /// Who booked.
+    pub fn customer(&self) -> CustomerId {
+        self.with(|b| b.customer)
+    }
+
+    /// When.
+    pub fn range(&self) -> TimeRange {
+        self.with(|b| b.range)
+    }
+
+    /// Seats taken.
+    pub fn seats(&self) -> u16 {
+        self.with(|b| b.seats)
+    }
+
+    /// The intake answers.
+    pub fn answers(&self) -> &IntakeAnswers {
+        match self {
+            Self::Requested(b) => &b.answers,
+            Self::Confirmed(b) => &b.answers,
+            Self::Cancelled(b) => &b.answers,
+        }
+    }
+
+    /// When it was made.
+    pub fn created_at(&self) -> Timestamp {
+        self.with(|b| b.created_at)
+    }
+
+    /// How often it was moved.
+    pub fn reschedules(&self) -> u32 {
+        self.with(|b| b.reschedules)
+    }
+
+    /// Who cancelled it, once cancelled.
+    pub fn cancelled_by(&self) -> Option<CancelledBy> {
+        match self {
+            Self::Cancelled(b) => Some(b.stage().by()),
+            Self::Requested(_) | Self::Confirmed(_) => None,
+        }
+    }
+
+    /// The time this booking holds, for the slot engine; `None` once
+    /// cancelled, when it holds none.
+    pub fn booked_time(&self, timing: &Timing) -> Option<BookedTime> {
+        match self {
+            Self::Requested(b) => Some(b.booked_time(timing)),
+            Self::Confirmed(b) => Some(b.booked_time(timing)),
+            Self::Cancelled(_) => None,
+        }
+    }
+
+    /// A stage-free field of the booking, whatever its stage.
+    fn with<T>(&self, field: impl Fn(&Fields) -> T) -> T {
+        match self {
+            Self::Requested(b) => field(&b.fields()),
+            Self::Confirmed(b) => field(&b.fields()),
+            Self::Cancelled(b) => field(&b.fields()),
+        }
+    }
+}
+
+/// The parts every stage shares that are `Copy`, for [`AnyBooking`]'s
+/// accessors.
+struct Fields {
+    tenant: TenantId,
+    service: ServiceId,
+    staff: StaffId,
+    customer: CustomerId,
+    range: TimeRange,
+    seats: u16,
+    created_at: Timestamp,
+    reschedules: u32,
+}
+
+impl<S> Booking<S> {
+    fn fields(&self) -> Fields {
+        Fields {
+            tenant: self.tenant,
+            service: self.service,
+            staff: self.staff,
+            customer: self.customer,
+            range: self.range,
+            seats: self.seats,
+            created_at: self.created_at,
+            reschedules: self.reschedules,
+        }
     }
 }
 

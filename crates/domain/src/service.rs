@@ -6,9 +6,11 @@ use std::num::NonZeroU16;
 
 use jiff::SignedDuration;
 
+use crate::booking::RequestError;
 use crate::id::{ServiceId, StaffId, TenantId};
 use crate::intake::IntakeForm;
 use crate::text::{self, TextError};
+use crate::time::TimeRange;
 
 /// A service's display name.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -143,6 +145,19 @@ impl Timing {
     /// The distance between offered start times.
     pub fn slot_step(&self) -> SignedDuration {
         SignedDuration::from_secs(self.slot_step)
+    }
+
+    /// The time an appointment at `appointment` takes from its staff
+    /// member: the appointment widened by the buffers before and after.
+    /// This is the range no other booking of the staff member may overlap;
+    /// the store holds exactly it, and the slot engine keeps it clear.
+    pub fn hold(&self, appointment: TimeRange) -> TimeRange {
+        let start = appointment.start();
+        let end = appointment.end();
+        let from = start.checked_sub(self.buffer_before()).unwrap_or(start);
+        let until = end.checked_add(self.buffer_after()).unwrap_or(end);
+        // Widening a valid range keeps it valid.
+        TimeRange::new(from, until).unwrap_or(appointment)
     }
 
     pub(crate) fn seconds(&self) -> TimingSeconds {
@@ -357,6 +372,24 @@ impl Service {
     /// Who can deliver it.
     pub fn staff(&self) -> &[StaffId] {
         &self.staff
+    }
+
+    /// Whether a request for `staff` (or whoever is free, when `None`) and
+    /// `seats` fits this service: the member provides it, and the seats
+    /// are between one and the capacity.
+    ///
+    /// # Errors
+    /// [`RequestError::StaffNotOnService`] or [`RequestError::Seats`].
+    pub fn offers(&self, staff: Option<StaffId>, seats: u16) -> Result<(), RequestError> {
+        if staff.is_some_and(|member| !self.staff.contains(&member)) {
+            return Err(RequestError::StaffNotOnService);
+        }
+        if seats == 0 || seats > self.capacity.seats() {
+            return Err(RequestError::Seats {
+                capacity: self.capacity.seats(),
+            });
+        }
+        Ok(())
     }
     /// The price shown, if any.
     pub fn price(&self) -> Option<Price> {

@@ -508,8 +508,9 @@ where
     }
     let timing = service.timing();
     let range = booking.range();
-    let held_from = us(range.start()) - timing.buffer_before().as_secs() * 1_000_000;
-    let held_until = us(range.end()) + timing.buffer_after().as_secs() * 1_000_000;
+    // The hold is the domain's rule (the appointment and its buffers).
+    let hold = timing.hold(range);
+    let (held_from, held_until) = (us(hold.start()), us(hold.end()));
     let (status, confirmed, _, _) = stage_columns(booking.clone().into().stage());
     let customer = extras.new_customer;
     let values: Vec<Value> = vec![
@@ -725,8 +726,8 @@ async fn acquire_hold_in(
     }
     let timing = service.timing();
     let hold_id = Uuid::new_v4();
-    let held_from = us(f.range.start()) - timing.buffer_before().as_secs() * 1_000_000;
-    let held_until = us(f.range.end()) + timing.buffer_after().as_secs() * 1_000_000;
+    let hold = timing.hold(f.range);
+    let (held_from, held_until) = (us(hold.start()), us(hold.end()));
     let hold = holds::ActiveModel {
         tenant_id: Set(tenant),
         hold_id: Set(hold_id),
