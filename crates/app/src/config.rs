@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bookwarden_crypto::password::{ARGON2_DEFAULT, Argon2Params, PasswordPolicy};
 use bookwarden_domain::tenant::Region;
+use bookwarden_persistence::PgPlacement;
 use serde::Deserialize;
 
 /// A configuration value that cannot be used.
@@ -74,6 +75,10 @@ pub struct FileConfig {
     pub databases: BTreeMap<String, String>,
     /// Connections per database pool.
     pub max_connections: Option<u32>,
+    /// PostgreSQL schema of the store's tables.
+    pub postgres_schema: Option<String>,
+    /// PostgreSQL table recording the store's migrations.
+    pub postgres_migrations_table: Option<String>,
     /// Master keys as `VERSION:BASE64` entries.
     pub master_keys: Option<Vec<String>>,
     /// A file holding master keys, one `VERSION:BASE64` per line.
@@ -484,6 +489,35 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "Connections per database pool, that is per region per process. At least 1.",
         apply: |file, var| {
             file.max_connections = var.number()?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "postgres_schema",
+        env: "BOOKWARDEN_POSTGRES_SCHEMA",
+        kind: Kind::Text,
+        default: DefaultValue::Value("public"),
+        meaning: "PostgreSQL schema that holds Bookwarden's tables, functions and migration \
+                  record, in every region's database; `migrate` creates it. Set it (for \
+                  example `bookwarden`) to share a database with other software: the tables \
+                  then keep out of `public`, and `migrate --app-role` grants the application \
+                  role Bookwarden's own tables only. A plain lowercase identifier. Every \
+                  command and node must use the same one; SQLite ignores it.",
+        apply: |file, var| {
+            file.postgres_schema = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "postgres_migrations_table",
+        env: "BOOKWARDEN_POSTGRES_MIGRATIONS_TABLE",
+        kind: Kind::Text,
+        default: DefaultValue::Value("seaql_migrations"),
+        meaning: "Table (in `postgres_schema`) recording which of Bookwarden's migrations ran, \
+                  so it cannot clash with another application's record. A plain lowercase \
+                  identifier; never change it on a migrated database.",
+        apply: |file, var| {
+            file.postgres_migrations_table = var.text();
             Ok(())
         },
     },
@@ -959,6 +993,8 @@ pub struct Config {
     pub directory_region: Region,
     /// Connections per pool.
     pub max_connections: u32,
+    /// Where the tables live in PostgreSQL databases.
+    pub postgres_placement: PgPlacement,
     /// Where master keys come from.
     pub keys: KeySource,
     /// The primary master key version, if set (else the highest).
@@ -1220,6 +1256,13 @@ impl Config {
             default_region,
             directory_region,
             max_connections: positive("max_connections", file.max_connections, 16)?,
+            postgres_placement: PgPlacement::new(
+                file.postgres_schema.as_deref().unwrap_or("public"),
+                file.postgres_migrations_table
+                    .as_deref()
+                    .unwrap_or("seaql_migrations"),
+            )
+            .map_err(|e| invalid("postgres_schema", e.to_string()))?,
             keys,
             primary_key: file.primary_key,
             tls,
@@ -1403,6 +1446,8 @@ mod table {
             directory_region,
             databases,
             max_connections,
+            postgres_schema,
+            postgres_migrations_table,
             master_keys,
             master_keys_file,
             primary_key,
@@ -1432,7 +1477,8 @@ mod table {
         } = file;
         format!(
             "{listen:?} {data_dir:?} {default_region:?} {directory_region:?} {databases:?} \
-             {max_connections:?} {master_keys:?} {master_keys_file:?} {primary_key:?} \
+             {max_connections:?} {postgres_schema:?} {postgres_migrations_table:?} \
+             {master_keys:?} {master_keys_file:?} {primary_key:?} \
              {tls_cert:?} {tls_key:?} {behind_proxy:?} {argon2_m_kib:?} {argon2_t:?} \
              {argon2_p:?} {password_min_length:?} {max_concurrent_hashes:?} {workers:?} \
              {max_header_bytes:?} {max_uri_bytes:?} {max_body_bytes:?} \
@@ -1452,6 +1498,7 @@ mod table {
             default_region,
             directory_region,
             max_connections,
+            postgres_placement,
             keys,
             primary_key,
             tls,
@@ -1468,7 +1515,8 @@ mod table {
         } = config;
         format!(
             "{listen:?} {data_dir:?} {databases:?} {default_region:?} {directory_region:?} \
-             {max_connections:?} {keys:?} {primary_key:?} {tls:?} {behind_proxy:?} \
+             {max_connections:?} {postgres_placement:?} {keys:?} {primary_key:?} {tls:?} \
+             {behind_proxy:?} \
              {argon2:?} {password_policy:?} {max_concurrent_hashes:?} {workers:?} {auth:?} \
              {rate_limits:?} {request_limits:?} {log_format:?} {log_filter:?}"
         )

@@ -124,10 +124,11 @@ fn prepare_data_dir(config: &Config) -> Result<(), AppError> {
 /// not valid.
 pub async fn migrate(config: &Config, app_role: Option<&str>) -> Result<(), AppError> {
     prepare_data_dir(config)?;
+    let placement = &config.postgres_placement;
     for url in config.databases.values() {
-        bookwarden_persistence::migrate(url).await?;
+        bookwarden_persistence::migrate_in(url, placement).await?;
         if let Some(role) = app_role {
-            bookwarden_persistence::grant_app_role(url, role)
+            bookwarden_persistence::grant_app_role_in(url, role, placement)
                 .await
                 .map_err(|e| match e {
                     StoreError::Config(reason) => AppError::invalid("app_role", reason),
@@ -154,7 +155,7 @@ impl App {
             .values()
             .filter(|u| u.starts_with("sqlite:"))
         {
-            bookwarden_persistence::migrate(url).await?;
+            bookwarden_persistence::migrate_in(url, &config.postgres_placement).await?;
         }
         let store = Self::open_store(&config).await?;
         let passwords = Passwords::new(HashScheme::Argon2id(config.argon2))?;
@@ -191,6 +192,7 @@ impl App {
             regions: region_databases(config),
             directory: config.directory_region.clone(),
             max_connections: config.max_connections,
+            placement: config.postgres_placement.clone(),
         })
         .await?)
     }

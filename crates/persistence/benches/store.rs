@@ -65,6 +65,7 @@ async fn setup(store_url: &str, owner_url: &str, raw: RawPool) -> Setup {
         }],
         directory: region.clone(),
         max_connections: 16,
+        placement: Default::default(),
     })
     .await
     .unwrap();

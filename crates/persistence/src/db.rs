@@ -7,23 +7,109 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::error::StoreError;
 
+/// Where the store's tables live in a PostgreSQL database (SQLite ignores
+/// it): a schema of their own and the name of the table that records which
+/// migrations ran, so the store can share a database with other software
+/// without taking over `public` or clashing with its migration record.
+/// The default is schema `public` and table `seaql_migrations`, where every
+/// deployment before this setting has its tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgPlacement {
+    schema: String,
+    migrations_table: String,
+}
+
+impl Default for PgPlacement {
+    fn default() -> Self {
+        Self {
+            schema: "public".to_owned(),
+            migrations_table: "seaql_migrations".to_owned(),
+        }
+    }
+}
+
+impl PgPlacement {
+    /// A schema and a migration table name, each 1 to 63 lowercase ASCII
+    /// letters, digits and underscores, starting with a letter or an
+    /// underscore (so they need no quoting), and not a system name
+    /// (`pg_...`, `information_schema`).
+    ///
+    /// # Errors
+    /// [`StoreError::Config`] naming what is wrong.
+    pub fn new(schema: &str, migrations_table: &str) -> Result<Self, StoreError> {
+        for (what, name) in [("schema", schema), ("migration table", migrations_table)] {
+            let plain = !name.is_empty()
+                && name.len() <= 63
+                && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !plain || name.starts_with("pg_") || name == "information_schema" {
+                return Err(StoreError::Config(format!(
+                    "the PostgreSQL {what} name is 1 to 63 lowercase letters, digits and \
+                     underscores, starting with a letter, and not a system name"
+                )));
+            }
+        }
+        Ok(Self {
+            schema: schema.to_owned(),
+            migrations_table: migrations_table.to_owned(),
+        })
+    }
+
+    /// The schema the store's tables, functions and policies live in.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The table that records which of the store's migrations ran (in the
+    /// schema).
+    pub fn migrations_table(&self) -> &str {
+        &self.migrations_table
+    }
+
+    /// The connection's search path: the store's schema first, so every
+    /// unqualified name the store uses is its own; then `public`, where
+    /// extensions such as `btree_gist` usually live.
+    fn search_path(&self) -> String {
+        if self.schema == "public" {
+            "public".to_owned()
+        } else {
+            format!("{}, public", self.schema)
+        }
+    }
+}
+
 /// Opens a pool of at most `max_connections` to `url`: `sqlite://PATH` (the
 /// file is created; WAL journal, foreign keys on, a 5 s busy timeout) or
-/// `postgres://...`.
+/// `postgres://...`, whose connections look in `placement`'s schema first.
 pub(crate) async fn connect_url(
     url: &str,
     max_connections: u32,
+    placement: &PgPlacement,
 ) -> Result<DatabaseConnection, StoreError> {
-    Ok(Database::connect(options(url, max_connections)?).await?)
+    let mut options = options(url, max_connections)?;
+    let path = placement.search_path();
+    options.map_sqlx_postgres_opts(move |pg| pg.options([("search_path", path.clone())]));
+    Ok(Database::connect(options).await?)
 }
 
 /// Opens one connection to `url` for schema work (migrations, grants).
 /// PostgreSQL is asked to send only warnings and errors: its notices about
 /// objects that already exist (`relation "seaql_migrations" already exists,
 /// skipping`) are routine there, and sqlx would relay each at `INFO`.
-pub(crate) async fn connect_for_schema(url: &str) -> Result<DatabaseConnection, StoreError> {
+pub(crate) async fn connect_for_schema(
+    url: &str,
+    placement: &PgPlacement,
+) -> Result<DatabaseConnection, StoreError> {
     let mut options = options(url, 1)?;
-    options.map_sqlx_postgres_opts(|pg| pg.options([("client_min_messages", "warning")]));
+    let path = placement.search_path();
+    options.map_sqlx_postgres_opts(move |pg| {
+        pg.options([
+            ("client_min_messages", "warning".to_owned()),
+            ("search_path", path.clone()),
+        ])
+    });
     Ok(Database::connect(options).await?)
 }
 

@@ -39,6 +39,7 @@
 //!         regions: vec![RegionDatabase { region: local.clone(), url: url.clone() }],
 //!         directory: local.clone(),
 //!         max_connections: 2,
+//!         placement: Default::default(),
 //!     })
 //!     .await?;
 //!     let tenant = Tenant::create(
@@ -86,8 +87,9 @@ pub use accounts::{
 pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
 pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord};
+pub use db::PgPlacement;
 pub use error::{DatabaseError, StoreError};
-pub use migrate::{grant_app_role, migrate};
+pub use migrate::{TABLES, grant_app_role, grant_app_role_in, migrate, migrate_in};
 pub use people::{Customers, Staff};
 pub use services::{Schedules, Services};
 pub use store::{RegionDatabase, Store, StoreConfig, System, TenantScope};

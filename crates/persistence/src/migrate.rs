@@ -5,24 +5,62 @@
 //! Migrations run as the schema owner. On PostgreSQL the application then
 //! connects as a separate role that neither owns the tables nor bypasses
 //! row-level security; [`grant_app_role`] gives it exactly the rights it
-//! needs.
+//! needs, on the store's own tables only. A [`PgPlacement`] puts the tables
+//! and the migration record in a schema of their own, for a database the
+//! store shares with other software.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
-use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
+use sea_orm::sea_query::{Alias, IntoIden as _};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, DynIden};
+use sea_orm_migration::{
+    MigrationName, MigrationTrait, MigratorTraitSelf, SchemaManager, async_trait,
+};
 
-use crate::db::connect_for_schema;
+use crate::db::{PgPlacement, connect_for_schema};
 use crate::error::StoreError;
 
-/// Every migration, oldest first.
-pub(crate) struct Migrator;
+/// Every table the migrations create, for grants that touch nothing else.
+/// A test checks it against the migrated schema.
+pub const TABLES: [&str; 22] = [
+    "tenant_directory",
+    "tenants",
+    "tenant_keys",
+    "users",
+    "staff",
+    "customers",
+    "services",
+    "service_staff",
+    "schedules",
+    "holds",
+    "bookings",
+    "idempotency_keys",
+    "audit_log",
+    "audit_heads",
+    "credential_directory",
+    "recovery_codes",
+    "api_keys",
+    "sessions",
+    "login_throttle",
+    "invitations",
+    "calendar_connections",
+    "busy_blocks",
+];
 
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+/// Every migration, oldest first, recorded in the placement's table.
+pub(crate) struct Migrator {
+    table: String,
+}
+
+impl MigratorTraitSelf for Migrator {
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(Schema1),
             Box::new(BookingWithCustomer),
             Box::new(BookingTenantFromCaller),
         ]
+    }
+
+    fn migration_table_name(&self) -> DynIden {
+        Alias::new(self.table.as_str()).into_iden()
     }
 }
 
@@ -125,19 +163,50 @@ impl MigrationTrait for BookingTenantFromCaller {
     }
 }
 
-/// Brings the database at `url` to the newest schema. Run it as the schema
-/// owner.
+/// Brings the database at `url` to the newest schema, in the default
+/// placement (schema `public`). Run it as the schema owner.
 pub async fn migrate(url: &str) -> Result<(), StoreError> {
-    let conn = connect_for_schema(url).await?;
-    Migrator::up(&conn, None).await?;
+    migrate_in(url, &PgPlacement::default()).await
+}
+
+/// [`migrate`] into `placement`: on PostgreSQL the schema is created if
+/// missing (the owner needs `CREATE` on the database for that) and holds
+/// the tables, functions and the migration record.
+pub async fn migrate_in(url: &str, placement: &PgPlacement) -> Result<(), StoreError> {
+    let conn = connect_for_schema(url, placement).await?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        // A plain identifier, checked by PgPlacement::new.
+        conn.execute_unprepared(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            placement.schema()
+        ))
+        .await?;
+    }
+    let migrator = Migrator {
+        table: placement.migrations_table().to_owned(),
+    };
+    migrator.up(&conn, None).await?;
     conn.close().await?;
     Ok(())
 }
 
-/// Gives the PostgreSQL role `role` what the application needs and no more:
-/// read and write on the tables, but it owns nothing and so cannot change
-/// the schema or turn row-level security off. Does nothing on SQLite.
+/// Gives the PostgreSQL role `role` what the application needs and no more,
+/// in the default placement (see [`grant_app_role_in`]).
 pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreError> {
+    grant_app_role_in(owner_url, role, &PgPlacement::default()).await
+}
+
+/// Gives the PostgreSQL role `role` read and write on the store's own
+/// tables in `placement`'s schema (never on other tables of the schema or
+/// the database), execute on the booking function, and no more: it owns
+/// nothing, so it cannot change the schema or turn row-level security off;
+/// it cannot touch the migration record, and the audit log is append-only
+/// to it. Does nothing on SQLite.
+pub async fn grant_app_role_in(
+    owner_url: &str,
+    role: &str,
+    placement: &PgPlacement,
+) -> Result<(), StoreError> {
     let valid = !role.is_empty()
         && role.len() <= 63
         && role.starts_with(|c: char| c.is_ascii_lowercase())
@@ -149,19 +218,27 @@ pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreErro
             "the application role is 1 to 63 lowercase letters, digits and underscores".to_owned(),
         ));
     }
-    let conn = connect_for_schema(owner_url).await?;
+    let conn = connect_for_schema(owner_url, placement).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
-        // The role name was checked above to be a plain identifier.
+        // The role, schema and table names are plain identifiers (checked
+        // above and by PgPlacement::new), so they need no quoting.
+        let schema = placement.schema();
+        let record = placement.migrations_table();
+        let tables = TABLES
+            .iter()
+            .map(|t| format!("{schema}.{t}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "GRANT USAGE ON SCHEMA public TO {role};
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-             REVOKE ALL ON seaql_migrations FROM {role};
-             REVOKE UPDATE, DELETE ON audit_log FROM {role};
-             REVOKE UPDATE, DELETE ON audit_heads FROM {role};
-             GRANT UPDATE (seq, hash) ON audit_heads TO {role};
-             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-             REVOKE ALL ON FUNCTION bookwarden_create_booking FROM PUBLIC;
-             GRANT EXECUTE ON FUNCTION bookwarden_create_booking TO {role};"
+            "GRANT USAGE ON SCHEMA {schema} TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};
+             REVOKE ALL ON {schema}.{record} FROM {role};
+             REVOKE UPDATE, DELETE ON {schema}.audit_log FROM {role};
+             REVOKE UPDATE, DELETE ON {schema}.audit_heads FROM {role};
+             GRANT UPDATE (seq, hash) ON {schema}.audit_heads TO {role};
+             REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;
+             REVOKE ALL ON FUNCTION {schema}.bookwarden_create_booking FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_create_booking TO {role};"
         );
         conn.execute_unprepared(&sql).await?;
     }

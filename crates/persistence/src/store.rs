@@ -19,7 +19,7 @@ use sea_orm::{
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-use crate::db::connect_url;
+use crate::db::{PgPlacement, connect_url};
 use crate::entity::{tenant_directory, tenants};
 use crate::error::{Refusal, StoreError, refusal};
 use crate::rows::us;
@@ -53,6 +53,9 @@ pub struct StoreConfig {
     pub directory: Region,
     /// Connections per database pool.
     pub max_connections: u32,
+    /// Where the tables live in PostgreSQL databases (the schema the
+    /// migrations used); SQLite ignores it.
+    pub placement: PgPlacement,
 }
 
 /// The tenant-sealed store over one database per region.
@@ -143,7 +146,7 @@ impl Store {
         let epochs = Arc::new(WriteEpochs::new());
         let mut regions = BTreeMap::new();
         for db in &config.regions {
-            let conn = connect_url(&db.url, config.max_connections).await?;
+            let conn = connect_url(&db.url, config.max_connections, &config.placement).await?;
             let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
             let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
             let combiner = sqlite.then(|| Arc::new(crate::combine::Combiner::new(epochs.clone())));

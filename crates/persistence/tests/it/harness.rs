@@ -43,13 +43,13 @@ pub enum Cleanup {
     Database { admin: String, name: String },
 }
 
-fn postgres_admin_url() -> String {
+pub fn postgres_admin_url() -> String {
     std::env::var("BOOKWARDEN_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// The URL of database `name` on the admin URL's server, as `user`.
-fn url_for(admin: &str, user: &str, name: &str) -> String {
+pub fn url_for(admin: &str, user: &str, name: &str) -> String {
     let rest = admin.split_once("://").map_or(admin, |(_, rest)| rest);
     let host = rest.split_once('@').map_or(rest, |(_, host)| host);
     let host = host.split_once('/').map_or(host, |(host, _)| host);
@@ -159,12 +159,13 @@ async fn open(url: &str, max_connections: u32) -> Store {
         }],
         directory: region,
         max_connections,
+        placement: Default::default(),
     })
     .await
     .unwrap()
 }
 
-async fn ensure_app_role(conn: &DatabaseConnection) {
+pub async fn ensure_app_role(conn: &DatabaseConnection) {
     // Roles are cluster-wide; tests running at once may race to create it.
     let sql = format!(
         "DO $$ BEGIN

@@ -359,3 +359,176 @@ async fn p1_the_booking_path_refuses_another_tenant() {
         db.finish().await;
     }
 }
+
+/// Placement names are plain identifiers and never a system schema.
+#[test]
+fn placement_names_are_plain_identifiers() {
+    use bookwarden_persistence::PgPlacement;
+    assert!(PgPlacement::new("bookwarden", "bookwarden_migrations").is_ok());
+    for (schema, table) in [
+        ("", "m"),
+        ("Bookwarden", "m"),
+        ("book-warden", "m"),
+        ("pg_catalog", "m"),
+        ("information_schema", "m"),
+        ("bw", "m; DROP TABLE users"),
+        ("1bw", "m"),
+    ] {
+        assert!(
+            PgPlacement::new(schema, table).is_err(),
+            "{schema:?} {table:?} must be refused"
+        );
+    }
+    let default = PgPlacement::default();
+    assert_eq!(
+        (default.schema(), default.migrations_table()),
+        ("public", "seaql_migrations")
+    );
+}
+
+/// A database the store shares with other software: it migrates into a
+/// schema of its own with a migration record of its own, grants the
+/// application role its own tables only, and works there, while the other
+/// software's `users` table and `seaql_migrations` record in `public` stay
+/// as they were and out of the role's reach.
+#[tokio::test]
+async fn p1_a_store_in_its_own_schema_leaves_the_rest_of_the_database_alone() {
+    use bookwarden_domain::tenant::Region;
+    use bookwarden_persistence::{
+        PgPlacement, RegionDatabase, Store, StoreConfig, TABLES, grant_app_role_in, migrate_in,
+    };
+    use sea_orm::Database;
+
+    use crate::harness::{
+        APP_ROLE, ensure_app_role, postgres_admin_url, random_name, staff_member, tenant, url_for,
+    };
+
+    if !engines().await.contains(&Engine::Postgres) {
+        return;
+    }
+    let admin = postgres_admin_url();
+    let name = random_name("bookwarden_shared");
+    let server = Database::connect(&admin).await.unwrap();
+    server
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    ensure_app_role(&server).await;
+    let owner_url = url_for(&admin, "postgres", &name);
+    let owner = Database::connect(&owner_url).await.unwrap();
+    // Another application's tables, with the generic names ours would take.
+    owner
+        .execute_unprepared(
+            "CREATE TABLE public.users (id int PRIMARY KEY, secret text NOT NULL);
+             INSERT INTO public.users VALUES (1, 'theirs');
+             CREATE TABLE public.seaql_migrations (version varchar PRIMARY KEY, applied_at bigint NOT NULL);
+             INSERT INTO public.seaql_migrations VALUES ('m20240101_their_schema', 0);",
+        )
+        .await
+        .unwrap();
+
+    let placement = PgPlacement::new("bookwarden", "bookwarden_migrations").unwrap();
+    migrate_in(&owner_url, &placement).await.unwrap();
+    // Running it again changes nothing.
+    migrate_in(&owner_url, &placement).await.unwrap();
+    grant_app_role_in(&owner_url, APP_ROLE, &placement)
+        .await
+        .unwrap();
+
+    let local = Region::parse("local").unwrap();
+    let store = Store::open(StoreConfig {
+        regions: vec![RegionDatabase {
+            region: local.clone(),
+            url: url_for(&admin, APP_ROLE, &name),
+        }],
+        directory: local,
+        max_connections: 2,
+        placement: placement.clone(),
+    })
+    .await
+    .unwrap();
+    let t = tenant(&store).await.id();
+    let scope = store.write(t).await.unwrap();
+    scope.staff().insert(&staff_member(t, "Sam")).await.unwrap();
+    scope.commit().await.unwrap();
+    let scope = store.read(t).await.unwrap();
+    assert_eq!(scope.staff().list().await.unwrap().len(), 1);
+    scope.commit().await.unwrap();
+    store.close().await.unwrap();
+
+    let number = |sql: &'static str| {
+        let owner = &owner;
+        async move {
+            let row = owner
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    assert_eq!(
+        number("SELECT count(*) FROM public.seaql_migrations").await,
+        1,
+        "the other application's migration record is untouched"
+    );
+    assert_eq!(
+        number("SELECT count(*) FROM bookwarden.bookwarden_migrations").await,
+        3
+    );
+    assert_eq!(
+        number("SELECT count(*) FROM public.users WHERE secret = 'theirs'").await,
+        1
+    );
+    assert_eq!(
+        number(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' \
+             AND tablename NOT IN ('users', 'seaql_migrations')"
+        )
+        .await,
+        0,
+        "nothing of ours in public"
+    );
+    let ours = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'bookwarden' \
+             AND tablename <> 'bookwarden_migrations' ORDER BY 1",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>();
+    let mut expected: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
+    expected.sort();
+    assert_eq!(ours, expected, "TABLES lists exactly the tables migrated");
+    let privilege = |table: &str, what: &str| {
+        format!("SELECT has_table_privilege('{APP_ROLE}', '{table}', '{what}')::int::bigint")
+    };
+    for (table, what, allowed) in [
+        ("public.users", "SELECT", 0),
+        ("public.seaql_migrations", "SELECT", 0),
+        ("bookwarden.bookwarden_migrations", "SELECT", 0),
+        ("bookwarden.bookings", "INSERT", 1),
+        ("bookwarden.audit_log", "UPDATE", 0),
+    ] {
+        let sql = privilege(table, what);
+        let row = owner
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.try_get_by_index::<i64>(0).unwrap(),
+            allowed,
+            "{what} on {table}"
+        );
+    }
+    owner.close().await.unwrap();
+    server
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    server.close().await.unwrap();
+}
