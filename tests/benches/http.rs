@@ -30,12 +30,16 @@ use std::time::{Duration, Instant};
 
 use bookwarden_app::config::{Config, FileConfig};
 use bookwarden_app::{
-    App, BookingRequest, ClientInfo, LoginRequest, SecretString, Signup, SystemClock,
+    App, BookingRequest, ClientInfo, CustomerInput, LoginRequest, SecretString, Signup, SystemClock,
 };
 use bookwarden_domain::calendar::{ConnectionStatus, ImportedBusy, Provider, SyncMode};
 use bookwarden_domain::id::{ConnectionId, StaffId};
+use bookwarden_domain::intake::IntakeForm;
+use bookwarden_domain::jiff::civil::Weekday;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
-use bookwarden_domain::time::TimeRange;
+use bookwarden_domain::schedule::{DayHours, DayRange, DayTime, ScheduleSpec, WeeklyHours};
+use bookwarden_domain::service::{Capacity, ServiceName, ServiceSpec, Timing, TimingSpec};
+use bookwarden_domain::time::{TimeRange, TimeZone};
 use bookwarden_persistence::ConnectionRecord;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -134,23 +138,28 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let mut staff = Vec::new();
-    let all_day: std::collections::BTreeMap<String, Vec<(String, String)>> = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .map(|d| {
-        (
-            (*d).to_owned(),
-            vec![("08:00".to_owned(), "18:00".to_owned())],
+    let eight_to_six = DayHours::new(vec![
+        DayRange::new(
+            DayTime::parse("08:00").unwrap(),
+            DayTime::parse("18:00").unwrap(),
         )
-    })
-    .collect();
+        .unwrap(),
+    ])
+    .unwrap();
+    let all_day = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ]
+    .into_iter()
+    .fold(WeeklyHours::closed(), |week, day| {
+        week.with(day, eight_to_six.clone())
+    });
+    let mut staff_ids = Vec::new();
     for n in 0..4 {
         let member = app
             .create_staff(&principal, &format!("Staff {n}"), None)
@@ -158,43 +167,45 @@ async fn fixture() -> Fixture {
             .unwrap();
         app.put_schedule(
             &principal,
-            &member.id().to_string(),
-            &bookwarden_app::catalog::ScheduleInput {
-                time_zone: "UTC".into(),
+            member.id(),
+            ScheduleSpec {
+                zone: TimeZone::parse("UTC").unwrap(),
                 weekly: all_day.clone(),
-                ..Default::default()
+                overrides: Default::default(),
+                time_off: Vec::new(),
             },
         )
         .await
         .unwrap();
         staff.push(member.id().to_string());
+        staff_ids.push(member.id());
     }
     // A public one-to-one service of `minutes`, on a grid of `minutes`.
-    let public_service =
-        |name: &str, minutes: u32, horizon_days: u32| bookwarden_app::catalog::ServiceInput {
-            name: name.into(),
-            timing: bookwarden_domain::service::TimingSpec {
-                duration_minutes: minutes,
-                buffer_before_minutes: 0,
-                buffer_after_minutes: 0,
-                minimum_notice_minutes: 0,
-                horizon_days,
-                slot_step_minutes: minutes,
-            },
-            capacity: 1,
-            staff: staff.clone(),
-            price: None,
-            intake: Vec::new(),
-            public: true,
-        };
+    let public_service = |name: &str, minutes: u32, horizon_days: u32| ServiceSpec {
+        name: ServiceName::parse(name).unwrap(),
+        timing: Timing::new(TimingSpec {
+            duration_minutes: minutes,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 0,
+            minimum_notice_minutes: 0,
+            horizon_days,
+            slot_step_minutes: minutes,
+        })
+        .unwrap(),
+        capacity: Capacity::new(1).unwrap(),
+        staff: staff_ids.clone(),
+        price: None,
+        intake: IntakeForm::new(Vec::new()).unwrap(),
+        public: true,
+    };
     let service = app
-        .create_service(&principal, &public_service("Visit", 30, 365))
+        .create_service(&principal, public_service("Visit", 30, 365))
         .await
         .unwrap();
     // Public bookings go to a short service with room for 240 a day over
     // two years, after the month the slots are listed for.
     let quick = app
-        .create_service(&principal, &public_service("Quick question", 10, 730))
+        .create_service(&principal, public_service("Quick question", 10, 730))
         .await
         .unwrap();
     let day = SignedDuration::from_hours(24);
@@ -215,11 +226,15 @@ async fn fixture() -> Fixture {
         app.create_booking(
             &principal,
             &BookingRequest {
-                service: service.id().to_string(),
-                staff: Some(member.clone()),
-                start: at.to_string(),
+                service: service.id(),
+                staff: Some(member.parse().unwrap()),
+                start: at,
                 seats: 1,
-                customer: (format!("c{n}@bench.example"), "Customer".into(), None),
+                customer: CustomerInput {
+                    email: format!("c{n}@bench.example"),
+                    name: "Customer".into(),
+                    phone: None,
+                },
                 answers: Default::default(),
             },
         )

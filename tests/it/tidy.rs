@@ -301,3 +301,333 @@ fn tidy_security_md_names_only_tests_that_exist() {
     }
     assert!(named > 0, "docs/SECURITY.md names no tests at all");
 }
+
+/// `text` with comments and string and character literals blanked
+/// (newlines kept, so line numbers still hold), for scanning code by its
+/// brackets without tripping on a `{` in a string.
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match literal_end(&chars, i) {
+            Some(end) => {
+                let end = end.min(chars.len());
+                out.extend(
+                    chars[i..end]
+                        .iter()
+                        .map(|&c| if c == '\n' { '\n' } else { ' ' }),
+                );
+                i = end;
+            }
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Where the comment or literal starting at `i` ends (just past it), or
+/// `None` when none starts there.
+fn literal_end(chars: &[char], i: usize) -> Option<usize> {
+    let at = |j: usize| chars.get(j).copied();
+    let find = |from: usize, what: &str| {
+        let what: Vec<char> = what.chars().collect();
+        (from..chars.len())
+            .find(|&j| chars[j..].starts_with(&what))
+            .map_or(chars.len(), |j| j + what.len())
+    };
+    match (at(i)?, at(i + 1)) {
+        ('/', Some('/')) => Some(find(i, "\n") - 1),
+        ('/', Some('*')) => {
+            let mut depth = 0;
+            let mut j = i;
+            while j < chars.len() {
+                if chars[j..].starts_with(&['/', '*']) {
+                    depth += 1;
+                    j += 2;
+                } else if chars[j..].starts_with(&['*', '/']) {
+                    depth -= 1;
+                    j += 2;
+                    if depth == 0 {
+                        return Some(j);
+                    }
+                } else {
+                    j += 1;
+                }
+            }
+            Some(j)
+        }
+        ('r', Some('"' | '#')) => {
+            let hashes = chars[i + 1..].iter().take_while(|&&h| h == '#').count();
+            (at(i + 1 + hashes) == Some('"')).then(|| {
+                let close: String = std::iter::once('"')
+                    .chain(std::iter::repeat_n('#', hashes))
+                    .collect();
+                find(i + 2 + hashes, &close)
+            })
+        }
+        ('"', _) => {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            Some(j + 1)
+        }
+        // A character literal; a lifetime has no closing quote.
+        ('\'', Some('\\')) => Some(find(i + 3, "'")),
+        ('\'', _) if at(i + 2) == Some('\'') => Some(i + 3),
+        _ => None,
+    }
+}
+
+/// The index just past the bracket closing the one opening at `open`.
+fn past_closing(code: &[char], open: usize) -> usize {
+    let mut depth = 0_i32;
+    for (j, &c) in code.iter().enumerate().skip(open) {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return j + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    code.len()
+}
+
+/// `list` split at the commas outside any bracket (`<>` included).
+fn top_level_items(list: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut depth = 0_i32;
+    let mut previous = ' ';
+    for c in list.chars() {
+        match c {
+            '(' | '[' | '{' | '<' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            // `->` is no closing angle bracket.
+            '>' if previous != '-' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(String::new());
+                previous = c;
+                continue;
+            }
+            _ => {}
+        }
+        items.last_mut().unwrap().push(c);
+        previous = c;
+    }
+    items
+}
+
+/// Whether a parameter or field of this name holds an id or an instant.
+fn names_an_id_or_instant(name: &str) -> bool {
+    const NAMES: [&str; 12] = [
+        "id", "staff", "service", "customer", "user", "booking", "from", "to", "start", "end",
+        "at", "time_off",
+    ];
+    NAMES.contains(&name) || name.ends_with("_id") || name.ends_with("_at")
+}
+
+/// Whether a type spells text: `&str`, `String`, or anything holding them
+/// (`Option<&str>`, `&[String]`, `Vec<String>`, a tuple of strings).
+fn is_text(ty: &str) -> bool {
+    ty.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|word| word == "str" || word == "String")
+}
+
+/// The `name: type` pairs of one parameter or field list, attributes and
+/// `pub` left out; `self` receivers and items without a type skipped.
+fn typed_names(list: &str) -> Vec<(String, String)> {
+    top_level_items(list)
+        .iter()
+        .filter_map(|item| {
+            let mut item = item.trim();
+            while item.starts_with("#[") {
+                let chars: Vec<char> = item.chars().collect();
+                let end = past_closing(&chars, 1);
+                item = item[chars[..end].iter().map(|c| c.len_utf8()).sum::<usize>()..].trim();
+            }
+            let (name, ty) = item.split_once(':')?;
+            let name = name
+                .trim()
+                .trim_start_matches("pub ")
+                .trim_start_matches("mut ")
+                .trim();
+            Some((
+                name.to_owned(),
+                ty.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .collect()
+}
+
+/// Code with every `#[cfg(test)]` module cut out (tests are not API).
+fn without_test_modules(code: &str) -> String {
+    let mut code = code.to_owned();
+    while let Some(at) = code.find("#[cfg(test)]") {
+        let chars: Vec<char> = code.chars().collect();
+        let start = code[..at].chars().count();
+        let Some(open) = (start..chars.len()).find(|&j| matches!(chars[j], '{' | ';')) else {
+            break;
+        };
+        let end = if chars[open] == '{' {
+            past_closing(&chars, open)
+        } else {
+            open + 1
+        };
+        // Keep the lines, so the line numbers below still hold.
+        let cut: String = chars[start..end]
+            .iter()
+            .map(|&c| if c == '\n' { '\n' } else { ' ' })
+            .collect();
+        code = chars[..start].iter().collect::<String>()
+            + &cut
+            + &chars[end..].iter().collect::<String>();
+    }
+    code
+}
+
+/// Public functions and public struct fields of `code` that take an id or
+/// an instant as text, as `line: what` lines.
+fn text_ids_in(code: &str) -> Vec<String> {
+    let chars: Vec<char> = code.chars().collect();
+    let line_of = |index: usize| chars[..index].iter().filter(|&&c| c == '\n').count() + 1;
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let at_word = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        let rest: String = chars[i..chars.len().min(i + 24)].iter().collect();
+        if at_word
+            && (rest.starts_with("pub fn ")
+                || rest.starts_with("pub async fn ")
+                || rest.starts_with("pub const fn "))
+        {
+            // The parameters: from the first `(` after the name to its
+            // match, across as many lines as they take.
+            let Some(open) = (i..chars.len()).find(|&j| chars[j] == '(') else {
+                break;
+            };
+            let end = past_closing(&chars, open);
+            let head: String = chars[i..open].iter().collect();
+            let params: String = chars[open + 1..end - 1].iter().collect();
+            for (name, ty) in typed_names(&params) {
+                if names_an_id_or_instant(&name) && is_text(&ty) {
+                    found.push(format!(
+                        "{}: `{}` takes `{name}: {ty}`",
+                        line_of(i),
+                        head.trim()
+                    ));
+                }
+            }
+            i = end;
+        } else if at_word && rest.starts_with("pub struct ") {
+            let (end, fields) = struct_offences(&chars, i);
+            found.extend(fields.into_iter().map(|f| format!("{}: {f}", line_of(i))));
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// The public fields of the struct declared at `i` that hold an id or an
+/// instant as text, and where its declaration ends.
+fn struct_offences(chars: &[char], i: usize) -> (usize, Vec<String>) {
+    let Some(open) = (i..chars.len()).find(|&j| matches!(chars[j], '{' | '(' | ';')) else {
+        return (chars.len(), Vec::new());
+    };
+    let head: String = chars[i..open].iter().collect();
+    if chars[open] != '{' {
+        // A tuple or unit struct: no named fields.
+        return (open + 1, Vec::new());
+    }
+    let end = past_closing(chars, open);
+    let body: String = chars[open + 1..end - 1].iter().collect();
+    let mut found = Vec::new();
+    for item in top_level_items(&body) {
+        // Only public fields are API.
+        let public = item.split_whitespace().any(|w| w == "pub");
+        for (name, ty) in typed_names(&item) {
+            if public && names_an_id_or_instant(&name) && is_text(&ty) {
+                found.push(format!("`{}` has `{name}: {ty}`", head.trim()));
+            }
+        }
+    }
+    (end, found)
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files_under(dir: &Path) -> Vec<PathBuf> {
+    rust_files()
+        .into_iter()
+        .filter(|p| p.starts_with(dir))
+        .collect()
+}
+
+#[test]
+fn tidy_app_takes_no_id_or_instant_as_text() {
+    // Parsing is the HTTP layer's: the app's use cases take the domain's
+    // id types and `Timestamp`, so a booking id cannot go where a staff id
+    // belongs and a malformed one never gets this far.
+    let app = root().join("crates").join("app").join("src");
+    let files = rust_files_under(&app);
+    assert!(files.len() > 5, "found too few app files: {files:?}");
+    let mut offences = Vec::new();
+    for path in files {
+        let code = without_test_modules(&code_only(&fs::read_to_string(&path).unwrap()));
+        for what in text_ids_in(&code) {
+            offences.push(format!(
+                "{}:{what}",
+                path.strip_prefix(root()).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "ids and instants reach the app parsed (a domain id type, `Timestamp`), never as text:\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn tidy_the_text_id_scan_sees_what_it_must() {
+    // The scanner itself, on code shaped like what it must catch and
+    // what it must let through.
+    let code = code_only(
+        r#"
+        pub async fn book(
+            &self,
+            principal: &Principal,
+            staff_id: Option<&'a str>,
+            start: Timestamp,
+        ) -> Result<(), E> { let s = "pub fn f(id: &str)"; }
+        pub fn fine(&self, slug: &str, id: BookingId) {}
+        pub struct Request<'a> {
+            /// The service.
+            #[allow(unused)]
+            pub service: String,
+            pub(crate) end: String,
+            pub customer: (String, String),
+            pub seats: u16,
+        }
+        #[cfg(test)]
+        mod tests { pub fn helper(id: &str) {} }
+        "#,
+    );
+    let found = text_ids_in(&without_test_modules(&code));
+    // Not `fine`, not the crate-private `end`, not the test helper.
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[0].contains("staff_id: Option<&'a str>"), "{found:#?}");
+    assert!(found[1].contains("service: String"), "{found:#?}");
+    assert!(
+        found[2].contains("customer: (String, String)"),
+        "{found:#?}"
+    );
+}

@@ -11,7 +11,7 @@ use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_crypto::totp::{
     Totp, TotpAlgorithm, TotpSeed, generate_recovery_codes, recovery_code_digest,
 };
-use bookwarden_domain::account::{AccountStatus, Email, PersonName, Role, User};
+use bookwarden_domain::account::{AccountStatus, ApiKeyScope, Email, PersonName, Role, User};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, TenantId, UserId};
 use bookwarden_domain::jiff::Timestamp;
@@ -194,7 +194,7 @@ pub struct ApiKeyView {
     /// Its label.
     pub name: String,
     /// Its scopes.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<ApiKeyScope>,
     /// Who made it.
     pub created_by: UserId,
     /// When.
@@ -203,8 +203,15 @@ pub struct ApiKeyView {
     pub revoked_at: Option<Timestamp>,
 }
 
-/// Scopes an API key may carry.
-pub const API_KEY_SCOPES: [&str; 3] = ["read", "write", "admin"];
+/// The scopes of a stored key. The store keeps their names; one this
+/// build does not know grants nothing (fail closed) rather than failing
+/// every request the key makes.
+pub(crate) fn stored_scopes(names: &[String]) -> Vec<ApiKeyScope> {
+    names
+        .iter()
+        .filter_map(|name| ApiKeyScope::parse(name).ok())
+        .collect()
+}
 
 fn name_of(field: &'static str, text: &str) -> Result<PersonName, AppError> {
     PersonName::parse(text).map_err(|e| AppError::invalid(field, e))
@@ -1059,8 +1066,8 @@ impl App {
         })
     }
 
-    /// Creates an API key (its token is returned once). Scopes are `read`,
-    /// `write`, `admin`; only admins and owners make keys.
+    /// Creates an API key (its token is returned once) with at least one
+    /// scope; only admins and owners make keys.
     ///
     /// # Errors
     /// [`AppError::Forbidden`], [`AppError::Invalid`].
@@ -1068,7 +1075,7 @@ impl App {
         &self,
         principal: &Principal,
         name: &str,
-        scopes: &[String],
+        scopes: &[ApiKeyScope],
         client: &ClientInfo,
     ) -> Result<ApiKeyCreated, AppError> {
         principal.require(Need::PersonAdmin)?;
@@ -1084,11 +1091,9 @@ impl App {
         }
         let mut wanted: Vec<String> = Vec::new();
         for scope in scopes {
-            if !API_KEY_SCOPES.contains(&scope.as_str()) {
-                return Err(AppError::invalid("scopes", "each is read, write or admin"));
-            }
-            if !wanted.contains(scope) {
-                wanted.push(scope.clone());
+            let name = scope.as_str().to_owned();
+            if !wanted.contains(&name) {
+                wanted.push(name);
             }
         }
         let now = self.now();
@@ -1138,7 +1143,7 @@ impl App {
             .map(|k| ApiKeyView {
                 id: k.id,
                 name: k.name,
-                scopes: k.scopes,
+                scopes: stored_scopes(&k.scopes),
                 created_by: k.created_by,
                 created_at: k.created_at,
                 revoked_at: k.revoked_at,

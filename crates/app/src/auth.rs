@@ -20,7 +20,7 @@ use bookwarden_crypto::digest::{Sha256, constant_time_eq};
 use bookwarden_crypto::password::{PasswordError, PasswordHash, PolicyContext, Verification};
 use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_crypto::totp::{Totp, TotpSeed, recovery_code_digest};
-use bookwarden_domain::account::{AccountStatus, Email, Role};
+use bookwarden_domain::account::{AccountStatus, ApiKeyScope, Email, Role};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, SessionId, TenantId, UserId};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
@@ -131,8 +131,8 @@ pub enum Credential {
     ApiKey {
         /// The key.
         id: ApiKeyId,
-        /// `read`, `write`, `admin`.
-        scopes: Vec<String>,
+        /// What it may do.
+        scopes: Vec<ApiKeyScope>,
     },
 }
 
@@ -171,10 +171,8 @@ impl Principal {
     /// # Errors
     /// [`AppError::Forbidden`].
     pub fn require(&self, need: Need) -> Result<(), AppError> {
-        let has_scope = |wanted: &[&str]| match &self.credential {
-            Credential::ApiKey { scopes, .. } => {
-                scopes.iter().any(|s| wanted.contains(&s.as_str()))
-            }
+        let has_scope = |wanted: &[ApiKeyScope]| match &self.credential {
+            Credential::ApiKey { scopes, .. } => scopes.iter().any(|s| wanted.contains(s)),
             Credential::Session(_) => false,
         };
         let person = matches!(self.credential, Credential::Session(_));
@@ -182,9 +180,11 @@ impl Principal {
             Need::Person => person,
             Need::PersonAdmin => person && self.role.is_privileged(),
             Need::PersonOwner => person && self.role == Role::Owner,
-            Need::Read => person || has_scope(&["read", "write", "admin"]),
-            Need::Write => person || has_scope(&["write", "admin"]),
-            Need::Admin => self.role.is_privileged() && (person || has_scope(&["admin"])),
+            Need::Read => person || has_scope(&ApiKeyScope::ALL),
+            Need::Write => person || has_scope(&[ApiKeyScope::Write, ApiKeyScope::Admin]),
+            Need::Admin => {
+                self.role.is_privileged() && (person || has_scope(&[ApiKeyScope::Admin]))
+            }
         };
         if allowed {
             Ok(())
@@ -755,7 +755,7 @@ impl App {
             role: creator.user.role(),
             credential: Credential::ApiKey {
                 id: key.id,
-                scopes: key.scopes,
+                scopes: crate::accounts::stored_scopes(&key.scopes),
             },
         })
     }

@@ -26,7 +26,7 @@ use bookwarden_persistence::{BookingExtras, Created, Idempotency, StoreError, Te
 
 use crate::App;
 use crate::auth::{Need, Principal};
-use crate::catalog::{instant, parse_customer, parse_id};
+use crate::catalog::{CustomerInput, parse_customer};
 use crate::error::AppError;
 use crate::error::Conflict;
 use crate::listing::{Listing, ListingKey, ListingRequest};
@@ -124,15 +124,15 @@ pub fn answer_value(answer: &IntakeAnswer) -> AnswerValue {
 #[derive(Clone)]
 pub struct BookingRequest {
     /// The service.
-    pub service: String,
+    pub service: ServiceId,
     /// A staff member, or any who is free.
-    pub staff: Option<String>,
-    /// The start, RFC 3339.
-    pub start: String,
+    pub staff: Option<StaffId>,
+    /// The start.
+    pub start: Timestamp,
     /// Seats wanted (group services).
     pub seats: u16,
-    /// The customer's email, name and phone.
-    pub customer: (String, String, Option<String>),
+    /// The customer.
+    pub customer: CustomerInput,
     /// Intake answers by field key.
     pub answers: BTreeMap<String, RawAnswer>,
 }
@@ -171,9 +171,8 @@ impl std::fmt::Debug for Booked {
 /// The longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
-fn window(from: &str, to: &str) -> Result<TimeRange, AppError> {
-    let range = TimeRange::new(instant("from", from)?, instant("to", to)?)
-        .map_err(|e| AppError::invalid("to", e))?;
+fn window(from: Timestamp, to: Timestamp) -> Result<TimeRange, AppError> {
+    let range = TimeRange::new(from, to).map_err(|e| AppError::invalid("to", e))?;
     if range.end().duration_since(range.start()) > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS)
     {
         return Err(AppError::invalid(
@@ -197,17 +196,20 @@ fn booking_error(error: bookwarden_domain::booking::BookingError) -> AppError {
 }
 
 /// Digest of a booking request, to refuse an idempotency key reused for
-/// another request: every field counts, each length-prefixed.
+/// another request: every field counts, each length-prefixed. Ids and the
+/// start count in their canonical text (a UUID in lowercase, the start as
+/// RFC 3339 in UTC), so two spellings of one instant are one request.
 fn request_digest(request: &BookingRequest) -> [u8; 32] {
     let mut digest = Sha256::new();
     let mut part = |bytes: &[u8]| digest.update_framed(bytes);
+    let staff = request.staff.map(|s| s.to_string()).unwrap_or_default();
     for text in [
-        request.service.as_str(),
-        request.staff.as_deref().unwrap_or(""),
-        request.start.as_str(),
-        request.customer.0.as_str(),
-        request.customer.1.as_str(),
-        request.customer.2.as_deref().unwrap_or(""),
+        request.service.to_string().as_str(),
+        staff.as_str(),
+        request.start.to_string().as_str(),
+        request.customer.email.as_str(),
+        request.customer.name.as_str(),
+        request.customer.phone.as_deref().unwrap_or(""),
     ] {
         part(text.as_bytes());
     }
@@ -435,17 +437,10 @@ impl App {
     pub async fn public_slots(
         &self,
         slug: &str,
-        service: &str,
+        service_id: ServiceId,
         request: &ListingRequest<'_>,
     ) -> Result<Arc<Listing>, AppError> {
-        let service_id: ServiceId = parse_id(service)?;
-        let staff: Option<StaffId> = request
-            .staff
-            .map(|s| {
-                s.parse()
-                    .map_err(|_malformed| AppError::invalid("staff_id", "not a staff id"))
-            })
-            .transpose()?;
+        let staff = request.staff;
         let range = window(request.from, request.to)?;
         let zone =
             TimeZone::parse(request.time_zone).map_err(|e| AppError::invalid("time_zone", e))?;
@@ -521,25 +516,14 @@ impl App {
         customer: CustomerId,
         public_only: bool,
     ) -> Result<(Booking<bookwarden_domain::booking::Requested>, Service), AppError> {
-        let service_id: ServiceId = request
-            .service
-            .parse()
-            .map_err(|_malformed| AppError::invalid("service", "not a service id"))?;
         let service = catalog
             .services
-            .get(&service_id)
+            .get(&request.service)
             .filter(|s| !public_only || s.is_public())
             .cloned()
             .ok_or_else(|| AppError::invalid("service", "no such service"))?;
-        let staff: Option<StaffId> = request
-            .staff
-            .as_deref()
-            .map(|s| {
-                s.parse()
-                    .map_err(|_malformed| AppError::invalid("staff", "not a staff id"))
-            })
-            .transpose()?;
-        let start = whole_second(instant("start", &request.start)?)?;
+        let staff = request.staff;
+        let start = whole_second(request.start)?;
         if let Some(member) = staff
             && !service.staff().contains(&member)
         {
@@ -636,8 +620,7 @@ impl App {
         idempotency_key: Option<&str>,
     ) -> Result<Option<Booked>, AppError> {
         let tenant = &snapshot.tenant;
-        let (email, name, phone) = &request.customer;
-        let customer = parse_customer(tenant.id(), email, name, phone.as_deref())?;
+        let customer = parse_customer(tenant.id(), &request.customer)?;
         let digest_of_request = request_digest(request);
         let idempotency = idempotency_key.map(|key| Idempotency {
             key,
@@ -828,7 +811,7 @@ impl App {
     pub async fn manage_reschedule(
         &self,
         token_text: &str,
-        start: &str,
+        start: Timestamp,
     ) -> Result<BookingView, AppError> {
         let (tenant, booking) = self.managed(token_text).await?;
         let scope = self.store.read(tenant).await?;
@@ -869,10 +852,10 @@ impl App {
         &self,
         tenant: TenantId,
         booking: AnyBooking,
-        start: &str,
+        start: Timestamp,
     ) -> Result<BookingView, AppError> {
         let view = BookingView::from(&booking);
-        let start = whole_second(instant("start", start)?)?;
+        let start = whole_second(start)?;
         let scope = self.store.write(tenant).await?;
         let catalog = Catalog::read(&scope).await?;
         let service = catalog
@@ -961,25 +944,13 @@ impl App {
     pub async fn bookings(
         &self,
         principal: &Principal,
-        from: &str,
-        to: &str,
-        staff: Option<&str>,
-        customer: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+        mut staff: Option<StaffId>,
+        customer: Option<CustomerId>,
     ) -> Result<Vec<BookingView>, AppError> {
         principal.require(Need::Read)?;
         let range = window(from, to)?;
-        let mut staff: Option<StaffId> = staff
-            .map(|s| {
-                s.parse()
-                    .map_err(|_malformed| AppError::invalid("staff", "not a staff id"))
-            })
-            .transpose()?;
-        let customer: Option<CustomerId> = customer
-            .map(|c| {
-                c.parse()
-                    .map_err(|_malformed| AppError::invalid("customer", "not a customer id"))
-            })
-            .transpose()?;
         if !principal.role.is_privileged() {
             let own = self
                 .own_staff(principal)
@@ -1004,10 +975,9 @@ impl App {
     async fn visible_booking(
         &self,
         principal: &Principal,
-        id: &str,
+        id: BookingId,
     ) -> Result<AnyBooking, AppError> {
         principal.require(Need::Read)?;
-        let id: BookingId = parse_id(id)?;
         let scope = self.store.read(principal.tenant).await?;
         let booking = scope.bookings().get(id).await?;
         scope.commit().await?;
@@ -1026,7 +996,11 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::NotFound`].
-    pub async fn booking(&self, principal: &Principal, id: &str) -> Result<BookingView, AppError> {
+    pub async fn booking(
+        &self,
+        principal: &Principal,
+        id: BookingId,
+    ) -> Result<BookingView, AppError> {
         Ok(BookingView::from(
             &self.visible_booking(principal, id).await?,
         ))
@@ -1049,16 +1023,12 @@ impl App {
                 .own_staff(principal)
                 .await?
                 .ok_or(AppError::Forbidden)?;
-            match request.staff.as_deref().map(str::parse::<StaffId>) {
-                Some(Ok(s)) if s != own => return Err(AppError::Forbidden),
-                Some(Err(_malformed)) => {
-                    return Err(AppError::invalid("staff", "not a staff id"));
-                }
-                _ => request.staff = Some(own.to_string()),
+            match request.staff {
+                Some(s) if s != own => return Err(AppError::Forbidden),
+                _ => request.staff = Some(own),
             }
         }
-        let (email, name, phone) = &request.customer;
-        let customer = parse_customer(principal.tenant, email, name, phone.as_deref())?;
+        let customer = parse_customer(principal.tenant, &request.customer)?;
         let scope = self.store.write(principal.tenant).await?;
         let (customer, _) = self.find_or_add_customer(&scope, customer).await?;
         let catalog = Catalog::read(&scope).await?;
@@ -1103,7 +1073,7 @@ impl App {
     pub async fn confirm_booking(
         &self,
         principal: &Principal,
-        id: &str,
+        id: BookingId,
     ) -> Result<BookingView, AppError> {
         principal.require(Need::Write)?;
         let booking = self.visible_booking(principal, id).await?;
@@ -1127,7 +1097,7 @@ impl App {
     pub async fn cancel_booking(
         &self,
         principal: &Principal,
-        id: &str,
+        id: BookingId,
     ) -> Result<BookingView, AppError> {
         principal.require(Need::Write)?;
         let booking = self.visible_booking(principal, id).await?;
@@ -1142,8 +1112,8 @@ impl App {
     pub async fn reschedule_booking(
         &self,
         principal: &Principal,
-        id: &str,
-        start: &str,
+        id: BookingId,
+        start: Timestamp,
     ) -> Result<BookingView, AppError> {
         principal.require(Need::Write)?;
         let booking = self.visible_booking(principal, id).await?;

@@ -1,25 +1,16 @@
 //! What a business offers: staff members with their schedules, services
-//! with their intake forms, and customers. Input arrives as plain text and
-//! numbers and is parsed here through the domain's constructors, so every
+//! with their intake forms, and customers. Ids, schedules and services
+//! arrive parsed (the HTTP layer parses request text); names and contact
+//! details are checked here through the domain's constructors, so every
 //! refusal names its field.
 //!
 //! Roles: admins and owners manage everything in their tenant; a staff
 //! member reads the catalog and changes only their own schedule.
 
-use std::collections::BTreeMap;
-
 use bookwarden_domain::account::{Customer, Email, PersonName, Phone, StaffMember};
 use bookwarden_domain::id::{CustomerId, ScheduleId, ServiceId, StaffId, UserId};
-use bookwarden_domain::intake::{Choices, FieldKey, FieldKind, IntakeField, IntakeForm};
-use bookwarden_domain::jiff::Timestamp;
-use bookwarden_domain::jiff::civil::{Date, Weekday};
-use bookwarden_domain::schedule::{
-    DayHours, DayRange, DayTime, Schedule, ScheduleSpec, WeeklyHours,
-};
-use bookwarden_domain::service::{
-    Capacity, Currency, Price, Service, ServiceName, ServiceSpec, Timing, TimingSpec,
-};
-use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_domain::schedule::{Schedule, ScheduleSpec};
+use bookwarden_domain::service::{Service, ServiceSpec};
 use bookwarden_persistence::StoreError;
 
 use crate::App;
@@ -27,180 +18,27 @@ use crate::auth::{Need, Principal};
 use crate::error::AppError;
 use crate::error::Conflict;
 
-/// Opening ranges as `("HH:MM", "HH:MM")` pairs.
-pub type Ranges = Vec<(String, String)>;
-
-/// A schedule as sent: weekly hours by weekday name, date overrides by
-/// `YYYY-MM-DD`, and time off as RFC 3339 instant pairs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScheduleInput {
-    /// IANA zone the hours are read in.
-    pub time_zone: String,
-    /// `monday` .. `sunday` to ranges; missing days are closed.
-    pub weekly: BTreeMap<String, Ranges>,
-    /// Dates whose hours replace the weekly ones (empty = closed).
-    pub overrides: BTreeMap<String, Ranges>,
-    /// Ranges of instants off work.
-    pub time_off: Vec<(String, String)>,
-}
-
-/// One intake field as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldInput {
-    /// Stable key of the answer.
-    pub key: String,
-    /// The question.
-    pub label: String,
-    /// `text`, `long_text`, `email`, `phone`, `single_choice`,
-    /// `multi_choice` or `checkbox`.
-    pub kind: String,
-    /// Limit for text kinds.
-    pub max_chars: Option<u16>,
-    /// Options for choice kinds.
-    pub options: Vec<String>,
-    /// Whether an answer is needed.
-    pub required: bool,
-}
-
-/// A service as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceInput {
-    /// Its name.
+/// A customer as sent: the contact details, checked here through the
+/// domain's constructors (each refusal names `customer.email`,
+/// `customer.name` or `customer.phone`). `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CustomerInput {
+    /// The contact address.
+    pub email: String,
+    /// The name.
     pub name: String,
-    /// Timing in minutes and days.
-    pub timing: TimingSpec,
-    /// Seats per slot.
-    pub capacity: u16,
-    /// Staff members who provide it.
-    pub staff: Vec<String>,
-    /// Price for display: minor units and ISO 4217 code.
-    pub price: Option<(u64, String)>,
-    /// Intake questions.
-    pub intake: Vec<FieldInput>,
-    /// Bookable through the public flow.
-    pub public: bool,
+    /// A phone number, if given.
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for CustomerInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomerInput(..)")
+    }
 }
 
 fn invalid(field: &'static str) -> impl Fn(&dyn std::fmt::Display) -> AppError {
     move |e| AppError::invalid(field, e)
-}
-
-fn weekday(name: &str) -> Result<Weekday, AppError> {
-    Ok(match name {
-        "monday" => Weekday::Monday,
-        "tuesday" => Weekday::Tuesday,
-        "wednesday" => Weekday::Wednesday,
-        "thursday" => Weekday::Thursday,
-        "friday" => Weekday::Friday,
-        "saturday" => Weekday::Saturday,
-        "sunday" => Weekday::Sunday,
-        _ => {
-            return Err(AppError::invalid(
-                "weekly",
-                format!("{name:?} is not a weekday"),
-            ));
-        }
-    })
-}
-
-fn day_hours(field: &'static str, ranges: &[(String, String)]) -> Result<DayHours, AppError> {
-    if ranges.len() > 24 {
-        return Err(AppError::invalid(field, "at most 24 ranges a day"));
-    }
-    let parsed = ranges
-        .iter()
-        .map(|(start, end)| {
-            let start = DayTime::parse(start).map_err(|e| invalid(field)(&e))?;
-            let end = DayTime::parse(end).map_err(|e| invalid(field)(&e))?;
-            DayRange::new(start, end).map_err(|e| invalid(field)(&e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    DayHours::new(parsed).map_err(|e| invalid(field)(&e))
-}
-
-/// Parses an RFC 3339 instant.
-pub(crate) fn instant(field: &'static str, text: &str) -> Result<Timestamp, AppError> {
-    text.parse::<Timestamp>()
-        .map_err(|_malformed| AppError::invalid(field, "not an RFC 3339 instant"))
-}
-
-fn schedule_spec(input: &ScheduleInput) -> Result<ScheduleSpec, AppError> {
-    let zone = TimeZone::parse(&input.time_zone).map_err(|e| invalid("time_zone")(&e))?;
-    let mut weekly = WeeklyHours::closed();
-    for (name, ranges) in &input.weekly {
-        weekly = weekly.with(weekday(name)?, day_hours("weekly", ranges)?);
-    }
-    if input.overrides.len() > Schedule::MAX_OVERRIDES {
-        return Err(AppError::invalid("overrides", "too many dates"));
-    }
-    let mut overrides = BTreeMap::new();
-    for (date, ranges) in &input.overrides {
-        let date: Date = date
-            .parse()
-            .map_err(|_malformed| AppError::invalid("overrides", "dates are YYYY-MM-DD"))?;
-        overrides.insert(date, day_hours("overrides", ranges)?);
-    }
-    if input.time_off.len() > Schedule::MAX_TIME_OFF {
-        return Err(AppError::invalid("time_off", "too many ranges"));
-    }
-    let time_off = input
-        .time_off
-        .iter()
-        .map(|(start, end)| {
-            TimeRange::new(instant("time_off", start)?, instant("time_off", end)?)
-                .map_err(|e| invalid("time_off")(&e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ScheduleSpec {
-        zone,
-        weekly,
-        overrides,
-        time_off,
-    })
-}
-
-fn field(input: &FieldInput) -> Result<IntakeField, AppError> {
-    let key = FieldKey::parse(&input.key).map_err(|e| invalid("intake")(&e))?;
-    let options: Vec<&str> = input.options.iter().map(String::as_str).collect();
-    let choices = || Choices::new(&options).map_err(|e| invalid("intake")(&e));
-    let text_limit = input.max_chars.unwrap_or(500);
-    let kind = match input.kind.as_str() {
-        "text" => FieldKind::Text {
-            max_chars: text_limit,
-        },
-        "long_text" => FieldKind::LongText {
-            max_chars: input.max_chars.unwrap_or(2_000),
-        },
-        "email" => FieldKind::Email,
-        "phone" => FieldKind::Phone,
-        "single_choice" => FieldKind::SingleChoice(choices()?),
-        "multi_choice" => FieldKind::MultiChoice(choices()?),
-        "checkbox" => FieldKind::Checkbox,
-        other => {
-            return Err(AppError::invalid(
-                "intake",
-                format!("{other:?} is not a field kind"),
-            ));
-        }
-    };
-    IntakeField::new(key, &input.label, kind, input.required).map_err(|e| invalid("intake")(&e))
-}
-
-/// The text name of a field kind, as the API speaks it.
-pub fn kind_name(kind: &FieldKind) -> &'static str {
-    match kind {
-        FieldKind::Text { .. } => "text",
-        FieldKind::LongText { .. } => "long_text",
-        FieldKind::Email => "email",
-        FieldKind::Phone => "phone",
-        FieldKind::SingleChoice(_) => "single_choice",
-        FieldKind::MultiChoice(_) => "multi_choice",
-        FieldKind::Checkbox => "checkbox",
-    }
-}
-
-pub(crate) fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, AppError> {
-    text.parse::<T>().map_err(|_malformed| AppError::NotFound)
 }
 
 impl App {
@@ -228,11 +66,10 @@ impl App {
         &self,
         principal: &Principal,
         name: &str,
-        user: Option<&str>,
+        user: Option<UserId>,
     ) -> Result<StaffMember, AppError> {
         principal.require(Need::Admin)?;
         let name = PersonName::parse(name).map_err(|e| invalid("name")(&e))?;
-        let user: Option<UserId> = user.map(parse_id).transpose()?;
         let member = StaffMember::create(principal.tenant, name, user);
         let scope = self.store.write(principal.tenant).await?;
         if let Some(user) = user
@@ -275,10 +112,9 @@ impl App {
     pub async fn staff_get(
         &self,
         principal: &Principal,
-        id: &str,
+        id: StaffId,
     ) -> Result<StaffMember, AppError> {
         principal.require(Need::Read)?;
-        let id: StaffId = parse_id(id)?;
         let scope = self.store.read(principal.tenant).await?;
         let found = scope.staff().get(id).await?;
         scope.commit().await?;
@@ -290,9 +126,8 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`], [`AppError::Conflict`] while bookings or
     /// services still refer to them.
-    pub async fn delete_staff(&self, principal: &Principal, id: &str) -> Result<(), AppError> {
+    pub async fn delete_staff(&self, principal: &Principal, id: StaffId) -> Result<(), AppError> {
         principal.require(Need::Admin)?;
-        let id: StaffId = parse_id(id)?;
         let scope = self.store.write(principal.tenant).await?;
         match scope.staff().delete(id).await {
             Ok(true) => {}
@@ -335,12 +170,10 @@ impl App {
     pub async fn put_schedule(
         &self,
         principal: &Principal,
-        staff: &str,
-        input: &ScheduleInput,
+        staff: StaffId,
+        spec: ScheduleSpec,
     ) -> Result<Schedule, AppError> {
         principal.require(Need::Write)?;
-        let staff: StaffId = parse_id(staff)?;
-        let spec = schedule_spec(input)?;
         let scope = self.store.read(principal.tenant).await?;
         let exists = scope.staff().get(staff).await?.is_some();
         let current = scope.schedules().of_staff(staff).await?;
@@ -365,10 +198,9 @@ impl App {
     pub async fn get_schedule(
         &self,
         principal: &Principal,
-        staff: &str,
+        staff: StaffId,
     ) -> Result<Schedule, AppError> {
         principal.require(Need::Read)?;
-        let staff: StaffId = parse_id(staff)?;
         let scope = self.store.read(principal.tenant).await?;
         let found = scope.schedules().of_staff(staff).await?;
         scope.commit().await?;
@@ -378,59 +210,16 @@ impl App {
     /// Adds a service.
     ///
     /// # Errors
-    /// [`AppError::Forbidden`], [`AppError::Invalid`] (an unknown staff id
-    /// included).
+    /// [`AppError::Forbidden`], [`AppError::Invalid`] (`staff`: one listed
+    /// twice, or not a staff member of this business).
     pub async fn create_service(
         &self,
         principal: &Principal,
-        input: &ServiceInput,
+        spec: ServiceSpec,
     ) -> Result<Service, AppError> {
         principal.require(Need::Admin)?;
-        let name = ServiceName::parse(&input.name).map_err(|e| invalid("name")(&e))?;
-        let timing = Timing::new(input.timing).map_err(|e| invalid("timing")(&e))?;
-        let capacity = Capacity::new(input.capacity).map_err(|e| invalid("capacity")(&e))?;
-        if input.staff.len() > 100 || input.intake.len() > 50 {
-            return Err(AppError::invalid(
-                "staff",
-                "at most 100 staff and 50 intake fields",
-            ));
-        }
-        let staff = input
-            .staff
-            .iter()
-            .map(|s| {
-                s.parse::<StaffId>()
-                    .map_err(|_malformed| AppError::invalid("staff", "not a staff id"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let price = input
-            .price
-            .as_ref()
-            .map(|(minor, code)| {
-                let currency = Currency::parse(code).map_err(|e| invalid("price")(&e))?;
-                Price::new(*minor, currency).map_err(|e| invalid("price")(&e))
-            })
-            .transpose()?;
-        let fields = input
-            .intake
-            .iter()
-            .map(field)
-            .collect::<Result<Vec<_>, _>>()?;
-        let intake = IntakeForm::new(fields).map_err(|e| invalid("intake")(&e))?;
-        let service = Service::new(
-            ServiceId::random(),
-            principal.tenant,
-            ServiceSpec {
-                name,
-                timing,
-                capacity,
-                staff,
-                price,
-                intake,
-                public: input.public,
-            },
-        )
-        .map_err(|e| invalid("staff")(&e))?;
+        let service = Service::new(ServiceId::random(), principal.tenant, spec)
+            .map_err(|e| invalid("staff")(&e))?;
         let scope = self.store.write(principal.tenant).await?;
         match scope.services().insert(&service).await {
             Ok(()) => {}
@@ -463,9 +252,8 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::NotFound`].
-    pub async fn service(&self, principal: &Principal, id: &str) -> Result<Service, AppError> {
+    pub async fn service(&self, principal: &Principal, id: ServiceId) -> Result<Service, AppError> {
         principal.require(Need::Read)?;
-        let id: ServiceId = parse_id(id)?;
         let scope = self.store.read(principal.tenant).await?;
         let found = scope.services().get(id).await?;
         scope.commit().await?;
@@ -476,9 +264,12 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::NotFound`], [`AppError::Conflict`].
-    pub async fn delete_service(&self, principal: &Principal, id: &str) -> Result<(), AppError> {
+    pub async fn delete_service(
+        &self,
+        principal: &Principal,
+        id: ServiceId,
+    ) -> Result<(), AppError> {
         principal.require(Need::Admin)?;
-        let id: ServiceId = parse_id(id)?;
         let scope = self.store.write(principal.tenant).await?;
         match scope.services().delete(id).await {
             Ok(true) => {}
@@ -506,12 +297,10 @@ impl App {
     pub async fn create_customer(
         &self,
         principal: &Principal,
-        email: &str,
-        name: &str,
-        phone: Option<&str>,
+        input: &CustomerInput,
     ) -> Result<(Customer, bool), AppError> {
         principal.require(Need::Write)?;
-        let customer = parse_customer(principal.tenant, email, name, phone)?;
+        let customer = parse_customer(principal.tenant, input)?;
         let scope = self.store.write(principal.tenant).await?;
         let (found, added) = self.find_or_add_customer(&scope, customer).await?;
         if !added && !principal.role.is_privileged() {
@@ -560,9 +349,12 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::NotFound`].
-    pub async fn customer(&self, principal: &Principal, id: &str) -> Result<Customer, AppError> {
+    pub async fn customer(
+        &self,
+        principal: &Principal,
+        id: CustomerId,
+    ) -> Result<Customer, AppError> {
         principal.require(Need::Admin)?;
-        let id: CustomerId = parse_id(id)?;
         let scope = self.store.read(principal.tenant).await?;
         let found = scope.customers().get(id).await?;
         scope.commit().await?;
@@ -573,13 +365,13 @@ impl App {
 /// A customer from request text.
 pub(crate) fn parse_customer(
     tenant: bookwarden_domain::id::TenantId,
-    email: &str,
-    name: &str,
-    phone: Option<&str>,
+    input: &CustomerInput,
 ) -> Result<Customer, AppError> {
-    let email = Email::parse(email).map_err(|e| invalid("customer.email")(&e))?;
-    let name = PersonName::parse(name).map_err(|e| invalid("customer.name")(&e))?;
-    let phone = phone
+    let email = Email::parse(&input.email).map_err(|e| invalid("customer.email")(&e))?;
+    let name = PersonName::parse(&input.name).map_err(|e| invalid("customer.name")(&e))?;
+    let phone = input
+        .phone
+        .as_deref()
         .map(|p| Phone::parse(p).map_err(|e| invalid("customer.phone")(&e)))
         .transpose()?;
     Ok(Customer::create(tenant, email, name, phone))

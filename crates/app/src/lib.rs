@@ -31,8 +31,8 @@ use bookwarden_domain::jiff::Timestamp;
 use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, StoreError, TenantScope};
 
 pub use accounts::{
-    API_KEY_SCOPES, ApiKeyCreated, ApiKeyView, InvitationCreated, InvitationView,
-    PrivilegedAccount, ResetIssued, Signup, SignupDone, TotpEnrollment, UserChange, UserView,
+    ApiKeyCreated, ApiKeyView, InvitationCreated, InvitationView, PrivilegedAccount, ResetIssued,
+    Signup, SignupDone, TotpEnrollment, UserChange, UserView,
 };
 pub use auth::{
     Carrier, ClientInfo, Credential, LoginRequest, Need, Principal, SessionCreated, csrf_token_for,
@@ -41,6 +41,7 @@ pub use bookings::{
     AnswerValue, Booked, BookingRequest, BookingView, MAX_IDEMPOTENCY_KEY, answer_value,
 };
 pub use bookwarden_crypto::SecretString;
+pub use catalog::CustomerInput;
 pub use config::Config;
 pub use error::{AppError, Conflict};
 

@@ -151,14 +151,14 @@ impl Listing {
 /// What a client asks to list.
 #[derive(Clone, Copy)]
 pub struct ListingRequest<'a> {
-    /// The window's start (RFC 3339).
-    pub from: &'a str,
-    /// The window's end (RFC 3339).
-    pub to: &'a str,
+    /// The window's start.
+    pub from: Timestamp,
+    /// The window's end: at most 92 days after the start.
+    pub to: Timestamp,
     /// The IANA zone whose days group the times.
     pub time_zone: &'a str,
     /// One staff member's times only.
-    pub staff: Option<&'a str>,
+    pub staff: Option<StaffId>,
 }
 
 /// What a listing was asked for, parsed (so spellings of one instant are

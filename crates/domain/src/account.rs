@@ -208,6 +208,47 @@ impl Role {
     }
 }
 
+/// What an API key may do: each scope includes the ones before it
+/// (`admin` may write and read, `write` may read).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum ApiKeyScope {
+    /// Reads the tenant's data.
+    Read,
+    /// Reads and changes the tenant's data.
+    Write,
+    /// Everything its creator's role allows, administration included.
+    Admin,
+}
+
+/// A name that is not an API-key scope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope; expected read, write or admin")]
+pub struct ApiKeyScopeError;
+
+impl ApiKeyScope {
+    /// Every scope, weakest first.
+    pub const ALL: [Self; 3] = [Self::Read, Self::Write, Self::Admin];
+
+    /// Parses `read`, `write` or `admin`.
+    pub fn parse(input: &str) -> Result<Self, ApiKeyScopeError> {
+        match input {
+            "read" => Ok(Self::Read),
+            "write" => Ok(Self::Write),
+            "admin" => Ok(Self::Admin),
+            _ => Err(ApiKeyScopeError),
+        }
+    }
+
+    /// The stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+}
+
 /// Whether an account may sign in.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum AccountStatus {

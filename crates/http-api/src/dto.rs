@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use bookwarden_app::catalog::kind_name;
 use bookwarden_app::listing::Listing;
 use bookwarden_app::{
     AnswerValue, ApiKeyView, BookingView, InvitationView, UserView, answer_value,
@@ -17,6 +16,8 @@ use bookwarden_domain::schedule::{DayHours, Schedule};
 use bookwarden_domain::service::Service;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::parse::kind_name;
 
 /// `{"status": ...}` of the health endpoints.
 #[derive(Serialize, ToSchema)]
@@ -175,7 +176,7 @@ impl From<&ApiKeyView> for ApiKeyOut {
         Self {
             id: k.id.to_string(),
             name: k.name.clone(),
-            scopes: k.scopes.clone(),
+            scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             created_by: k.created_by.to_string(),
             created_at: k.created_at.to_string(),
             revoked_at: k.revoked_at.map(|t| t.to_string()),

@@ -7,6 +7,7 @@ mod dto;
 mod envelope;
 mod extract;
 mod openapi;
+mod parse;
 mod problem;
 mod routes;
 mod server;

@@ -1,7 +1,8 @@
 //! Every constructor refuses invalid input with a typed error.
 
 use bookwarden_domain::account::{
-    Email, EmailError, PersonName, Phone, PhoneError, Role, RoleError,
+    ApiKeyScope, ApiKeyScopeError, Email, EmailError, PersonName, Phone, PhoneError, Role,
+    RoleError,
 };
 use bookwarden_domain::id::{BookingId, StaffId, TenantId};
 use bookwarden_domain::intake::{FieldKey, FieldKind, IntakeField, IntakeForm};
@@ -220,6 +221,16 @@ fn roles_refuse_unknown_and_rank_correctly() {
     assert!(!Role::Admin.can_manage(Role::Owner));
     assert!(!Role::Staff.can_manage(Role::Staff));
     assert!(Role::Admin.is_privileged() && !Role::Staff.is_privileged());
+}
+
+#[test]
+fn api_key_scopes_parse_their_names_and_refuse_others() {
+    for scope in ApiKeyScope::ALL {
+        assert_eq!(ApiKeyScope::parse(scope.as_str()), Ok(scope));
+    }
+    for bad in ["", "Read", "delete", "admin "] {
+        assert_eq!(ApiKeyScope::parse(bad), Err(ApiKeyScopeError), "{bad:?}");
+    }
 }
 
 fn spec() -> TimingSpec {

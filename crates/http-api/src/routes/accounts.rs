@@ -3,7 +3,6 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use bookwarden_app::{AppError, SecretString, UserChange};
-use bookwarden_domain::account::Role;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -14,8 +13,8 @@ use crate::dto::{
 };
 use crate::extract::{Admin, Client, Person};
 use crate::openapi::Errors;
+use crate::parse::{path_id, role, scopes};
 use crate::problem::ApiError;
-use crate::routes::path_id;
 use crate::state::State;
 
 pub(super) fn configure(config: &mut web::ServiceConfig) {
@@ -33,10 +32,6 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(api_keys)
         .service(revoke_api_key)
         .service(audit);
-}
-
-fn role(text: &str) -> Result<Role, ApiError> {
-    Role::parse(text).map_err(|e| ApiError::App(AppError::invalid("role", e)))
 }
 
 /// Every account of the tenant.
@@ -251,9 +246,10 @@ pub(crate) async fn create_api_key(
     if body.scopes.len() > 8 {
         return Err(AppError::invalid("scopes", "at most 8 entries").into());
     }
+    let scopes = scopes(&body.scopes)?;
     let created = state
         .app
-        .create_api_key(&principal, &body.name, &body.scopes, &client.0)
+        .create_api_key(&principal, &body.name, &scopes, &client.0)
         .await?;
     Ok(HttpResponse::Created().json(ApiKeyCreatedOut {
         id: created.id.to_string(),

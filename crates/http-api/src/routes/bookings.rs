@@ -14,6 +14,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use bookwarden_app::listing::ListingRequest;
 use bookwarden_app::{AppError, BookingRequest};
+use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId};
 use bookwarden_domain::intake::RawAnswer;
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::{BookingOut, BookingsOut, ManageOut, PublicServicesOut, ServiceOut, SlotsOut};
 use crate::extract::{Authenticated, Client};
 use crate::openapi::Errors;
+use crate::parse::{field_id, instant, optional_id, path_id};
 use crate::problem::ApiError;
 use crate::routes::catalog::CustomerBody;
 use crate::state::State;
@@ -61,15 +63,13 @@ pub(crate) async fn bookings(
     Authenticated(principal): Authenticated,
     query: web::Query<BookingsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let from = instant("from", &query.from)?;
+    let to = instant("to", &query.to)?;
+    let staff: Option<StaffId> = optional_id("staff", query.staff_id.as_deref())?;
+    let customer: Option<CustomerId> = optional_id("customer", query.customer_id.as_deref())?;
     let all = state
         .app
-        .bookings(
-            &principal,
-            &query.from,
-            &query.to,
-            query.staff_id.as_deref(),
-            query.customer_id.as_deref(),
-        )
+        .bookings(&principal, from, to, staff, customer)
         .await?;
     Ok(HttpResponse::Ok().json(BookingsOut {
         bookings: all.iter().map(BookingOut::from).collect(),
@@ -119,11 +119,11 @@ fn request_of(body: BookingBody) -> Result<BookingRequest, ApiError> {
         answers.insert(key, raw);
     }
     Ok(BookingRequest {
-        service: body.service_id,
-        staff: body.staff_id,
-        start: body.start,
+        service: field_id("service", &body.service_id)?,
+        staff: optional_id("staff", body.staff_id.as_deref())?,
+        start: instant("start", &body.start)?,
         seats: body.seats.unwrap_or(1),
-        customer: (body.customer.email, body.customer.name, body.customer.phone),
+        customer: body.customer.into(),
         answers,
     })
 }
@@ -149,7 +149,8 @@ pub(crate) async fn booking(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let found = state.app.booking(&principal, &id).await?;
+    let id: BookingId = path_id(&id)?;
+    let found = state.app.booking(&principal, id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::from(&found)))
 }
 
@@ -161,7 +162,8 @@ pub(crate) async fn confirm(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let done = state.app.confirm_booking(&principal, &id).await?;
+    let id: BookingId = path_id(&id)?;
+    let done = state.app.confirm_booking(&principal, id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::from(&done)))
 }
 
@@ -173,7 +175,8 @@ pub(crate) async fn cancel(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let done = state.app.cancel_booking(&principal, &id).await?;
+    let id: BookingId = path_id(&id)?;
+    let done = state.app.cancel_booking(&principal, id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::from(&done)))
 }
 
@@ -192,10 +195,9 @@ pub(crate) async fn reschedule(
     id: web::Path<String>,
     body: web::Json<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let done = state
-        .app
-        .reschedule_booking(&principal, &id, &body.start)
-        .await?;
+    let id: BookingId = path_id(&id)?;
+    let start = instant("start", &body.start)?;
+    let done = state.app.reschedule_booking(&principal, id, start).await?;
     Ok(HttpResponse::Ok().json(BookingOut::from(&done)))
 }
 
@@ -243,19 +245,15 @@ pub(crate) async fn public_slots(
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
     let (slug, service) = path.into_inner();
-    let listing = state
-        .app
-        .public_slots(
-            &slug,
-            &service,
-            &ListingRequest {
-                from: &query.from,
-                to: &query.to,
-                time_zone: query.time_zone.as_deref().unwrap_or("UTC"),
-                staff: query.staff_id.as_deref(),
-            },
-        )
-        .await?;
+    let service: ServiceId = path_id(&service)?;
+    let staff: Option<StaffId> = optional_id("staff_id", query.staff_id.as_deref())?;
+    let request = ListingRequest {
+        from: instant("from", &query.from)?,
+        to: instant("to", &query.to)?,
+        time_zone: query.time_zone.as_deref().unwrap_or("UTC"),
+        staff,
+    };
+    let listing = state.app.public_slots(&slug, service, &request).await?;
     // Rendered once per kept listing; every visitor after gets the bytes.
     let body = listing
         .rendered(|l| serde_json::to_vec(&SlotsOut::from(l)))
@@ -363,7 +361,8 @@ pub(crate) async fn manage_reschedule(
     body: web::Json<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
-    let done = state.app.manage_reschedule(&token.0, &body.start).await?;
+    let start = instant("start", &body.start)?;
+    let done = state.app.manage_reschedule(&token.0, start).await?;
     Ok(HttpResponse::Ok().json(BookingOut::from(&done)))
 }
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use bookwarden_app::AppError;
-use bookwarden_app::catalog::{FieldInput, ScheduleInput, ServiceInput};
+use bookwarden_app::{AppError, CustomerInput};
+use bookwarden_domain::id::{CustomerId, ServiceId, StaffId, UserId};
 use bookwarden_domain::service::TimingSpec;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -15,6 +15,7 @@ use crate::dto::{
 };
 use crate::extract::Authenticated;
 use crate::openapi::Errors;
+use crate::parse::{FieldText, ScheduleText, ServiceText, path_id, schedule_spec, service_spec};
 use crate::problem::ApiError;
 use crate::state::State;
 
@@ -50,10 +51,10 @@ pub(crate) async fn create_staff(
     Authenticated(principal): Authenticated,
     body: web::Json<StaffBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let member = state
-        .app
-        .create_staff(&principal, &body.name, body.user_id.as_deref())
-        .await?;
+    // A malformed account id answers like an unknown account (404), as it
+    // always has; a well-formed one of no account here is a 422 `user`.
+    let user: Option<UserId> = body.user_id.as_deref().map(path_id).transpose()?;
+    let member = state.app.create_staff(&principal, &body.name, user).await?;
     Ok(HttpResponse::Created().json(StaffOut::from(&member)))
 }
 
@@ -78,7 +79,7 @@ pub(crate) async fn staff_get(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let member = state.app.staff_get(&principal, &id).await?;
+    let member = state.app.staff_get(&principal, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(StaffOut::from(&member)))
 }
 
@@ -90,7 +91,8 @@ pub(crate) async fn delete_staff(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.delete_staff(&principal, &id).await?;
+    let id: StaffId = path_id(&id)?;
+    state.app.delete_staff(&principal, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -143,7 +145,7 @@ pub(crate) async fn put_schedule(
             })
             .collect::<Result<BTreeMap<_, _>, AppError>>()
     };
-    let input = ScheduleInput {
+    let input = ScheduleText {
         time_zone: body.time_zone,
         weekly: pairs("weekly", body.weekly)?,
         overrides: pairs("overrides", body.overrides)?,
@@ -153,7 +155,9 @@ pub(crate) async fn put_schedule(
             .map(|r| (r.start, r.end))
             .collect(),
     };
-    let schedule = state.app.put_schedule(&principal, &id, &input).await?;
+    let staff: StaffId = path_id(&id)?;
+    let spec = schedule_spec(&input)?;
+    let schedule = state.app.put_schedule(&principal, staff, spec).await?;
     Ok(HttpResponse::Ok().json(ScheduleOut::from(&schedule)))
 }
 
@@ -165,7 +169,7 @@ pub(crate) async fn get_schedule(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let schedule = state.app.get_schedule(&principal, &id).await?;
+    let schedule = state.app.get_schedule(&principal, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(ScheduleOut::from(&schedule)))
 }
 
@@ -219,7 +223,7 @@ pub(crate) async fn create_service(
     body: web::Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let input = ServiceInput {
+    let input = ServiceText {
         name: body.name,
         timing: TimingSpec {
             duration_minutes: body.duration_minutes,
@@ -235,7 +239,7 @@ pub(crate) async fn create_service(
         intake: body
             .intake
             .into_iter()
-            .map(|f| FieldInput {
+            .map(|f| FieldText {
                 key: f.key,
                 label: f.label,
                 kind: f.kind,
@@ -246,7 +250,8 @@ pub(crate) async fn create_service(
             .collect(),
         public: body.public.unwrap_or(true),
     };
-    let service = state.app.create_service(&principal, &input).await?;
+    let spec = service_spec(&input)?;
+    let service = state.app.create_service(&principal, spec).await?;
     Ok(HttpResponse::Created().json(ServiceOut::from(&service)))
 }
 
@@ -271,7 +276,7 @@ pub(crate) async fn service_get(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let service = state.app.service(&principal, &id).await?;
+    let service = state.app.service(&principal, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(ServiceOut::from(&service)))
 }
 
@@ -283,7 +288,8 @@ pub(crate) async fn delete_service(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.app.delete_service(&principal, &id).await?;
+    let id: ServiceId = path_id(&id)?;
+    state.app.delete_service(&principal, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -295,6 +301,16 @@ pub(crate) struct CustomerBody {
     pub(super) phone: Option<String>,
 }
 
+impl From<CustomerBody> for CustomerInput {
+    fn from(body: CustomerBody) -> Self {
+        Self {
+            email: body.email,
+            name: body.name,
+            phone: body.phone,
+        }
+    }
+}
+
 /// Adds a customer (or answers the one with that email).
 #[utoipa::path(tag = "catalog", security(("bearer" = []), ("session_cookie" = [])), request_body = CustomerBody, responses((status = 201, description = "Added", body = CustomerOut), (status = 200, description = "Already on file (admins)", body = CustomerOut), Errors))]
 #[post("/v1/customers")]
@@ -303,10 +319,8 @@ pub(crate) async fn create_customer(
     Authenticated(principal): Authenticated,
     body: web::Json<CustomerBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (customer, added) = state
-        .app
-        .create_customer(&principal, &body.email, &body.name, body.phone.as_deref())
-        .await?;
+    let input = CustomerInput::from(body.into_inner());
+    let (customer, added) = state.app.create_customer(&principal, &input).await?;
     Ok(if added {
         HttpResponse::Created().json(CustomerOut::from(&customer))
     } else {
@@ -335,6 +349,7 @@ pub(crate) async fn customer_get(
     Authenticated(principal): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let customer = state.app.customer(&principal, &id).await?;
+    let id: CustomerId = path_id(&id)?;
+    let customer = state.app.customer(&principal, id).await?;
     Ok(HttpResponse::Ok().json(CustomerOut::from(&customer)))
 }

@@ -9,8 +9,6 @@ pub(crate) mod sessions;
 
 use actix_web::web;
 
-use crate::problem::ApiError;
-
 /// Mounts every route.
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     ops::configure(config);
@@ -18,11 +16,4 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
     accounts::configure(config);
     catalog::configure(config);
     bookings::configure(config);
-}
-
-/// Parses an id from the path; a malformed id is as unknown as a missing
-/// one.
-pub(crate) fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, ApiError> {
-    text.parse::<T>()
-        .map_err(|_malformed| ApiError::App(bookwarden_app::AppError::NotFound))
 }

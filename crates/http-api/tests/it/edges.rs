@@ -360,3 +360,161 @@ async fn openapi_document_is_served_and_the_checked_in_copy_is_current() {
     }
     app.finish().await;
 }
+
+/// The status, `code` and `field` of a problem answer.
+async fn problem_of(response: reqwest::Response) -> (u16, String, Option<String>) {
+    let status = response.status().as_u16();
+    let problem: Value = response.json().await.unwrap();
+    (
+        status,
+        problem["code"].as_str().unwrap_or_default().to_owned(),
+        problem["field"].as_str().map(str::to_owned),
+    )
+}
+
+#[tokio::test]
+async fn p1_a_malformed_id_in_a_path_answers_byte_for_byte_like_a_missing_one() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let missing = "7d1f6a52-3b8e-4c1e-9a43-2f0c6e1d9b70";
+    let start = json!({ "start": "2030-01-07T10:00:00Z" });
+    let schedule = json!({ "time_zone": "UTC" });
+    for malformed in ["not-a-uuid", "7D1F6A52"] {
+        let mut answers = Vec::new();
+        for id in [malformed, missing] {
+            let mut responses = vec![
+                app.get(&format!("/v1/staff/{id}"), &owner.token).await,
+                app.get(&format!("/v1/staff/{id}/schedule"), &owner.token)
+                    .await,
+                app.get(&format!("/v1/services/{id}"), &owner.token).await,
+                app.get(&format!("/v1/customers/{id}"), &owner.token).await,
+                app.get(&format!("/v1/bookings/{id}"), &owner.token).await,
+                app.delete(&format!("/v1/staff/{id}"), &owner.token).await,
+                app.delete(&format!("/v1/services/{id}"), &owner.token)
+                    .await,
+            ];
+            for action in ["confirm", "cancel"] {
+                let path = format!("/v1/bookings/{id}/{action}");
+                responses.push(app.post(&path, Some(&owner.token), json!({})).await);
+            }
+            let path = format!("/v1/bookings/{id}/reschedule");
+            responses.push(app.post(&path, Some(&owner.token), start.clone()).await);
+            let put = app
+                .http
+                .put(app.url(&format!("/v1/staff/{id}/schedule")))
+                .bearer_auth(&owner.token)
+                .json(&schedule)
+                .send()
+                .await
+                .unwrap();
+            responses.push(put);
+            let slots = format!(
+                "/v1/public/{}/services/{id}/slots?from=2030-01-07T00:00:00Z&to=2030-01-08T00:00:00Z",
+                owner.slug
+            );
+            responses.push(app.http.get(app.url(&slots)).send().await.unwrap());
+            let mut bodies = Vec::new();
+            for response in responses {
+                assert_eq!(response.status(), 404, "{id}");
+                bodies.push(response.bytes().await.unwrap());
+            }
+            answers.push(bodies);
+        }
+        assert_eq!(answers[0], answers[1], "{malformed}");
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_malformed_id_or_instant_in_a_body_or_query_names_its_field() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let token = owner.token.as_str();
+    let good = "2030-01-07T10:00:00Z";
+    let day_later = "2030-01-08T10:00:00Z";
+    let invalid = |field: &str| (422, "invalid_field".to_owned(), Some(field.to_owned()));
+    let staff: Value = app
+        .post("/v1/staff", Some(token), json!({ "name": "Sam" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let staff = staff["id"].as_str().unwrap().to_owned();
+    let service = json!({ "name": "Visit", "duration_minutes": 30, "staff": [staff] });
+    let service: Value = app
+        .post("/v1/services", Some(token), service)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let service = service["id"].as_str().unwrap().to_owned();
+    // One fault a request: with several, which one is named may differ.
+    for (query, field) in [
+        (format!("from=soon&to={good}"), "from"),
+        (format!("from={good}&to=later"), "to"),
+        (format!("from={good}&to={day_later}&staff_id=x"), "staff"),
+        (
+            format!("from={good}&to={day_later}&customer_id=x"),
+            "customer",
+        ),
+    ] {
+        let path = format!("/v1/bookings?{query}");
+        assert_eq!(
+            problem_of(app.get(&path, token).await).await,
+            invalid(field)
+        );
+    }
+    let booking = |service: &str, staff: Option<&str>, start: &str| {
+        json!({
+            "service_id": service, "staff_id": staff, "start": start,
+            "customer": { "email": "c@example.com", "name": "Cee" },
+        })
+    };
+    let public = format!("/v1/public/{}/bookings", owner.slug);
+    for (body, field) in [
+        (booking("x", None, good), "service"),
+        (booking(&service, Some("x"), good), "staff"),
+        (booking(&service, None, "at ten"), "start"),
+    ] {
+        let staffs = problem_of(app.post("/v1/bookings", Some(token), body.clone()).await).await;
+        assert_eq!(staffs, invalid(field));
+        let customers = problem_of(app.post(&public, None, body).await).await;
+        assert_eq!(customers, invalid(field));
+    }
+    let slots = format!(
+        "/v1/public/{}/services/{service}/slots?from={good}&to={day_later}&staff_id=x",
+        owner.slug
+    );
+    let answer = problem_of(app.http.get(app.url(&slots)).send().await.unwrap()).await;
+    assert_eq!(answer, invalid("staff_id"));
+    let body = json!({ "name": "Visit", "duration_minutes": 30, "staff": ["x"] });
+    let answer = problem_of(app.post("/v1/services", Some(token), body).await).await;
+    assert_eq!(answer, invalid("staff"));
+    let field = json!({ "key": "q", "label": "Q", "kind": "essay" });
+    let body =
+        json!({ "name": "Visit", "duration_minutes": 30, "staff": [staff], "intake": [field] });
+    let answer = problem_of(app.post("/v1/services", Some(token), body).await).await;
+    assert_eq!(answer, invalid("intake"));
+    let key = json!({ "name": "ci", "scopes": ["read", "delete"] });
+    let answer = problem_of(app.post("/v1/api-keys", Some(token), key).await).await;
+    assert_eq!(answer, invalid("scopes"));
+    let invite = json!({ "email": "new@example.com", "role": "boss" });
+    let answer = problem_of(app.post("/v1/invitations", Some(token), invite).await).await;
+    assert_eq!(answer, invalid("role"));
+    // A malformed account id for a new staff member has always answered
+    // like an unknown account.
+    let member = json!({ "name": "Sam", "user_id": "x" });
+    let answer = problem_of(app.post("/v1/staff", Some(token), member).await).await;
+    assert_eq!(answer, (404, "not_found".to_owned(), None));
+    let off = json!({ "time_zone": "UTC", "time_off": [{ "start": "x", "end": good }] });
+    let put = app
+        .http
+        .put(app.url(&format!("/v1/staff/{staff}/schedule")))
+        .bearer_auth(token)
+        .json(&off)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem_of(put).await, invalid("time_off"));
+    app.finish().await;
+}
