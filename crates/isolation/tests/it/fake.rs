@@ -154,17 +154,15 @@ fn answer(shared: &Shared, method: &str, path: &str, headers: &str, body: &str) 
         .filter(|w| w.len() == 36 && uuid::Uuid::parse_str(w).is_ok())
         .map(str::to_owned)
         .collect();
-    if path != "/v1/invitations/accept" {
-        if let Some(id) = named
-            .iter()
-            .find(|id| state.owners.get(*id) != Some(&tenant))
-        {
-            return match state.owners.get(id) {
-                // The leak: another business's id is answered.
-                Some(_) if shared.leaky => (200, serde_json::json!({ "id": id }).to_string()),
-                _ => (404, r#"{"code":"not_found"}"#.to_owned()),
-            };
-        }
+    let foreign = named
+        .iter()
+        .find(|id| state.owners.get(*id) != Some(&tenant));
+    if let Some(id) = foreign.filter(|_| path != "/v1/invitations/accept") {
+        return match state.owners.get(id) {
+            // The leak: another business's id is answered.
+            Some(_) if shared.leaky => (200, serde_json::json!({ "id": id }).to_string()),
+            _ => (404, r#"{"code":"not_found"}"#.to_owned()),
+        };
     }
     let mut fresh = || {
         let id = uuid::Uuid::new_v4().to_string();
