@@ -71,12 +71,23 @@ fn suite(engine: Engine) {
     );
     assert_eq!(report.operations, u64::from(CASES * OPS_PER_CASE));
     // A run that sent few foreign ids or read little back proves little.
-    assert!(report.foreign >= u64::from(CASES * OPS_PER_CASE) / 4, "{report:?}");
+    assert!(
+        report.foreign >= u64::from(CASES * OPS_PER_CASE) / 4,
+        "{report:?}"
+    );
     assert!(report.requests >= 25 * report.operations, "{report:?}");
     assert_eq!(report.rate_limited, 0, "the harness's limits are generous");
     // Cleanup revoked every key and signed every session out.
-    assert_eq!(report.cleanup.done.get("API key revoked"), Some(&9), "{report:?}");
-    assert_eq!(report.cleanup.done.get("session signed out"), Some(&9), "{report:?}");
+    assert_eq!(
+        report.cleanup.done.get("API key revoked"),
+        Some(&9),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.cleanup.done.get("session signed out"),
+        Some(&9),
+        "{report:?}"
+    );
 }
 
 #[test]

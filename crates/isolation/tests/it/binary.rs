@@ -114,3 +114,37 @@ async fn isolation_check_binary_gives_no_verdict_when_nothing_answers() {
     let bad = run(vec!["--url".into(), "ftp://example.com".into()]).await;
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn operations_md_shows_the_check_as_it_runs() {
+    // The documented command is a `text` block (the recipe runner cannot
+    // count on this package's binary being built): keep it honest here.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATIONS.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let section = doc
+        .split("### Checking isolation on a live deployment")
+        .nth(1)
+        .expect("OPERATIONS.md has the section");
+    let block = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section shows the command in a text block");
+    let help = text(&Command::new(BIN).arg("--help").output().unwrap().stdout);
+    let mut commands = 0;
+    for line in block.lines() {
+        let Some(args) = line
+            .split_once(concat!("-p ", env!("CARGO_PKG_NAME"), " -- "))
+            .or_else(|| line.split_once("bookwarden-isolation-check "))
+            .map(|(_, args)| args)
+        else {
+            continue;
+        };
+        commands += 1;
+        assert!(args.starts_with("--url "), "{line}");
+        for flag in args.split_whitespace().filter(|w| w.starts_with("--")) {
+            assert!(help.contains(flag), "{flag} is not an option: {line}");
+        }
+    }
+    assert_eq!(commands, 2, "{block}");
+}
