@@ -72,6 +72,9 @@ fn allowed_internal() -> BTreeMap<&'static str, &'static [&'static str]> {
             "bookwarden-http-api",
             &["bookwarden-app", "bookwarden-domain"][..],
         ),
+        // The isolation check speaks HTTP only, so it can be aimed at any
+        // deployment (of any version): none of our crates.
+        ("bookwarden-isolation", &[][..]),
         // Test suites and tools may use anything.
         ("bookwarden-tests", &["*"][..]),
         ("xtask", &[][..]),
@@ -181,6 +184,57 @@ fn tidy_members_take_versions_from_the_workspace() {
             dir.display()
         );
     }
+}
+
+/// The `isolation-canary` feature (a deliberately leaking build, see
+/// crates/app/Cargo.toml) is only ever asked for on the command line, in
+/// its own target dir (`cargo xtask canary`): no dependency entry, no
+/// workspace dependency and no default feature may turn it on, or every
+/// build that unified it would skip a tenant check.
+#[test]
+fn tidy_the_isolation_canary_is_enabled_by_no_dependency() {
+    const CANARY: &str = "isolation-canary";
+    let mentions = |value: &toml::Value| value.to_string().contains(CANARY);
+    let root_manifest = read_toml(&root().join("Cargo.toml"));
+    for (dep, spec) in root_manifest["workspace"]["dependencies"]
+        .as_table()
+        .unwrap()
+    {
+        assert!(!mentions(spec), "root Cargo.toml: {dep} turns on {CANARY}");
+    }
+    let mut declared = 0;
+    for (dir, manifest) in members() {
+        for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            let Some(entries) = manifest.get(table).and_then(|t| t.as_table()) else {
+                continue;
+            };
+            for (dep, spec) in entries {
+                assert!(
+                    !mentions(spec),
+                    "{}: [{table}] {dep} turns on {CANARY}",
+                    dir.display()
+                );
+            }
+        }
+        let Some(features) = manifest.get("features").and_then(|f| f.as_table()) else {
+            continue;
+        };
+        for (feature, enables) in features {
+            if feature == CANARY {
+                declared += 1;
+            } else {
+                assert!(
+                    !mentions(enables),
+                    "{}: feature {feature} turns on {CANARY}",
+                    dir.display()
+                );
+            }
+        }
+    }
+    assert_eq!(
+        declared, 2,
+        "declared by bookwarden-app and forwarded by bookwarden-http-api"
+    );
 }
 
 #[test]

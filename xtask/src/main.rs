@@ -3,7 +3,11 @@
 //! - `ci`: everything CI checks, in the order that fails fastest: format,
 //!   lints, licenses and sources; what an embedder meets (doc-tests,
 //!   `cargo doc` with warnings denied, the persistence crate's example
-//!   service); then the whole test suite.
+//!   service); the isolation canary; then the whole test suite, whose
+//!   summary closes the output.
+//! - `canary`: builds the deliberately leaking `isolation-canary` server in
+//!   its own target dir, serves it on a scratch folder and a free port, and
+//!   fails unless `bookwarden-isolation-check` finds the leak.
 //! - `bench`: every benchmark, then a summary of the figures that have
 //!   targets (with ratios), written to docs/PERFORMANCE.md.
 //! - `openapi`: writes docs/openapi.json from the code (a test fails while
@@ -32,12 +36,16 @@ fn main() -> Result<()> {
         .map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
     match task {
         "ci" => ci(),
+        "canary" => canary(),
         "bench" => bench::run(rest),
         "openapi" => openapi(),
         "settings" => settings(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [criterion args] | openapi | settings>");
-            eprintln!("  ci     format, clippy, cargo-deny (licenses bans sources), tests");
+            eprintln!(
+                "usage: cargo xtask <ci | canary | bench [criterion args] | openapi | settings>"
+            );
+            eprintln!("  ci     format, clippy, cargo-deny (licenses bans sources), tests, canary");
+            eprintln!("  canary  the isolation check must find the canary build's deliberate leak");
             eprintln!("  bench  run every benchmark and write docs/PERFORMANCE.md's figures");
             eprintln!("  openapi  write docs/openapi.json from the code");
             eprintln!("  settings  write the settings table of docs/OPERATIONS.md from the code");
@@ -185,6 +193,7 @@ fn ci() -> Result<()> {
         "--example",
         "embedded",
     ])?;
+    canary()?;
     // Last, so that its summary closes the output.
     cargo(&[
         "nextest",
@@ -192,8 +201,128 @@ fn ci() -> Result<()> {
         "--workspace",
         "--locked",
         "--no-fail-fast",
+    ])
+}
+
+/// The target dir of the canary build, apart from the normal one so the
+/// leaking feature is never unified into (or rebuilt over) it.
+const CANARY_TARGET: &str = "target/isolation-canary";
+
+/// A check that cannot fail proves nothing: the `isolation-canary` build
+/// answers `GET /v1/services/{id}` across tenants, and the isolation check
+/// run against it must exit 1 and print the leak.
+fn canary() -> Result<()> {
+    let started = std::time::Instant::now();
+    cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "bookwarden-http-api",
+        "--features",
+        "isolation-canary",
+        "--target-dir",
+        CANARY_TARGET,
     ])?;
+    cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "bookwarden-isolation",
+        "--bin",
+        "bookwarden-isolation-check",
+    ])?;
+    let root = root()?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let server = root.join(CANARY_TARGET).join("debug").join("bookwarden");
+    let check = target.join("debug").join("bookwarden-isolation-check");
+    let scratch = std::env::temp_dir().join(format!(
+        "bookwarden-canary-{}-{}",
+        std::process::id(),
+        started.elapsed().as_nanos()
+    ));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let outcome = run_canary(&server, &check, &scratch);
+    let _removed = std::fs::remove_dir_all(&scratch);
+    let stdout = outcome?;
+    eprintln!(
+        "the isolation check found the canary's leak ({:.0} s with the canary build):\n{stdout}",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// Serves the canary build from `scratch`, runs the check against it and
+/// returns the check's report of the leak.
+fn run_canary(server: &Path, check: &Path, scratch: &Path) -> Result<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free loopback port")?
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let log = |name: &str| {
+        std::fs::File::create(scratch.join(name))
+            .with_context(|| format!("creating {name} in {}", scratch.display()))
+    };
+    let mut child = Command::new(server)
+        .args(["serve", "--data-dir"])
+        .arg(scratch.join("data"))
+        .args(["--listen", &address])
+        .env_remove("BOOKWARDEN_CONFIG")
+        .env("BOOKWARDEN_LOG", "warn")
+        .env("BOOKWARDEN_LOGIN_PER_MINUTE", "100000")
+        .env("BOOKWARDEN_SIGNUP_PER_HOUR", "100000")
+        .env("BOOKWARDEN_PUBLIC_PER_MINUTE", "1000000")
+        .stdout(log("stdout.log")?)
+        .stderr(log("stderr.log")?)
+        .spawn()
+        .with_context(|| format!("starting {}", server.display()))?;
+    let result = healthy(&address).and_then(|()| {
+        eprintln!(
+            "$ bookwarden-isolation-check --url http://{address} --cases 1 --ops 200 --seed 1"
+        );
+        Command::new(check)
+            .args(["--url", &format!("http://{address}")])
+            .args(["--cases", "1", "--ops", "200", "--seed", "1"])
+            .output()
+            .with_context(|| format!("running {}", check.display()))
+    });
+    let _killed = child.kill();
+    let _waited = child.wait();
+    let output = result?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    match output.status.code() {
+        Some(1) if stdout.contains("LEAK:") && stdout.contains("request: ") => Ok(stdout),
+        Some(0) => bail!(
+            "the isolation check passed the canary build, which leaks on purpose: the check is \
+             blind to a skipped tenant check\n{stdout}"
+        ),
+        _ => bail!(
+            "the isolation check gave no verdict on the canary build ({}):\n{stdout}\n{stderr}",
+            output.status
+        ),
+    }
+}
+
+/// Waits (at most a minute) until `GET /healthz` on `address` answers 200.
+fn healthy(address: &str) -> Result<()> {
+    use std::io::{Read as _, Write as _};
+    for _ in 0..600 {
+        let answer = std::net::TcpStream::connect(address).and_then(|mut stream| {
+            stream.write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )?;
+            let mut text = String::new();
+            stream.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        if answer.is_ok_and(|text| text.starts_with("HTTP/1.1 200")) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    bail!("the canary server did not answer /healthz on {address} within a minute")
 }
 
 #[cfg(test)]

@@ -257,7 +257,34 @@ impl App {
         let scope = self.store.read(principal.tenant).await?;
         let found = scope.services().get(id).await?;
         scope.commit().await?;
+        #[cfg(feature = "isolation-canary")]
+        let found = match found {
+            Some(service) => Some(service),
+            None => self.canary_service_of_any_tenant(id).await?,
+        };
         found.ok_or(AppError::NotFound)
+    }
+
+    /// THE DELIBERATE LEAK of the `isolation-canary` build, which exists
+    /// only to prove that the isolation check finds a leak (`cargo xtask
+    /// ci` builds it apart and fails unless the check fails): a service
+    /// missing from the caller's tenant is looked for in every tenant,
+    /// through the store's cross-tenant directory. Never enabled by
+    /// default or by any dependency (a tidy test checks every manifest).
+    #[cfg(feature = "isolation-canary")]
+    async fn canary_service_of_any_tenant(
+        &self,
+        id: ServiceId,
+    ) -> Result<Option<Service>, AppError> {
+        for (tenant, _) in self.store.system().tenants().await? {
+            let scope = self.store.read(tenant).await?;
+            let found = scope.services().get(id).await?;
+            scope.commit().await?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// Removes a service that has no bookings.

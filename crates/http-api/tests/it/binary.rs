@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bookwarden");
 
-fn folder() -> PathBuf {
+pub(crate) fn folder() -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("bookwarden-bin-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -108,7 +108,7 @@ pub fn psql(sql: &str) -> Result<(), String> {
 }
 
 /// The URL of database `name` on the admin URL's server, as `user`.
-fn url_for(user: &str, name: &str) -> String {
+pub fn url_for(user: &str, name: &str) -> String {
     let admin = postgres_admin_url();
     let rest = admin
         .split_once("://")

@@ -1,7 +1,7 @@
 //! The HTTP API end to end, over real loopback HTTP: sign-up and sign-in,
 //! sessions, two-factor, invitations, roles, API keys, audit, hostile
-//! input, request limits, the binary itself, login timing and a login
-//! flood.
+//! input, request limits, the binary itself (and the isolation check
+//! aimed at it), login timing and a login flood.
 
 #![allow(
     clippy::unwrap_used,
@@ -21,6 +21,7 @@ mod booking;
 mod conformance;
 mod edges;
 mod harness;
+mod isolation_check;
 mod limits;
 mod load;
 mod recipes;
