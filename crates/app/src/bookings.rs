@@ -14,7 +14,7 @@ use bookwarden_crypto::SecretString;
 use bookwarden_crypto::digest::Sha256;
 use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_domain::account::Customer;
-use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking};
+use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking, RequestError};
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
@@ -69,30 +69,25 @@ impl std::fmt::Debug for BookingView {
     }
 }
 
-macro_rules! view_of {
-    ($b:expr, $status:expr, $by:expr) => {
-        BookingView {
-            id: $b.id(),
-            service: $b.service(),
-            staff: $b.staff(),
-            customer: $b.customer(),
-            range: $b.range(),
-            seats: $b.seats(),
-            status: $status,
-            cancelled_by: $by,
-            reschedules: $b.reschedules(),
-            created_at: $b.created_at(),
-            answers: $b.answers().clone(),
-        }
-    };
-}
-
 impl From<&AnyBooking> for BookingView {
     fn from(booking: &AnyBooking) -> Self {
-        match booking {
-            AnyBooking::Requested(b) => view_of!(b, "requested", None),
-            AnyBooking::Confirmed(b) => view_of!(b, "confirmed", None),
-            AnyBooking::Cancelled(b) => view_of!(b, "cancelled", Some(b.stage().by().as_str())),
+        let status = match booking {
+            AnyBooking::Requested(_) => "requested",
+            AnyBooking::Confirmed(_) => "confirmed",
+            AnyBooking::Cancelled(_) => "cancelled",
+        };
+        BookingView {
+            id: booking.id(),
+            service: booking.service(),
+            staff: booking.staff(),
+            customer: booking.customer(),
+            range: booking.range(),
+            seats: booking.seats(),
+            status,
+            cancelled_by: booking.cancelled_by().map(CancelledBy::as_str),
+            reschedules: booking.reschedules(),
+            created_at: booking.created_at(),
+            answers: booking.answers().clone(),
         }
     }
 }
@@ -185,6 +180,19 @@ fn window(from: Timestamp, to: Timestamp) -> Result<TimeRange, AppError> {
 
 fn slot_taken() -> AppError {
     AppError::Conflict(Conflict::SlotTaken)
+}
+
+/// A request the service's rules refuse, as clients have always been told:
+/// the staff member and the seats are the request's fields; a time the
+/// engine does not offer (taken, too soon, too far) is a taken slot.
+fn request_error(error: RequestError) -> AppError {
+    match error {
+        RequestError::StaffNotOnService => {
+            AppError::invalid("staff", "does not provide this service")
+        }
+        RequestError::Seats { .. } => AppError::invalid("seats", "more seats than the service has"),
+        RequestError::NotOffered | RequestError::TooSoon | RequestError::TooFar => slot_taken(),
+    }
 }
 
 fn booking_error(error: bookwarden_domain::booking::BookingError) -> AppError {
@@ -377,43 +385,18 @@ impl App {
             _ => None,
         };
         for booking in scope.bookings().list(wide, only).await? {
-            let view = BookingView::from(&booking);
-            if !booking.is_active() || Some(view.id) == exclude || !wanted.contains(&view.staff) {
+            if Some(booking.id()) == exclude || !wanted.contains(&booking.staff()) {
                 continue;
             }
-            if let Some(of) = services.get(&view.service) {
-                booked.push(BookedTime::new(
-                    view.staff,
-                    view.service,
-                    view.range,
-                    of.timing(),
-                    view.seats,
-                ));
+            // A cancelled booking holds no time.
+            if let Some(held) = services
+                .get(&booking.service())
+                .and_then(|of| booking.booked_time(of.timing()))
+            {
+                booked.push(held);
             }
         }
         let busy = scope.calendars().busy_between(&wanted, wide).await?;
-        let narrowed;
-        let service = match staff {
-            // Only the wanted member's slots.
-            Some(member) => {
-                narrowed = Service::new(
-                    service.id(),
-                    service.tenant(),
-                    bookwarden_domain::service::ServiceSpec {
-                        name: service.name().clone(),
-                        timing: *service.timing(),
-                        capacity: service.capacity(),
-                        staff: vec![member],
-                        price: service.price(),
-                        intake: service.intake().clone(),
-                        public: service.is_public(),
-                    },
-                )
-                .map_err(AppError::internal)?;
-                &narrowed
-            }
-            None => service,
-        };
         available_slots(&SlotQuery {
             service,
             // The engine ignores other staff members' schedules.
@@ -421,6 +404,7 @@ impl App {
             bookings: &booked,
             busy: &busy,
             window: range,
+            staff,
             customer_zone: zone,
             now: self.now(),
         })
@@ -511,7 +495,6 @@ impl App {
         &self,
         scope: &TenantScope,
         catalog: &Catalog,
-        tenant: TenantId,
         request: &BookingRequest,
         customer: CustomerId,
         public_only: bool,
@@ -524,21 +507,14 @@ impl App {
             .ok_or_else(|| AppError::invalid("service", "no such service"))?;
         let staff = request.staff;
         let start = whole_second(request.start)?;
-        if let Some(member) = staff
-            && !service.staff().contains(&member)
-        {
-            return Err(AppError::invalid("staff", "does not provide this service"));
-        }
+        // The service's rules are the domain's: the staff member first,
+        // then the answers, then the seats, as clients have always been told.
+        service.offers(staff, 1).map_err(request_error)?;
         let answers = service
             .intake()
             .validate(request.answers.clone())
             .map_err(|e| AppError::invalid("answers", e))?;
-        if request.seats == 0 || request.seats > service.capacity().seats() {
-            return Err(AppError::invalid(
-                "seats",
-                "more seats than the service has",
-            ));
-        }
+        service.offers(None, request.seats).map_err(request_error)?;
         let one = TimeRange::new(
             start,
             start
@@ -554,19 +530,9 @@ impl App {
             .iter()
             .find(|s| s.start() == start && s.seats_left() >= request.seats)
             .ok_or_else(slot_taken)?;
-        let booking = Booking::request(
-            NewBooking {
-                tenant,
-                service: service.id(),
-                staff: slot.staff(),
-                customer,
-                range: slot.range(),
-                seats: request.seats,
-                answers,
-            },
-            self.now(),
-        )
-        .map_err(booking_error)?;
+        let booking =
+            Booking::for_slot(&service, slot, customer, request.seats, answers, self.now())
+                .map_err(request_error)?;
         Ok((booking, service))
     }
 
@@ -632,14 +598,7 @@ impl App {
         // nothing.
         let scope = self.store.read(tenant.id()).await?;
         let planned = self
-            .plan_booking(
-                &scope,
-                &snapshot.catalog,
-                tenant.id(),
-                request,
-                customer.id(),
-                true,
-            )
+            .plan_booking(&scope, &snapshot.catalog, request, customer.id(), true)
             .await;
         let mut known = match planned {
             Ok(_) => scope.customers().by_email(customer.email()).await?,
@@ -1033,14 +992,7 @@ impl App {
         let (customer, _) = self.find_or_add_customer(&scope, customer).await?;
         let catalog = Catalog::read(&scope).await?;
         let (booking, service) = match self
-            .plan_booking(
-                &scope,
-                &catalog,
-                principal.tenant,
-                &request,
-                customer.id(),
-                false,
-            )
+            .plan_booking(&scope, &catalog, &request, customer.id(), false)
             .await
         {
             Ok(planned) => planned,

@@ -168,6 +168,7 @@ fn bench(c: &mut Criterion) {
             bookings: &[],
             busy: &busy,
             window,
+            staff: None,
             customer_zone: &zone,
             now: ts(MONTH_START - DAY),
         };

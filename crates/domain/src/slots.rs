@@ -165,6 +165,9 @@ pub struct SlotQuery<'a> {
     pub busy: &'a [BusyTime],
     /// Slots whose start lies in this range are returned.
     pub window: TimeRange,
+    /// Only this staff member's slots, when set (a member who does not
+    /// provide the service has none); every member's otherwise.
+    pub staff: Option<StaffId>,
     /// The zone the customer reads times in.
     pub customer_zone: &'a TimeZone,
     /// The current instant, for minimum notice and horizon.
@@ -231,6 +234,7 @@ pub const MAX_WINDOW_DAYS: i64 = 92;
 ///     bookings: &[],
 ///     busy: &[],
 ///     window,
+///     staff: None,
 ///     customer_zone: &berlin,
 ///     now,
 /// })?;
@@ -251,7 +255,13 @@ pub fn available_slots(query: &SlotQuery<'_>) -> Result<Vec<Slot>, SlotError> {
     let mut raw = Vec::new();
     if first < last {
         let mut scratch = Scratch::default();
-        let mut staff: Vec<StaffId> = query.service.staff().to_vec();
+        let mut staff: Vec<StaffId> = query
+            .service
+            .staff()
+            .iter()
+            .copied()
+            .filter(|member| query.staff.is_none_or(|wanted| wanted == *member))
+            .collect();
         staff.sort_unstable();
         for member in staff {
             let plan = StaffPlan {

@@ -37,7 +37,7 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "bookwarden-isolation-check", version)]
 struct Cli {
-    /// Base URL of the deployment, for example https://book.example.com.
+    /// Base URL of the deployment, for example `https://book.example.com`.
     #[arg(long)]
     url: String,
     /// Cases: each makes a fresh catalog, then sends its operations.

@@ -134,6 +134,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         bookings: &[],
         busy: &[],
         window,
+        staff: None,
         customer_zone: &berlin,
         now,
     })?;

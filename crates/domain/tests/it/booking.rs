@@ -136,6 +136,7 @@ mod for_slot {
             bookings: &[],
             busy: &[],
             window: range("2026-05-04T00:00:00Z", "2026-05-20T00:00:00Z"),
+            staff: None,
             customer_zone: &berlin,
             now,
         })

@@ -71,6 +71,7 @@ impl Case {
             bookings: &self.bookings,
             busy: &self.busy,
             window: self.window,
+            staff: None,
             customer_zone: &self.customer,
             now: self.now,
         }

@@ -442,6 +442,7 @@ fn slot_engine_refuses_windows_longer_than_the_limit() {
         bookings: &[],
         busy: &[],
         window: range("2026-01-01T00:00:00Z", "2026-04-03T00:00:01Z"),
+        staff: None,
         customer_zone: &utc,
         now: ts("2025-12-01T00:00:00Z"),
     };

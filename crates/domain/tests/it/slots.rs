@@ -87,6 +87,7 @@ fn buffers_keep_time_free_around_bookings_on_both_sides() {
         bookings: &booked,
         busy: &[],
         window: monday(),
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-05-25T00:00:00Z"),
     })
@@ -114,6 +115,7 @@ fn minimum_notice_and_horizon_bound_the_starts() {
         bookings: &[],
         busy: &[],
         window: range("2026-06-01T00:00:00Z", "2026-06-04T00:00:00Z"),
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-06-01T10:30:00Z"),
     })
@@ -156,6 +158,7 @@ fn time_off_and_date_overrides_apply() {
         bookings: &[],
         busy: &[],
         window: range("2026-06-01T00:00:00Z", "2026-06-04T00:00:00Z"),
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-05-25T00:00:00Z"),
     })
@@ -196,6 +199,7 @@ fn group_service_counts_seats_and_blocks_other_starts() {
         bookings: &booked,
         busy: &[],
         window: monday(),
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-05-25T00:00:00Z"),
     })
@@ -237,6 +241,7 @@ fn several_staff_each_offer_their_slots_sorted_by_start() {
             bookings: &[],
             busy: &[],
             window: monday(),
+            staff: None,
             customer_zone: &utc,
             now: ts("2026-05-25T00:00:00Z"),
         })
@@ -279,6 +284,7 @@ fn opening_that_touches_the_next_day_lets_a_slot_run_past_midnight() {
         bookings: &[],
         busy: &[],
         window: monday(),
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-05-25T00:00:00Z"),
     })
@@ -303,6 +309,7 @@ fn slot_runs_past_midnight_only_where_the_next_day_has_no_room() {
         bookings: &[],
         busy: &[],
         window: monday(),
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-05-25T00:00:00Z"),
     })
@@ -340,6 +347,7 @@ fn a_one_second_window_sees_the_same_run_of_touching_openings_as_a_day() {
         bookings: &[],
         busy: &[],
         window,
+        staff: None,
         customer_zone: &utc,
         now: ts("2026-05-25T00:00:00Z"),
     };

@@ -168,6 +168,7 @@ impl Desk {
             bookings,
             busy,
             window,
+            staff: None,
             customer_zone: customer,
             now: window
                 .start()
