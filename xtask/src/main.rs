@@ -270,6 +270,8 @@ fn run_canary(server: &Path, check: &Path, scratch: &Path) -> Result<String> {
         .args(["--listen", &address])
         .env_remove("BOOKWARDEN_CONFIG")
         .env("BOOKWARDEN_LOG", "warn")
+        // The canary build refuses to serve without this acknowledgement.
+        .env("BOOKWARDEN_TEST_ISOLATION_CANARY", "leak")
         .env("BOOKWARDEN_LOGIN_PER_MINUTE", "100000")
         .env("BOOKWARDEN_SIGNUP_PER_HOUR", "100000")
         .env("BOOKWARDEN_PUBLIC_PER_MINUTE", "1000000")

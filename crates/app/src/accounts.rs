@@ -578,7 +578,7 @@ impl App {
         client: &ClientInfo,
     ) -> Result<UserView, AppError> {
         principal.require(Need::PersonAdmin)?;
-        let record = self.managed_target(principal, target).await?;
+        self.managed_target(principal, target).await?;
         if let Some(role) = change.role
             && !principal.role.can_manage(role)
         {
@@ -586,15 +586,33 @@ impl App {
         }
         let now = self.now();
         let scope = self.store.write(principal.tenant).await?;
-        let demotes_owner = record.user.role() == Role::Owner
-            && (change.role.is_some_and(|r| r != Role::Owner) || change.active == Some(false));
-        if demotes_owner {
-            // Locks the active owners until this scope ends, so two owners
-            // demoting each other at once cannot both pass.
-            if let Err(refused) = scope.users().ensure_another_active_owner(target).await {
-                scope.rollback().await?;
-                return Err(refused.into());
-            }
+        // Locks first the tenant's active owners (when the change could
+        // take one away), then the target, in that order in every such
+        // transaction, so two of them cannot deadlock; then decides on the
+        // rows as they are now: a promotion committed since the check above
+        // counts, and two owners demoting each other at once cannot both
+        // pass.
+        let could_demote =
+            change.role.is_some_and(|r| r != Role::Owner) || change.active == Some(false);
+        let owners = if could_demote {
+            scope.users().ensure_another_active_owner(target).await
+        } else {
+            Ok(())
+        };
+        let Some(record) = scope.users().get_locked(target).await? else {
+            scope.rollback().await?;
+            return Err(AppError::NotFound);
+        };
+        if !principal.role.can_manage(record.user.role()) {
+            scope.rollback().await?;
+            return Err(AppError::Forbidden);
+        }
+        if record.user.role() == Role::Owner
+            && could_demote
+            && let Err(refused) = owners
+        {
+            scope.rollback().await?;
+            return Err(refused.into());
         }
         let mut ended = Vec::new();
         if let Some(role) = change.role.filter(|&r| r != record.user.role()) {

@@ -49,6 +49,28 @@ pub enum ConfigError {
     },
 }
 
+/// A parser's message with every quoted value masked: for a value of the
+/// wrong type the parser quotes it (`invalid type: string "1:c2Vj...",
+/// expected a sequence`), and the value may be a master key or a database
+/// URL with its password. Key names stay: the parser puts them in
+/// backticks.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…\"");
+            }
+            ('"', true) => quoted = false,
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
 fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
@@ -150,7 +172,7 @@ impl FileConfig {
                 text.get(..span.start)
                     .map_or(0, |before| before.matches('\n').count() + 1)
             }),
-            reason: error.message().to_owned(),
+            reason: without_values(error.message()),
         })
     }
 
@@ -1420,6 +1442,23 @@ mod secrecy {
         .unwrap();
         let error = FileConfig::read(&path).err().unwrap().to_string();
         assert!(error.contains("line 2"), "{error}");
+        // A value of the wrong type is quoted by the parser: never shown.
+        for (name, text) in [
+            ("keys.toml", format!("master_keys = \"{secret_key}\"\n")),
+            (
+                "url.toml",
+                "databases = \"postgres://app:hunter2@db/x\"\n".to_owned(),
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            let error = FileConfig::read(&path).err().unwrap().to_string();
+            assert!(
+                !error.contains("c2VjcmV0") && !error.contains("hunter2"),
+                "a wrong-typed value is not repeated: {error}"
+            );
+            assert!(error.contains("line 1"), "{error}");
+        }
         assert!(
             !error.contains("c2VjcmV0"),
             "the offending line is not repeated: {error}"

@@ -11,6 +11,14 @@
 //! time driver enabled): the store's drivers run on it, and password hashing
 //! runs on its blocking pool.
 
+// The canary leaks on purpose (see `catalog`): it must never be a release
+// build, and a debug build refuses to open without an acknowledgement.
+#[cfg(all(feature = "isolation-canary", not(debug_assertions)))]
+compile_error!(
+    "the isolation-canary feature makes a deliberately leaking test build; never build it \
+     in release"
+);
+
 mod accounts;
 mod auth;
 mod bookings;
@@ -148,6 +156,14 @@ impl App {
     /// # Errors
     /// A configuration, key or database problem.
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<(Self, Startup), AppError> {
+        #[cfg(feature = "isolation-canary")]
+        if std::env::var("BOOKWARDEN_TEST_ISOLATION_CANARY").as_deref() != Ok("leak") {
+            return Err(AppError::invalid(
+                "configuration",
+                "this is the isolation-canary build, which leaks between tenants on purpose; \
+                 it runs only with BOOKWARDEN_TEST_ISOLATION_CANARY=leak, for cargo xtask canary",
+            ));
+        }
         prepare_data_dir(&config)?;
         let loaded = keys::load(&config.keys, config.primary_key)
             .map_err(|e| AppError::invalid("configuration", e))?;

@@ -195,6 +195,17 @@ impl Users<'_> {
             .collect()
     }
 
+    /// One account, locked until the scope ends (`FOR UPDATE` on
+    /// PostgreSQL; on SQLite a write scope holds the only write lock), for
+    /// a change decided on what the row says now.
+    pub async fn get_locked(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut query = self.find().filter(users::Column::UserId.eq(*id.as_uuid()));
+        if self.0.tx().get_database_backend() == sea_orm::DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        query.one(self.0.tx()).await?.map(parse_user).transpose()
+    }
+
     /// Refuses with [`StoreError::LastOwner`] unless the tenant keeps an
     /// active owner other than `leaving`: call it in the write scope that
     /// demotes or disables `leaving`, before the change. The tenant's

@@ -68,15 +68,14 @@ impl PgPlacement {
         &self.migrations_table
     }
 
-    /// The connection's search path: the store's schema first, so every
-    /// unqualified name the store uses is its own; then `public`, where
-    /// extensions such as `btree_gist` usually live.
+    /// The connection's search path: the store's schema alone (PostgreSQL
+    /// searches `pg_catalog` first anyway), so every unqualified name the
+    /// store uses is its own or built in, and nothing another role creates
+    /// in `public` can stand in for one of them. `btree_gist`'s operator
+    /// classes are found as defaults whatever the path; where the
+    /// extension is missing, the migration installs it into this schema.
     fn search_path(&self) -> String {
-        if self.schema == "public" {
-            "public".to_owned()
-        } else {
-            format!("{}, public", self.schema)
-        }
+        format!("\"{}\"", self.schema)
     }
 }
 

@@ -175,9 +175,9 @@ pub async fn migrate(url: &str) -> Result<(), StoreError> {
 pub async fn migrate_in(url: &str, placement: &PgPlacement) -> Result<(), StoreError> {
     let conn = connect_for_schema(url, placement).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
-        // A plain identifier, checked by PgPlacement::new.
+        // A plain identifier, checked by PgPlacement::new, and quoted.
         conn.execute_unprepared(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
+            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
             placement.schema()
         ))
         .await?;
@@ -212,18 +212,28 @@ pub async fn grant_app_role_in(
         && role.starts_with(|c: char| c.is_ascii_lowercase())
         && role
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        // Names PostgreSQL gives a meaning of their own: `public` is every
+        // role, and the rest name the caller or are reserved.
+        && !role.starts_with("pg_")
+        && !matches!(
+            role,
+            "public" | "none" | "all" | "user" | "current_user" | "current_role" | "session_user"
+        );
     if !valid {
         return Err(StoreError::Config(
-            "the application role is 1 to 63 lowercase letters, digits and underscores".to_owned(),
+            "the application role is 1 to 63 lowercase letters, digits and underscores, and \
+             not a name PostgreSQL reserves (public, pg_..., current_user, ...)"
+                .to_owned(),
         ));
     }
     let conn = connect_for_schema(owner_url, placement).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
-        // The role, schema and table names are plain identifiers (checked
-        // above and by PgPlacement::new), so they need no quoting.
-        let schema = placement.schema();
-        let record = placement.migrations_table();
+        // Plain identifiers (checked above and by PgPlacement::new), and
+        // quoted all the same, so a keyword cannot change the statement.
+        let role = format!("\"{role}\"");
+        let schema = format!("\"{}\"", placement.schema());
+        let record = format!("\"{}\"", placement.migrations_table());
         let tables = TABLES
             .iter()
             .map(|t| format!("{schema}.{t}"))

@@ -532,3 +532,25 @@ async fn p1_a_store_in_its_own_schema_leaves_the_rest_of_the_database_alone() {
         .unwrap();
     server.close().await.unwrap();
 }
+
+/// `--app-role public` would grant the tables to every role in the
+/// database: names PostgreSQL reserves are refused before any connection.
+#[tokio::test]
+async fn p1_the_application_role_cannot_be_a_reserved_name() {
+    use bookwarden_persistence::{StoreError, grant_app_role};
+    for role in [
+        "public",
+        "pg_read_all_data",
+        "current_user",
+        "session_user",
+        "none",
+        "Bookwarden_app",
+        "app; DROP TABLE users",
+    ] {
+        let refused = grant_app_role("postgres://nobody@127.0.0.1:1/none", role).await;
+        assert!(
+            matches!(refused, Err(StoreError::Config(_))),
+            "{role:?}: {refused:?}"
+        );
+    }
+}
