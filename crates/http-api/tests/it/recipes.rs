@@ -123,7 +123,11 @@ fn substitute(text: &str, scratch: &Scratch) -> String {
         .replace("target/release/bookwarden ", "bookwarden ")
         .replace("localhost:8080", &format!("localhost:{port}"))
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
-        .replace("/etc/bookwarden", &etc);
+        .replace("/etc/bookwarden", &etc)
+        .replace(
+            "https://book.example.com",
+            &format!("http://127.0.0.1:{port}"),
+        );
     if let Some(pg) = &scratch.postgres {
         out = out
             .replace(
@@ -234,23 +238,37 @@ fn run(document: &str, postgres: Option<Postgres>) {
     let (script, recipes) = script(document, &scratch);
     assert!(recipes > 0, "{document} has no recipe");
     let bin_dir = Path::new(BIN).parent().unwrap();
+    if script.contains("bookwarden-isolation-check") {
+        assert!(
+            bin_dir.join("bookwarden-isolation-check").exists(),
+            "{document} runs bookwarden-isolation-check, which the workspace's test build makes \
+             (cargo nextest run --workspace, as cargo xtask ci does); it is missing from {}",
+            bin_dir.display()
+        );
+    }
     let path = format!(
         "{}:{}",
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut command = Command::new("timeout");
-    command
-        .args(["600", "bash", "-c", &script])
-        .current_dir(&dir)
-        .env("PATH", path)
-        .env("BOOKWARDEN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("OWNER_PASSWORD", OWNER_PASSWORD);
+    // The reader's own settings stay out; the runner's go in after.
     for (name, _) in std::env::vars() {
         if name.starts_with("BOOKWARDEN_") && !name.starts_with("BOOKWARDEN_TEST_") {
             command.env_remove(name);
         }
     }
+    command
+        .args(["600", "bash", "-c", &script])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("BOOKWARDEN_LISTEN", format!("127.0.0.1:{port}"))
+        // Raised so the isolation check's many sign-ups, sign-ins and
+        // public requests are not slowed by 429s (OPERATIONS.md section 10).
+        .env("BOOKWARDEN_SIGNUP_PER_HOUR", "1000")
+        .env("BOOKWARDEN_LOGIN_PER_MINUTE", "10000")
+        .env("BOOKWARDEN_PUBLIC_PER_MINUTE", "100000")
+        .env("OWNER_PASSWORD", OWNER_PASSWORD);
     let output = command.output().unwrap();
     let server_log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     if let Some(pg) = &scratch.postgres {
@@ -344,7 +362,8 @@ fn the_recipe_runner_substitutes_only_what_operations_md_documents() {
                 mkdir -p /etc/bookwarden\n\
                 bookwarden keys generate > /etc/bookwarden/master.keys\n\
                 X='postgres://bookwarden_app:P@127.0.0.1:5432/bookwarden' bookwarden migrate\n\
-                echo bookwarden\n";
+                echo bookwarden\n\
+                bookwarden-isolation-check --url https://book.example.com\n";
     assert_eq!(
         substitute(text, &scratch),
         ": skipped: cargo build --release -p bookwarden-http-api\n\
@@ -353,7 +372,8 @@ fn the_recipe_runner_substitutes_only_what_operations_md_documents() {
          mkdir -p /tmp/s/etc/bookwarden\n\
          bookwarden keys generate > /tmp/s/etc/bookwarden/master.keys\n\
          X='postgres://bw_x_app:P@db:5432/bw_x' bookwarden migrate\n\
-         echo bookwarden\n"
+         echo bookwarden\n\
+         bookwarden-isolation-check --url http://127.0.0.1:4321\n"
     );
 }
 
