@@ -921,13 +921,9 @@ impl App {
             staff = Some(own);
         }
         let scope = self.store.read(principal.tenant).await?;
-        let all = scope.bookings().list(range, staff).await?;
+        let found = scope.bookings().list_where(range, staff, customer).await?;
         scope.commit().await?;
-        Ok(all
-            .iter()
-            .map(BookingView::from)
-            .filter(|b| customer.is_none_or(|c| b.customer == c))
-            .collect())
+        Ok(found.iter().map(BookingView::from).collect())
     }
 
     /// Loads a booking the principal may see: admins any, staff their own.

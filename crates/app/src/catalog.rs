@@ -48,12 +48,9 @@ impl App {
         principal: &Principal,
     ) -> Result<Option<StaffId>, AppError> {
         let scope = self.store.read(principal.tenant).await?;
-        let all = scope.staff().list().await?;
+        let own = scope.staff().of_user(principal.user).await?;
         scope.commit().await?;
-        Ok(all
-            .into_iter()
-            .find(|s| s.user() == Some(principal.user))
-            .map(|s| s.id()))
+        Ok(own.map(|s| s.id()))
     }
 
     /// Adds a staff member, optionally linked to a user account of the

@@ -247,6 +247,17 @@ impl Bookings<'_> {
         range: TimeRange,
         staff: Option<StaffId>,
     ) -> Result<Vec<AnyBooking>, StoreError> {
+        self.list_where(range, staff, None).await
+    }
+
+    /// [`Bookings::list`], narrowed to one customer's bookings as well
+    /// when `customer` is given, in the query itself.
+    pub async fn list_where(
+        &self,
+        range: TimeRange,
+        staff: Option<StaffId>,
+        customer: Option<CustomerId>,
+    ) -> Result<Vec<AnyBooking>, StoreError> {
         let scope = self.0;
         let mut query = bookings::Entity::find()
             .filter(bookings::Column::TenantId.eq(scope.uuid()))
@@ -254,6 +265,9 @@ impl Bookings<'_> {
             .filter(bookings::Column::StartsAtUs.lt(us(range.end())));
         if let Some(staff) = staff {
             query = query.filter(bookings::Column::StaffId.eq(*staff.as_uuid()));
+        }
+        if let Some(customer) = customer {
+            query = query.filter(bookings::Column::CustomerId.eq(*customer.as_uuid()));
         }
         query
             .order_by_asc(bookings::Column::StartsAtUs)

@@ -75,6 +75,18 @@ impl Staff<'_> {
             .transpose()
     }
 
+    /// The staff member linked to `user`'s account, if any.
+    pub async fn of_user(&self, user: UserId) -> Result<Option<StaffMember>, StoreError> {
+        let scope = self.0;
+        staff::Entity::find()
+            .filter(staff::Column::TenantId.eq(scope.uuid()))
+            .filter(staff::Column::UserId.eq(*user.as_uuid()))
+            .one(scope.tx())
+            .await?
+            .map(parse_staff)
+            .transpose()
+    }
+
     /// Every staff member, ordered by id.
     pub async fn list(&self) -> Result<Vec<StaffMember>, StoreError> {
         let scope = self.0;

@@ -743,6 +743,47 @@ async fn p1_staff_manage_only_their_own_schedule_and_bookings_and_keys_keep_to_t
         )
         .await;
     assert_eq!(theirs.status(), 403);
+    // The customer filter narrows the listing to that customer's bookings.
+    let other: Value = app
+        .post(
+            "/v1/bookings",
+            Some(&owner.token),
+            booking_body(&shop, at_ten(&app, 1), "drew@example.com"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listing_app = &app;
+    let listed = |customer: String| {
+        let token = owner.token.clone();
+        async move {
+            let found: Value = listing_app
+                .get(
+                    &format!("/v1/bookings?from={from}&to={to}&customer_id={customer}"),
+                    &token,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            found["bookings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let casey = booked["customer_id"].as_str().unwrap().to_owned();
+    let drew = other["customer_id"].as_str().unwrap().to_owned();
+    assert_ne!(casey, drew);
+    assert_eq!(listed(casey).await, vec![id.to_owned()]);
+    assert_eq!(
+        listed(drew).await,
+        vec![other["id"].as_str().unwrap().to_owned()]
+    );
+    assert!(listed(uuid::Uuid::new_v4().to_string()).await.is_empty());
     // Keys: read lists, write books, neither administers.
     let shared = &app;
     let key = |scope: &str| {
