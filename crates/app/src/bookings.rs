@@ -22,7 +22,9 @@ use bookwarden_domain::service::Service;
 use bookwarden_domain::slots::{BookedTime, MAX_WINDOW_DAYS, Slot, SlotQuery, available_slots};
 use bookwarden_domain::tenant::{Tenant, TenantSlug};
 use bookwarden_domain::time::{TimeRange, TimeZone};
-use bookwarden_persistence::{BookingExtras, Created, Idempotency, StoreError, TenantScope};
+use bookwarden_persistence::{
+    BookingExtras, Created, Idempotency, StoreError, TenantScope, Unique,
+};
 
 use crate::App;
 use crate::auth::{Need, Principal};
@@ -671,7 +673,7 @@ impl App {
                     }));
                 }
                 Err(StoreError::CatalogChanged) => return Ok(None),
-                Err(StoreError::Duplicate("customer")) if known.is_none() => {
+                Err(StoreError::Duplicate(Unique::CustomerEmail)) if known.is_none() => {
                     let scope = self.store.read(tenant.id()).await?;
                     known = scope.customers().by_email(customer.email()).await?;
                     scope.commit().await?;

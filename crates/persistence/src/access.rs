@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::entity::{invitations, login_throttle};
-use crate::error::{Refusal, StoreError, refusal};
+use crate::error::{Refusal, StoreError, Unique, refusal};
 use crate::rows::{corrupt, instant, us};
 use crate::store::TenantScope;
 
@@ -248,7 +248,7 @@ impl Invitations<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("user"),
-            Some(Refusal::Unique) => StoreError::Duplicate("invitation"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::Invitation),
             Some(Refusal::Check) => {
                 StoreError::Config("an invitation must expire after it is made".to_owned())
             }

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use crate::entity::{api_keys, credential_directory, recovery_codes, sessions, users};
-use crate::error::{Refusal, StoreError, refusal};
+use crate::error::{Refusal, StoreError, Unique, refusal};
 use crate::rows::{corrupt, instant, us};
 use crate::store::{System, TenantScope};
 
@@ -154,7 +154,7 @@ impl Users<'_> {
         .insert(scope.tx())
         .await
         .map_err(|e| match refusal(&e) {
-            Some(Refusal::Unique) => StoreError::Duplicate("email"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::Email),
             _ => StoreError::from(e),
         })?;
         Ok(())
@@ -484,7 +484,7 @@ impl System<'_> {
         .insert(self.0.directory())
         .await
         .map_err(|e| match refusal(&e) {
-            Some(Refusal::Unique) => StoreError::Duplicate("credential"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::Credential),
             _ => StoreError::from(e),
         })?;
         Ok(())
@@ -588,7 +588,7 @@ impl ApiKeys<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("user"),
-            Some(Refusal::Unique) => StoreError::Duplicate("API key"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::ApiKey),
             _ => StoreError::from(e),
         })?;
         Ok(())
@@ -683,7 +683,7 @@ impl Sessions<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("user"),
-            Some(Refusal::Unique) => StoreError::Duplicate("session"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::Session),
             _ => StoreError::from(e),
         })?;
         Ok(())

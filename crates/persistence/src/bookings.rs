@@ -25,7 +25,7 @@ use sea_orm::{
 
 use crate::CredentialKind;
 use crate::entity::{bookings, holds, idempotency_keys};
-use crate::error::{Refusal, StoreError, refusal};
+use crate::error::{Refusal, StoreError, Unique, refusal, unique_table};
 use crate::rows::{self, corrupt, us};
 use crate::store::{Store, TenantScope};
 
@@ -454,13 +454,11 @@ fn insert_refusal(e: sea_orm::DbErr, has_key: bool) -> Refused {
         Some(Refusal::ForeignKey) => Refused::Other(StoreError::MissingReference(
             "customer, staff member or service",
         )),
-        Some(Refusal::Unique) if has_key && format!("{e}").contains("idempotency_keys") => {
-            Refused::IdempotencyTaken
-        }
-        Some(Refusal::Unique) if format!("{e}").contains("customers") => {
-            Refused::Other(StoreError::Duplicate("customer"))
-        }
-        Some(Refusal::Unique) => Refused::Other(StoreError::Duplicate("booking")),
+        Some(Refusal::Unique) => match unique_table(&e).as_deref() {
+            Some("idempotency_keys") if has_key => Refused::IdempotencyTaken,
+            Some("customers") => Refused::Other(StoreError::Duplicate(Unique::CustomerEmail)),
+            _ => Refused::Other(StoreError::Duplicate(Unique::Booking)),
+        },
         None => Refused::Other(StoreError::from(e)),
     }
 }

@@ -15,10 +15,10 @@ pub enum StoreError {
     /// deadlock instead of the exclusion violation; both land here.
     #[error("that time is no longer available")]
     SlotTaken,
-    /// A value that must be unique in the tenant is taken (an email, a
-    /// staff member's schedule).
-    #[error("{0} is already taken")]
-    Duplicate(&'static str),
+    /// A value that must be unique is taken (an email, a slug, a staff
+    /// member's schedule).
+    #[error("{} is already taken", .0.as_str())]
+    Duplicate(Unique),
     /// The row refers to a row that does not exist in this tenant.
     #[error("a referenced {0} does not exist")]
     MissingReference(&'static str),
@@ -108,6 +108,72 @@ impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
+}
+
+/// What a unique rule found taken, so callers match on a variant rather
+/// than on text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unique {
+    /// A business's slug.
+    Slug,
+    /// An account's email in its tenant.
+    Email,
+    /// A customer's email in its tenant.
+    CustomerEmail,
+    /// The user account a staff member is linked to.
+    StaffUser,
+    /// A service.
+    Service,
+    /// A staff member's schedule.
+    Schedule,
+    /// A booking (its id or manage link).
+    Booking,
+    /// A token digest in the credential directory.
+    Credential,
+    /// An API key.
+    ApiKey,
+    /// A session.
+    Session,
+    /// An invitation.
+    Invitation,
+}
+
+impl Unique {
+    /// What was taken, in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slug => "slug",
+            Self::Email => "email",
+            Self::CustomerEmail => "customer",
+            Self::StaffUser => "staff member",
+            Self::Service => "service",
+            Self::Schedule => "schedule",
+            Self::Booking => "booking",
+            Self::Credential => "credential",
+            Self::ApiKey => "API key",
+            Self::Session => "session",
+            Self::Invitation => "invitation",
+        }
+    }
+}
+
+/// The table whose unique rule `err` broke: PostgreSQL names it; SQLite
+/// puts it first in its message (`UNIQUE constraint failed: customers.email`).
+pub(crate) fn unique_table(err: &DbErr) -> Option<String> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(db) = &**e else {
+        return None;
+    };
+    if let Some(table) = db.table() {
+        return Some(table.to_owned());
+    }
+    let (_, rest) = db.message().split_once("UNIQUE constraint failed: ")?;
+    rest.split_once('.')
+        .map(|(table, _)| table.trim().to_owned())
 }
 
 /// What a database error means to the store.

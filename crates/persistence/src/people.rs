@@ -6,7 +6,7 @@ use bookwarden_domain::jiff::Timestamp;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entity::{customers, staff};
-use crate::error::{Refusal, StoreError, refusal};
+use crate::error::{Refusal, StoreError, Unique, refusal};
 use crate::rows::{corrupt, us};
 use crate::store::TenantScope;
 
@@ -38,7 +38,7 @@ fn parse_staff(row: staff::Model) -> Result<StaffMember, StoreError> {
     ))
 }
 
-fn write_refusal(e: sea_orm::DbErr, unique: &'static str, reference: &'static str) -> StoreError {
+fn write_refusal(e: sea_orm::DbErr, unique: Unique, reference: &'static str) -> StoreError {
     match refusal(&e) {
         Some(Refusal::Unique) => StoreError::Duplicate(unique),
         Some(Refusal::ForeignKey) => StoreError::MissingReference(reference),
@@ -59,7 +59,7 @@ impl Staff<'_> {
         }
         .insert(scope.tx())
         .await
-        .map_err(|e| write_refusal(e, "staff member", "user"))?;
+        .map_err(|e| write_refusal(e, Unique::StaffUser, "user"))?;
         Ok(())
     }
 
@@ -162,7 +162,7 @@ impl Customers<'_> {
         }
         .insert(scope.tx())
         .await
-        .map_err(|e| write_refusal(e, "email", "tenant"))?;
+        .map_err(|e| write_refusal(e, Unique::CustomerEmail, "tenant"))?;
         Ok(())
     }
 
@@ -219,7 +219,7 @@ impl Customers<'_> {
             .filter(customers::Column::CustomerId.eq(*customer.id().as_uuid()))
             .exec(scope.tx())
             .await
-            .map_err(|e| write_refusal(e, "email", "tenant"))?;
+            .map_err(|e| write_refusal(e, Unique::CustomerEmail, "tenant"))?;
         Ok(result.rows_affected == 1)
     }
 

@@ -9,7 +9,7 @@ use bookwarden_domain::time::TimeZone;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entity::{schedules, service_staff, services};
-use crate::error::{Refusal, StoreError, refusal};
+use crate::error::{Refusal, StoreError, Unique, refusal};
 use crate::rows::{self, corrupt};
 use crate::store::TenantScope;
 
@@ -101,7 +101,7 @@ impl Services<'_> {
         .insert(scope.tx())
         .await
         .map_err(|e| match refusal(&e) {
-            Some(Refusal::Unique) => StoreError::Duplicate("service"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::Service),
             _ => StoreError::from(e),
         })?;
         self.assign(service.id(), service.staff()).await
@@ -227,7 +227,7 @@ impl Schedules<'_> {
         .await
         .map_err(|e| match refusal(&e) {
             Some(Refusal::ForeignKey) => StoreError::MissingReference("staff member"),
-            Some(Refusal::Unique) => StoreError::Duplicate("schedule"),
+            Some(Refusal::Unique) => StoreError::Duplicate(Unique::Schedule),
             _ => StoreError::from(e),
         })?;
         Ok(())

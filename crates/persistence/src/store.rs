@@ -21,7 +21,7 @@ use sea_orm::{
 
 use crate::db::{PgPlacement, connect_url};
 use crate::entity::{tenant_directory, tenants};
-use crate::error::{Refusal, StoreError, refusal};
+use crate::error::{Refusal, StoreError, Unique, refusal};
 use crate::rows::us;
 
 /// Where a region's rows live.
@@ -321,7 +321,7 @@ impl System<'_> {
             .insert(&self.0.directory.conn)
             .await
             .map_err(|e| match refusal(&e) {
-                Some(Refusal::Unique) => StoreError::Duplicate("slug"),
+                Some(Refusal::Unique) => StoreError::Duplicate(Unique::Slug),
                 _ => StoreError::from(e),
             })?;
         let created = async {

@@ -123,7 +123,10 @@ async fn p1_the_same_email_in_two_tenants_reveals_nothing() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, StoreError::Duplicate("email")),
+            matches!(
+                err,
+                StoreError::Duplicate(bookwarden_persistence::Unique::CustomerEmail)
+            ),
             "{engine:?}: {err:?}"
         );
         scope.rollback().await.unwrap();
@@ -298,7 +301,7 @@ async fn run_ops(store: &Store, desks: &[Desk], ops: &[Op]) -> Result<(), TestCa
                         m.customers.insert(c.id(), (via, address));
                         m.customer_ids.push(c.id());
                     }
-                    Err(StoreError::Duplicate("email")) => {
+                    Err(StoreError::Duplicate(bookwarden_persistence::Unique::CustomerEmail)) => {
                         prop_assert!(taken, "{}: refused though only other tenants use it", ctx);
                         scope.rollback().await.unwrap();
                     }
