@@ -17,11 +17,11 @@ use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking, RequestError};
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
-use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::service::Service;
-use bookwarden_domain::slots::{BookedTime, MAX_WINDOW_DAYS, Slot, SlotQuery, available_slots};
+use bookwarden_domain::slots::{BookedTime, Slot, SlotQuery, available_slots};
 use bookwarden_domain::tenant::{Tenant, TenantSlug};
-use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_domain::time::{TimeRange, TimeZone, Window};
 use bookwarden_persistence::{
     BookingExtras, Created, Idempotency, StoreError, TenantScope, Unique,
 };
@@ -168,16 +168,9 @@ impl std::fmt::Debug for Booked {
 /// The longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
-fn window(from: Timestamp, to: Timestamp) -> Result<TimeRange, AppError> {
+fn window(from: Timestamp, to: Timestamp) -> Result<Window, AppError> {
     let range = TimeRange::new(from, to).map_err(|e| AppError::invalid("to", e))?;
-    if range.end().duration_since(range.start()) > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS)
-    {
-        return Err(AppError::invalid(
-            "to",
-            format!("at most {MAX_WINDOW_DAYS} days"),
-        ));
-    }
-    Ok(range)
+    Window::new(range).map_err(|e| AppError::invalid("to", e))
 }
 
 fn slot_taken() -> AppError {
@@ -346,10 +339,11 @@ impl App {
         catalog: &Catalog,
         service: &Service,
         staff: Option<StaffId>,
-        range: TimeRange,
+        window: Window,
         zone: &TimeZone,
         exclude: Option<BookingId>,
     ) -> Result<Vec<Slot>, AppError> {
+        let range = window.range();
         let wanted: Vec<StaffId> = service
             .staff()
             .iter()
@@ -399,18 +393,17 @@ impl App {
             }
         }
         let busy = scope.calendars().busy_between(&wanted, wide).await?;
-        available_slots(&SlotQuery {
+        Ok(available_slots(&SlotQuery {
             service,
             // The engine ignores other staff members' schedules.
             schedules: &catalog.schedules,
             bookings: &booked,
             busy: &busy,
-            window: range,
+            window,
             staff,
             customer_zone: zone,
             now: self.now(),
-        })
-        .map_err(|e| AppError::invalid("to", e))
+        }))
     }
 
     /// Free times of a public service, grouped by day in the requested
@@ -427,15 +420,15 @@ impl App {
         request: &ListingRequest<'_>,
     ) -> Result<Arc<Listing>, AppError> {
         let staff = request.staff;
-        let range = window(request.from, request.to)?;
+        let asked = window(request.from, request.to)?;
         let zone =
             TimeZone::parse(request.time_zone).map_err(|e| AppError::invalid("time_zone", e))?;
         let key = ListingKey {
             slug: slug.to_owned(),
             service: service_id,
             staff,
-            from: range.start(),
-            to: range.end(),
+            from: asked.range().start(),
+            to: asked.range().end(),
             zone: request.time_zone.to_owned(),
         };
         let now = self.now();
@@ -456,7 +449,8 @@ impl App {
             .filter(|s| s.is_public())
             .cloned()
             .ok_or(AppError::NotFound)?;
-        if staff.is_some_and(|member| !service.staff().contains(&member)) {
+        // One seat always fits: only the staff member is in question.
+        if let Err(RequestError::StaffNotOnService) = service.offers(staff, 1) {
             return Err(AppError::invalid(
                 "staff_id",
                 "does not provide this service",
@@ -469,7 +463,7 @@ impl App {
                 &snapshot.catalog,
                 &service,
                 staff,
-                range,
+                asked,
                 &zone,
                 None,
             )
@@ -517,13 +511,7 @@ impl App {
             .validate(request.answers.clone())
             .map_err(|e| AppError::invalid("answers", e))?;
         service.offers(None, request.seats).map_err(request_error)?;
-        let one = TimeRange::new(
-            start,
-            start
-                .checked_add(SignedDuration::from_secs(1))
-                .unwrap_or(start),
-        )
-        .map_err(|e| AppError::invalid("start", e))?;
+        let one = Window::at(start).ok_or_else(|| AppError::invalid("start", "out of range"))?;
         let utc = TimeZone::parse("UTC").map_err(AppError::internal)?;
         let slots = self
             .slots_in(scope, catalog, &service, staff, one, &utc, None)
@@ -824,13 +812,7 @@ impl App {
             .get(&view.service)
             .cloned()
             .ok_or(AppError::NotFound)?;
-        let one = TimeRange::new(
-            start,
-            start
-                .checked_add(SignedDuration::from_secs(1))
-                .unwrap_or(start),
-        )
-        .map_err(|e| AppError::invalid("start", e))?;
+        let one = Window::at(start).ok_or_else(|| AppError::invalid("start", "out of range"))?;
         let utc = TimeZone::parse("UTC").map_err(AppError::internal)?;
         // The booking's own time does not block its new one: the store moves
         // its hold in the same transaction.
@@ -911,7 +893,7 @@ impl App {
         customer: Option<CustomerId>,
     ) -> Result<Vec<BookingView>, AppError> {
         principal.require(Need::Read)?;
-        let range = window(from, to)?;
+        let range = window(from, to)?.range();
         if !principal.role.is_privileged() {
             let own = self
                 .own_staff(principal)

@@ -24,7 +24,7 @@ use bookwarden_domain::schedule::{
 };
 use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Timing, TimingSpec};
 use bookwarden_domain::slots::{BusyTime, SlotQuery, available_slots};
-use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_domain::time::{TimeRange, TimeZone, Window};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 const MONTH_START: i64 = 1_793_491_200; // 2026-11-01T00:00:00Z
@@ -167,14 +167,13 @@ fn bench(c: &mut Criterion) {
             schedules: std::slice::from_ref(&schedule),
             bookings: &[],
             busy: &busy,
-            window,
+            window: Window::new(window).unwrap(),
             staff: None,
             customer_zone: &zone,
             now: ts(MONTH_START - DAY),
         };
         // Both must agree before either is worth timing.
         let engine: Vec<(i64, i64)> = available_slots(&query)
-            .unwrap()
             .iter()
             .map(|s| (s.start().as_second(), s.end().as_second()))
             .collect();

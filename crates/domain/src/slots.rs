@@ -17,7 +17,7 @@ use jiff::tz::Offset;
 use crate::id::{ServiceId, StaffId};
 use crate::schedule::{Schedule, Touching, merge_tail};
 use crate::service::{Capacity, Service, Timing};
-use crate::time::{TimeRange, TimeZone};
+use crate::time::{TimeRange, TimeZone, Window};
 
 /// Time a staff member already has booked.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -163,8 +163,8 @@ pub struct SlotQuery<'a> {
     pub bookings: &'a [BookedTime],
     /// External busy blocks of the staff.
     pub busy: &'a [BusyTime],
-    /// Slots whose start lies in this range are returned.
-    pub window: TimeRange,
+    /// Slots whose start lies in this window are returned.
+    pub window: Window,
     /// Only this staff member's slots, when set (a member who does not
     /// provide the service has none); every member's otherwise.
     pub staff: Option<StaffId>,
@@ -173,17 +173,6 @@ pub struct SlotQuery<'a> {
     /// The current instant, for minimum notice and horizon.
     pub now: Timestamp,
 }
-
-/// Why slots could not be computed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SlotError {
-    /// The window is longer than [`MAX_WINDOW_DAYS`].
-    #[error("slots are listed for at most {MAX_WINDOW_DAYS} days at a time")]
-    WindowTooLong,
-}
-
-/// Longest window slots are computed for in one call.
-pub const MAX_WINDOW_DAYS: i64 = 92;
 
 /// Computes the bookable slots, sorted by start and then staff id.
 ///
@@ -197,7 +186,7 @@ pub const MAX_WINDOW_DAYS: i64 = 92;
 /// use bookwarden_domain::schedule::{DayHours, DayRange, DayTime, Schedule, ScheduleSpec, WeeklyHours};
 /// use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Timing, TimingSpec};
 /// use bookwarden_domain::slots::{SlotQuery, available_slots};
-/// use bookwarden_domain::time::{TimeRange, TimeZone};
+/// use bookwarden_domain::time::{TimeRange, TimeZone, Window};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (tenant, staff) = (TenantId::random(), StaffId::random());
@@ -227,7 +216,10 @@ pub const MAX_WINDOW_DAYS: i64 = 92;
 /// })?;
 /// let now: Timestamp = "2026-12-01T00:00:00Z".parse()?;
 /// // Monday 7 December 2026, 09:00-12:00 in Berlin (UTC+1): three hours.
-/// let window = TimeRange::new("2026-12-07T00:00:00Z".parse()?, "2026-12-08T00:00:00Z".parse()?)?;
+/// let window = Window::new(TimeRange::new(
+///     "2026-12-07T00:00:00Z".parse()?,
+///     "2026-12-08T00:00:00Z".parse()?,
+/// )?)?;
 /// let slots = available_slots(&SlotQuery {
 ///     service: &service,
 ///     schedules: &[schedule],
@@ -237,17 +229,14 @@ pub const MAX_WINDOW_DAYS: i64 = 92;
 ///     staff: None,
 ///     customer_zone: &berlin,
 ///     now,
-/// })?;
+/// });
 /// let starts: Vec<String> = slots.iter().map(|s| s.start().to_string()).collect();
 /// assert_eq!(starts, ["2026-12-07T08:00:00Z", "2026-12-07T09:00:00Z", "2026-12-07T10:00:00Z"]);
 /// # Ok(())
 /// # }
 /// ```
-pub fn available_slots(query: &SlotQuery<'_>) -> Result<Vec<Slot>, SlotError> {
-    let (window_start, window_end) = seconds(query.window);
-    if window_end - window_start > MAX_WINDOW_DAYS * 86_400 {
-        return Err(SlotError::WindowTooLong);
-    }
+pub fn available_slots(query: &SlotQuery<'_>) -> Vec<Slot> {
+    let (window_start, window_end) = seconds(query.window.range());
     let timing = query.service.timing().seconds();
     let now = query.now.as_second();
     let first = window_start.max(now.saturating_add(timing.minimum_notice));
@@ -276,7 +265,7 @@ pub fn available_slots(query: &SlotQuery<'_>) -> Result<Vec<Slot>, SlotError> {
         }
     }
     raw.sort_unstable_by_key(|&(start, staff, _)| (start, staff));
-    Ok(attach_offsets(&raw, timing.duration, query.customer_zone))
+    attach_offsets(&raw, timing.duration, query.customer_zone)
 }
 
 /// Buffers reused across staff members to avoid reallocating.

@@ -64,6 +64,44 @@ impl TimeRange {
     }
 }
 
+/// A range to list slots or bookings in, at most [`Window::MAX_DAYS`]
+/// days long, so that no one request asks the slot engine or the store for
+/// years at once. The only way to a window is [`Window::new`], so the
+/// limit is checked here and nowhere else.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Window(TimeRange);
+
+/// A window longer than [`Window::MAX_DAYS`] days.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a window lasts at most {} days", Window::MAX_DAYS)]
+pub struct WindowTooLong;
+
+impl Window {
+    /// The longest window, in days.
+    pub const MAX_DAYS: i64 = 92;
+
+    /// `range` as a window; refuses one longer than [`Window::MAX_DAYS`].
+    pub fn new(range: TimeRange) -> Result<Self, WindowTooLong> {
+        if range.duration() > SignedDuration::from_hours(24 * Self::MAX_DAYS) {
+            return Err(WindowTooLong);
+        }
+        Ok(Self(range))
+    }
+
+    /// The one-second window that starts at `instant`: what a booking asks
+    /// the slot engine about its own start. `None` at the last instant
+    /// there is.
+    pub fn at(instant: Timestamp) -> Option<Self> {
+        let end = instant.checked_add(SignedDuration::from_secs(1)).ok()?;
+        TimeRange::new(instant, end).ok().map(Self)
+    }
+
+    /// The range the window covers.
+    pub fn range(&self) -> TimeRange {
+        self.0
+    }
+}
+
 /// A time zone named by its IANA identifier, such as `Europe/Berlin`.
 #[derive(Clone)]
 pub struct TimeZone {

@@ -34,7 +34,7 @@ use bookwarden_domain::schedule::{
 use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Timing, TimingSpec};
 use bookwarden_domain::slots::{SlotQuery, available_slots};
 use bookwarden_domain::tenant::{Region, Tenant, TenantName, TenantSlug};
-use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_domain::time::{TimeRange, TimeZone, Window};
 use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, migrate};
 
 #[tokio::main(flavor = "current_thread")]
@@ -133,11 +133,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         schedules: std::slice::from_ref(&schedule),
         bookings: &[],
         busy: &[],
-        window,
+        window: Window::new(window)?,
         staff: None,
         customer_zone: &berlin,
         now,
-    })?;
+    });
     let first = slots.first().ok_or("no free slot in the coming week")?;
     println!(
         "{} free slots this week; the first starts {}",

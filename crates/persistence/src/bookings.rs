@@ -7,10 +7,16 @@
 //! double-book. Bookings of a group service at the same slot share one hold
 //! and count seats on it with a conditional update that never passes the
 //! capacity.
+//!
+//! What a booking may be (its member provides the service, its seats fit)
+//! is the domain's rule, `Service::offers`, which the store asks before
+//! writing; the hold's range is `Timing::hold`. The store itself enforces
+//! only what the database must: no overlap, the capacity of a shared hold,
+//! and composite keys that keep every reference inside one tenant.
 
 use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{
-    Active, AnyBooking, Booking, BookingParts, CancelledBy, NewBooking, Stage,
+    Active, AnyBooking, Booking, BookingParts, CancelledBy, NewBooking, RequestError, Stage,
 };
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::jiff::Timestamp;
@@ -344,8 +350,8 @@ impl Bookings<'_> {
         let scope = self.0;
         scope.check_owner(booking.tenant())?;
         scope.check_owner(service.tenant())?;
-        if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
-            return Err(StoreError::MissingReference("service staff member"));
+        if booking.service() != service.id() {
+            return Err(StoreError::MissingReference("service"));
         }
         // Lock the stored booking: a concurrent cancel or reschedule of it
         // waits, then finds it changed, instead of releasing its time twice.
@@ -360,6 +366,7 @@ impl Bookings<'_> {
         if f.service.as_uuid() != &held.service {
             return Err(StoreError::MissingReference("service"));
         }
+        offered(f.service, f.staff, f.seats, service)?;
         // Give the old time back first, so a move by less than its own
         // length does not collide with itself; all inside a savepoint that
         // is rolled back (dropped) if the new time is taken.
@@ -481,6 +488,31 @@ pub struct BookingExtras<'a> {
     pub catalog_version: Option<i64>,
 }
 
+/// Whether `service` offers a booking by `staff` for `seats`, by the
+/// domain's rule ([`Service::offers`]), asked here rather than re-derived:
+/// a booking built without consulting the service (`Booking::request` is
+/// public for embedders) still cannot be stored against it. What the rule
+/// decides from the catalog is the domain's; what must hold under
+/// concurrency (no overlap, seats never past the hold's capacity) is the
+/// database's.
+fn offered(
+    booked: ServiceId,
+    staff: StaffId,
+    seats: u16,
+    service: &Service,
+) -> Result<(), StoreError> {
+    if booked != service.id() {
+        return Err(StoreError::MissingReference("service"));
+    }
+    match service.offers(Some(staff), seats) {
+        Ok(()) => Ok(()),
+        Err(RequestError::StaffNotOnService) => {
+            Err(StoreError::MissingReference("service staff member"))
+        }
+        Err(_) => Err(StoreError::SlotTaken),
+    }
+}
+
 /// The one statement that creates a booking: an insert into the
 /// `booking_requests` view on SQLite, a call of `bookwarden_create_booking`
 /// on PostgreSQL (see the migrations). Both take (or join) the hold, store
@@ -505,9 +537,7 @@ where
     {
         return Err(StoreError::WrongTenant);
     }
-    if booking.service() != service.id() || !service.staff().contains(&booking.staff()) {
-        return Err(StoreError::MissingReference("service staff member"));
-    }
+    offered(booking.service(), booking.staff(), booking.seats(), service)?;
     if extras
         .new_customer
         .is_some_and(|c| c.id() != booking.customer())
@@ -515,9 +545,6 @@ where
         return Err(StoreError::MissingReference("customer"));
     }
     let capacity = i64::from(service.capacity().seats());
-    if i64::from(booking.seats()) > capacity {
-        return Err(StoreError::SlotTaken);
-    }
     let timing = service.timing();
     let range = booking.range();
     // The hold is the domain's rule (the appointment and its buffers).
@@ -728,9 +755,6 @@ async fn acquire_hold_in(
 ) -> Result<Uuid, StoreError> {
     let capacity = i64::from(service.capacity().seats());
     let seats = i64::from(f.seats);
-    if seats > capacity {
-        return Err(StoreError::SlotTaken);
-    }
     if capacity > 1
         && let Some(hold) = join_group_hold(tx, tenant, f, seats).await?
     {

@@ -113,6 +113,7 @@ mod for_slot {
     use bookwarden_domain::id::{CustomerId, StaffId};
     use bookwarden_domain::intake::IntakeAnswers;
     use bookwarden_domain::slots::{SlotQuery, available_slots};
+    use bookwarden_domain::time::Window;
 
     use crate::support::{every_day, hours, range, schedule, service, timing, ts, zone};
 
@@ -135,12 +136,11 @@ mod for_slot {
             schedules: std::slice::from_ref(&plan),
             bookings: &[],
             busy: &[],
-            window: range("2026-05-04T00:00:00Z", "2026-05-20T00:00:00Z"),
+            window: Window::new(range("2026-05-04T00:00:00Z", "2026-05-20T00:00:00Z")).unwrap(),
             staff: None,
             customer_zone: &berlin,
             now,
-        })
-        .unwrap();
+        });
         let first = slots.first().unwrap();
         let customer = CustomerId::random();
         let book = |seats, at| {

@@ -11,7 +11,7 @@ use bookwarden_domain::schedule::{
 };
 use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Timing, TimingSpec};
 use bookwarden_domain::slots::{BookedTime, BusyTime, Slot, SlotQuery, available_slots};
-use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_domain::time::{TimeRange, TimeZone, Window};
 
 pub const WEEK: [Weekday; 7] = [
     Weekday::Monday,
@@ -167,7 +167,7 @@ impl Desk {
             schedules: std::slice::from_ref(&self.schedule),
             bookings,
             busy,
-            window,
+            window: Window::new(window).unwrap(),
             staff: None,
             customer_zone: customer,
             now: window
@@ -175,7 +175,6 @@ impl Desk {
                 .checked_sub(SignedDuration::from_hours(24))
                 .unwrap(),
         })
-        .unwrap()
     }
 }
 

@@ -117,6 +117,50 @@ async fn p13_overlapping_bookings_are_refused_by_the_database() {
 }
 
 #[tokio::test]
+async fn a_booking_the_service_does_not_offer_is_refused_by_the_store() {
+    // `Booking::request` checks no service, so an embedder can build one
+    // for a member who does not provide the service, or for more seats than
+    // it has; the store asks `Service::offers` and stores neither.
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let d = desk(&db.store, 2, 0, 0).await;
+        let sam = d.staff;
+        let outsider = staff_member(d.tenant, "Olu");
+        let scope = db.store.write(d.tenant).await.unwrap();
+        scope.staff().insert(&outsider).await.unwrap();
+        scope.commit().await.unwrap();
+        let not_on_service = Desk {
+            staff: outsider.id(),
+            ..d
+        };
+        let err = try_book(
+            &db.store,
+            &not_on_service,
+            &booking(&not_on_service, 0, 60, 1),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, StoreError::MissingReference("service staff member")),
+            "{engine:?}: {err:?}"
+        );
+        let d = Desk {
+            staff: sam,
+            ..not_on_service
+        };
+        let err = try_book(&db.store, &d, &booking(&d, 0, 60, 3))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::SlotTaken), "{engine:?}: {err:?}");
+        // Neither left anything behind: the member's time is still free.
+        try_book(&db.store, &d, &booking(&d, 0, 60, 2))
+            .await
+            .unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn p13_cancelling_gives_the_time_back_and_reschedule_is_atomic() {
     for engine in engines().await {
         let db = TestDb::new(engine).await;
