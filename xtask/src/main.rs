@@ -184,14 +184,30 @@ fn ci() -> Result<()> {
         &["doc", "--no-deps", "--workspace", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    // The example runs on a build with SQLite alone, as an embedder who
+    // wants only the embedded engine compiles it; PostgreSQL alone is
+    // checked to build.
     cargo(&[
         "run",
         "--locked",
         "--quiet",
         "-p",
         "bookwarden-persistence",
+        "--no-default-features",
+        "--features",
+        "sqlite",
         "--example",
         "embedded",
+    ])?;
+    cargo(&[
+        "check",
+        "--locked",
+        "--quiet",
+        "-p",
+        "bookwarden-persistence",
+        "--no-default-features",
+        "--features",
+        "postgres",
     ])?;
     canary()?;
     // Last, so that its summary closes the output.

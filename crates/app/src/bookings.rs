@@ -14,7 +14,9 @@ use bookwarden_crypto::SecretString;
 use bookwarden_crypto::digest::Sha256;
 use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_domain::account::Customer;
-use bookwarden_domain::booking::{AnyBooking, Booking, CancelledBy, NewBooking, RequestError};
+use bookwarden_domain::booking::{
+    AnyBooking, Booking, CancelledBy, NewBooking, RequestError, Stage,
+};
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
 use bookwarden_domain::jiff::Timestamp;
@@ -50,10 +52,8 @@ pub struct BookingView {
     pub range: TimeRange,
     /// Seats taken.
     pub seats: u16,
-    /// `requested`, `confirmed` or `cancelled`.
-    pub status: &'static str,
-    /// Who cancelled, when cancelled.
-    pub cancelled_by: Option<&'static str>,
+    /// Requested, confirmed (when) or cancelled (when, by whom).
+    pub stage: Stage,
     /// Times it was moved.
     pub reschedules: u32,
     /// When it was made.
@@ -66,18 +66,13 @@ impl std::fmt::Debug for BookingView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BookingView")
             .field("id", &self.id)
-            .field("status", &self.status)
+            .field("stage", &self.stage.name())
             .finish_non_exhaustive()
     }
 }
 
 impl From<&AnyBooking> for BookingView {
     fn from(booking: &AnyBooking) -> Self {
-        let status = match booking {
-            AnyBooking::Requested(_) => "requested",
-            AnyBooking::Confirmed(_) => "confirmed",
-            AnyBooking::Cancelled(_) => "cancelled",
-        };
         BookingView {
             id: booking.id(),
             service: booking.service(),
@@ -85,8 +80,7 @@ impl From<&AnyBooking> for BookingView {
             customer: booking.customer(),
             range: booking.range(),
             seats: booking.seats(),
-            status,
-            cancelled_by: booking.cancelled_by().map(CancelledBy::as_str),
+            stage: booking.stage(),
             reschedules: booking.reschedules(),
             created_at: booking.created_at(),
             answers: booking.answers().clone(),

@@ -3,6 +3,7 @@
 //! calendar without a VTIMEZONE), text escaped and lines folded at 75
 //! octets.
 
+use bookwarden_domain::booking::Stage;
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::service::Service;
 use bookwarden_domain::tenant::Tenant;
@@ -53,10 +54,10 @@ pub(crate) fn event(
     tenant: &Tenant,
     now: Timestamp,
 ) -> String {
-    let (status, cancelled) = match booking.status {
-        "cancelled" => ("CANCELLED", 1),
-        "requested" => ("TENTATIVE", 0),
-        _ => ("CONFIRMED", 0),
+    let (status, cancelled) = match booking.stage {
+        Stage::Cancelled(..) => ("CANCELLED", 1),
+        Stage::Requested => ("TENTATIVE", 0),
+        Stage::Confirmed(_) => ("CONFIRMED", 0),
     };
     let lines = [
         "BEGIN:VCALENDAR".to_owned(),

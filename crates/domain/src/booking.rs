@@ -349,6 +349,25 @@ pub enum Stage {
     Cancelled(Timestamp, CancelledBy),
 }
 
+impl Stage {
+    /// The stable lowercase name: `requested`, `confirmed` or `cancelled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Confirmed(_) => "confirmed",
+            Self::Cancelled(..) => "cancelled",
+        }
+    }
+
+    /// Who cancelled, once cancelled.
+    pub fn cancelled_by(self) -> Option<CancelledBy> {
+        match self {
+            Self::Cancelled(_, by) => Some(by),
+            Self::Requested | Self::Confirmed(_) => None,
+        }
+    }
+}
+
 /// The parts of a stored booking.
 #[derive(Clone, Debug)]
 pub struct BookingParts {

@@ -463,8 +463,8 @@ impl From<&BookingView> for BookingOut {
             start: b.range.start().to_string(),
             end: b.range.end().to_string(),
             seats: b.seats,
-            status: b.status.to_owned(),
-            cancelled_by: b.cancelled_by.map(str::to_owned),
+            status: b.stage.name().to_owned(),
+            cancelled_by: b.stage.cancelled_by().map(|by| by.as_str().to_owned()),
             reschedules: b.reschedules,
             created_at: b.created_at.to_string(),
             answers: b

@@ -85,15 +85,11 @@ fn fields<S: Copy>(b: &Booking<S>) -> Fields {
 }
 
 fn stage_columns(stage: Stage) -> (&'static str, Option<i64>, Option<i64>, Option<String>) {
+    let name = stage.name();
     match stage {
-        Stage::Requested => ("requested", None, None, None),
-        Stage::Confirmed(at) => ("confirmed", Some(us(at)), None, None),
-        Stage::Cancelled(at, by) => (
-            "cancelled",
-            None,
-            Some(us(at)),
-            Some(by.as_str().to_owned()),
-        ),
+        Stage::Requested => (name, None, None, None),
+        Stage::Confirmed(at) => (name, Some(us(at)), None, None),
+        Stage::Cancelled(at, by) => (name, None, Some(us(at)), Some(by.as_str().to_owned())),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
@@ -87,9 +88,10 @@ pub(crate) async fn connect_url(
     max_connections: u32,
     placement: &PgPlacement,
 ) -> Result<DatabaseConnection, StoreError> {
-    let mut options = options(url, max_connections)?;
-    let path = placement.search_path();
-    options.map_sqlx_postgres_opts(move |pg| pg.options([("search_path", path.clone())]));
+    let options = postgres_settings(
+        options(url, max_connections)?,
+        vec![("search_path", placement.search_path())],
+    );
     Ok(Database::connect(options).await?)
 }
 
@@ -101,18 +103,34 @@ pub(crate) async fn connect_for_schema(
     url: &str,
     placement: &PgPlacement,
 ) -> Result<DatabaseConnection, StoreError> {
-    let mut options = options(url, 1)?;
-    let path = placement.search_path();
-    options.map_sqlx_postgres_opts(move |pg| {
-        pg.options([
+    let options = postgres_settings(
+        options(url, 1)?,
+        vec![
             ("client_min_messages", "warning".to_owned()),
-            ("search_path", path.clone()),
-        ])
-    });
+            ("search_path", placement.search_path()),
+        ],
+    );
     Ok(Database::connect(options).await?)
 }
 
-/// The pool options for `url`, checking its scheme.
+/// Settings PostgreSQL applies to each connection as it opens (a SQLite
+/// URL ignores them; a build without PostgreSQL has nothing to apply).
+#[cfg(feature = "postgres")]
+fn postgres_settings(
+    mut options: ConnectOptions,
+    settings: Vec<(&'static str, String)>,
+) -> ConnectOptions {
+    options.map_sqlx_postgres_opts(move |pg| pg.options(settings.clone()));
+    options
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_settings(options: ConnectOptions, _: Vec<(&'static str, String)>) -> ConnectOptions {
+    options
+}
+
+/// The pool options for `url`, checking its scheme against the engines
+/// this build has (the `sqlite` and `postgres` features).
 fn options(url: &str, max_connections: u32) -> Result<ConnectOptions, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -120,7 +138,22 @@ fn options(url: &str, max_connections: u32) -> Result<ConnectOptions, StoreError
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    if url.starts_with("sqlite:") {
+    let sqlite = url.starts_with("sqlite:");
+    let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
+    if !sqlite && !postgres {
+        return Err(StoreError::Config(
+            "a database URL starts with sqlite:// or postgres://".to_owned(),
+        ));
+    }
+    if (sqlite && !cfg!(feature = "sqlite")) || (postgres && !cfg!(feature = "postgres")) {
+        return Err(StoreError::Config(format!(
+            "this build has no {} support (bookwarden-persistence's `{}` feature)",
+            if sqlite { "SQLite" } else { "PostgreSQL" },
+            if sqlite { "sqlite" } else { "postgres" },
+        )));
+    }
+    #[cfg(feature = "sqlite")]
+    if sqlite {
         options.map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -131,10 +164,6 @@ fn options(url: &str, max_connections: u32) -> Result<ConnectOptions, StoreError
                 // alone) and temporary tables stay in memory, not in files.
                 .pragma("temp_store", "MEMORY")
         });
-    } else if !url.starts_with("postgres:") && !url.starts_with("postgresql:") {
-        return Err(StoreError::Config(
-            "a database URL starts with sqlite:// or postgres://".to_owned(),
-        ));
     }
     Ok(options)
 }

@@ -11,10 +11,18 @@
 //! # Runtime
 //!
 //! Every method is async and needs a Tokio runtime (current-thread or
-//! multi-thread, with its time driver): the drivers (sqlx) run on it. Both
-//! SQLite (bundled, no system library) and PostgreSQL are always compiled
-//! in; a store picks by URL scheme. Tenants' secrets are sealed with
-//! `bookwarden-crypto`'s vault: [`TenantScope::create_data_key`] and
+//! multi-thread, with its time driver): the drivers (sqlx) run on it.
+//!
+//! # Features
+//!
+//! `sqlite` (SQLite, bundled: no system library) and `postgres` are both
+//! on by default; a store picks its engine by URL scheme. Turn the default
+//! off and keep one to build only that driver; a URL of an engine the
+//! build lacks is refused with [`StoreError::Config`].
+//!
+//! # Vault
+//!
+//! Tenants' secrets are sealed with `bookwarden-crypto`'s vault: [`TenantScope::create_data_key`] and
 //! [`TenantScope::open_data_key`] keep a tenant's data key wrapped under
 //! your master keys. `examples/embedded.rs` is a whole small service built
 //! on this crate, the domain and the vault alone.
@@ -61,6 +69,9 @@
 //! # Ok(())
 //! # }
 //! ```
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("bookwarden-persistence needs the `sqlite` or the `postgres` feature, or both");
 
 mod access;
 mod accounts;
