@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bookwarden_app::config::{Config, FileConfig};
 use bookwarden_app::{
     App, BookingRequest, ClientInfo, CustomerInput, LoginRequest, SecretString, Signup, SystemClock,
 };
@@ -40,6 +39,7 @@ use bookwarden_domain::jiff::{SignedDuration, Timestamp};
 use bookwarden_domain::schedule::{DayHours, DayRange, DayTime, ScheduleSpec, WeeklyHours};
 use bookwarden_domain::service::{Capacity, ServiceName, ServiceSpec, Timing, TimingSpec};
 use bookwarden_domain::time::{TimeRange, TimeZone};
+use bookwarden_http_api::config::{Config, FileConfig};
 use bookwarden_persistence::ConnectionRecord;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -105,7 +105,7 @@ async fn fixture() -> Fixture {
         ..FileConfig::default()
     })
     .unwrap();
-    let (app, _) = App::open(config, Arc::new(SystemClock)).await.unwrap();
+    let (app, _) = App::open(config.app, Arc::new(SystemClock)).await.unwrap();
     let slug = "bench-clinic".to_owned();
     app.signup(Signup {
         tenant_name: "Bench Clinic".into(),

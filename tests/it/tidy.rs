@@ -107,6 +107,12 @@ fn forbidden_external() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "bookwarden-persistence",
             ][..],
         ),
+        // The use cases read no settings file and serve no HTTP: the
+        // server's configuration and transport are http-api's.
+        (
+            "bookwarden-app",
+            &["actix-web", "clap", "toml", "serde", "serde_json", "utoipa"][..],
+        ),
     ])
 }
 

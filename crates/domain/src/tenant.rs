@@ -105,6 +105,11 @@ impl Region {
         }
     }
 
+    /// `local`: the one region of a single-machine deployment.
+    pub fn local() -> Self {
+        Self("local".to_owned())
+    }
+
     /// The region as text.
     pub fn as_str(&self) -> &str {
         &self.0

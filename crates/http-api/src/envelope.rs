@@ -13,13 +13,13 @@
 
 use std::time::Instant;
 
+use crate::config::RequestLimits;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
-use bookwarden_app::config::RequestLimits;
 use tracing::Instrument as _;
 
 use crate::problem::{PROBLEM_JSON, problem_response};

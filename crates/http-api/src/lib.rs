@@ -3,6 +3,7 @@
 //! limits, metrics and security headers. It sees only the `app` and
 //! `domain` crates, never storage.
 
+pub mod config;
 mod dto;
 mod envelope;
 mod extract;

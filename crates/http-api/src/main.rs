@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bookwarden_app::config::{Config, FileConfig};
 use bookwarden_app::{App, ClientInfo, SecretString, Signup, SystemClock, keys};
+use bookwarden_http_api::config::{Config, FileConfig};
 use bookwarden_http_api::telemetry::{self, Output};
 use bookwarden_http_api::{Listen, start, tls_config};
 use clap::{Args, Parser, Subcommand};
@@ -154,7 +154,7 @@ async fn main() -> ExitCode {
         Command::Settings => write!(
             std::io::stdout(),
             "{}",
-            bookwarden_app::config::settings_table()
+            bookwarden_http_api::config::settings_table()
         )
         .map_err(|e| e.to_string()),
         Command::Keys(KeysCommand::Rotate(common)) => rotate(&common).await,
@@ -176,14 +176,14 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn open(common: &Common, output: Output) -> Result<App, String> {
+async fn open(common: &Common, output: Output) -> Result<(App, Config), String> {
     let config = load(common)?;
     telemetry::init(config.log_format, &config.log_filter, output)?;
-    let (app, startup) = App::open(config, Arc::new(SystemClock))
+    let (app, startup) = App::open(config.app.clone(), Arc::new(SystemClock))
         .await
         .map_err(|e| chain(&e))?;
     if let Some(made) = startup.development_key {
-        let path = app.config().data_dir.join("master.key");
+        let path = config.app.data_dir.join("master.key");
         let verb = if made { "GENERATED" } else { "USING" };
         let warning = format!(
             "WARNING: {verb} A DEVELOPMENT MASTER KEY at {} (mode 0600). Production must supply \
@@ -193,12 +193,11 @@ async fn open(common: &Common, output: Output) -> Result<App, String> {
         say(&warning);
         tracing::warn!("{warning}");
     }
-    Ok(app)
+    Ok((app, config))
 }
 
 async fn serve(common: &Common) -> Result<(), String> {
-    let app = open(common, Output::Stdout).await?;
-    let config = app.config().clone();
+    let (app, config) = open(common, Output::Stdout).await?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_config(cert, key).map_err(|e| chain(&e))?),
         None => None,
@@ -213,9 +212,7 @@ async fn serve(common: &Common) -> Result<(), String> {
              an HTTPS proxy in front and set behind_proxy (docs/OPERATIONS.md)"
         );
     }
-    let workers = app.config().workers;
-    let server =
-        start(Arc::new(app), Listen { listener, tls }, Some(workers)).map_err(|e| chain(&e))?;
+    let server = start(Arc::new(app), Listen { listener, tls }, &config).map_err(|e| chain(&e))?;
     server.await.map_err(|e| chain(&e))?;
     tracing::info!("bookwarden stopped");
     Ok(())
@@ -224,10 +221,13 @@ async fn serve(common: &Common) -> Result<(), String> {
 async fn migrate(common: &Common, app_role: Option<&str>) -> Result<(), String> {
     let config = load(common)?;
     telemetry::init(config.log_format, &config.log_filter, Output::Stderr)?;
-    bookwarden_app::migrate(&config, app_role)
+    bookwarden_app::migrate(&config.app, app_role)
         .await
         .map_err(|e| chain(&e))?;
-    say(&format!("migrated {} database(s)", config.databases.len()));
+    say(&format!(
+        "migrated {} database(s)",
+        config.app.databases.len()
+    ));
     Ok(())
 }
 
@@ -237,7 +237,7 @@ fn generate(version: u32) -> Result<(), String> {
 }
 
 async fn rotate(common: &Common) -> Result<(), String> {
-    let app = open(common, Output::Stderr).await?;
+    let (app, _) = open(common, Output::Stderr).await?;
     let summary = keys::rotate(app.store(), app.keys(), |done, total| {
         say(&format!("rewrapping tenant keys: {done}/{total}"));
     })
@@ -258,7 +258,7 @@ async fn create_tenant(
     email: String,
     owner_name: String,
 ) -> Result<(), String> {
-    let app = open(common, Output::Stderr).await?;
+    let (app, _) = open(common, Output::Stderr).await?;
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -16,6 +16,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::config::Config;
 use crate::envelope::envelope;
 use crate::problem::{ApiError, problem_response};
 use crate::routes;
@@ -161,14 +162,15 @@ pub struct Listen {
     pub tls: Option<rustls::ServerConfig>,
 }
 
-/// Starts serving `app` on `listen`; the returned server runs until
-/// stopped. SIGTERM stops it gracefully (in-flight requests finish, for up
-/// to 30 seconds); SIGINT and SIGQUIT stop it at once.
+/// Starts serving `app` on `listen` with `config`'s workers, limits and
+/// proxy setting; the returned server runs until stopped. SIGTERM stops it
+/// gracefully (in-flight requests finish, for up to 30 seconds); SIGINT and
+/// SIGQUIT stop it at once.
 ///
 /// # Errors
 /// [`StartError`].
-pub fn start(app: Arc<App>, listen: Listen, workers: Option<usize>) -> Result<Server, StartError> {
-    let config = app.config();
+pub fn start(app: Arc<App>, listen: Listen, config: &Config) -> Result<Server, StartError> {
+    let workers = config.workers;
     let https = listen.tls.is_some() || config.behind_proxy;
     let request_limits = config.request_limits;
     let max_body = request_limits.max_body_bytes;
@@ -198,7 +200,7 @@ pub fn start(app: Arc<App>, listen: Listen, workers: Option<usize>) -> Result<Se
             upkeep.run_upkeep();
         }
     });
-    let mut server = actix_web::HttpServer::new(move || {
+    let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
             .app_data(
@@ -214,10 +216,8 @@ pub fn start(app: Arc<App>, listen: Listen, workers: Option<usize>) -> Result<Se
             .wrap(from_fn(envelope))
     })
     .client_request_timeout(request_limits.request_timeout)
-    .shutdown_timeout(30);
-    if let Some(workers) = workers {
-        server = server.workers(workers);
-    }
+    .shutdown_timeout(30)
+    .workers(workers);
     let server = match listen.tls {
         Some(tls) => server.listen_rustls_0_23(listen.listener, tls)?,
         None => server.listen(listen.listener)?,

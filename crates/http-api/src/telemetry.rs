@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use bookwarden_app::config::LogFormat;
+use crate::config::LogFormat;
 use tracing::field::{self, Field, FieldSet, Value, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use bookwarden_app::config::{Config, FileConfig};
 use bookwarden_app::{
-    App, AppError, BookingRequest, Carrier, ClientInfo, Clock, Conflict, CustomerInput,
+    App, AppError, BookingRequest, Carrier, ClientInfo, Clock, Config, Conflict, CustomerInput,
     LoginRequest, Principal, SecretString, Signup,
 };
 use bookwarden_domain::id::ServiceId;
@@ -46,13 +45,10 @@ const PASSWORD: &str = "plum tree orchard 42";
 
 async fn harness() -> Harness {
     let folder = std::env::temp_dir().join(format!("bookwarden-app-{}", uuid_like()));
-    let file = FileConfig {
-        data_dir: Some(folder.clone()),
-        ..FileConfig::default()
-    };
-    let config = Config::from_file_config(file).unwrap();
     let clock = Arc::new(TestClock(Mutex::new(START.parse().unwrap())));
-    let (app, _) = App::open(config, clock.clone()).await.unwrap();
+    let (app, _) = App::open(Config::embedded(folder.clone()), clock.clone())
+        .await
+        .unwrap();
     Harness { app, clock, folder }
 }
 

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use bookwarden_app::config::{Config, FileConfig};
 use bookwarden_app::{App, Clock};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_http_api::config::{Config, FileConfig};
 use bookwarden_http_api::{Listen, start};
 use serde_json::{Value, json};
 
@@ -193,7 +193,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
                 .databases
                 .insert("local".into(), url_for("postgres", &name));
             let owner = Config::from_file_config(owner).unwrap();
-            bookwarden_app::migrate(&owner, Some(APP_ROLE))
+            bookwarden_app::migrate(&owner.app, Some(APP_ROLE))
                 .await
                 .unwrap();
             file.databases
@@ -206,9 +206,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
             }
         }
     };
+    file.workers = Some(options.workers);
     let config = Config::from_file_config(file).unwrap();
     let clock = Arc::new(ManualClock(Mutex::new(Timestamp::now())));
-    let (app, _) = App::open(config, clock.clone()).await.unwrap();
+    let (app, _) = App::open(config.app.clone(), clock.clone()).await.unwrap();
     let app = Arc::new(app);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -218,7 +219,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
             listener,
             tls: None,
         },
-        Some(options.workers),
+        &config,
     )
     .unwrap();
     let handle = server.handle();

@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use bookwarden_app::config::{DefaultValue, SETTINGS};
+use bookwarden_http_api::config::{DefaultValue, SETTINGS};
 use serde_json::Value;
 
 use crate::harness::{Options, TestApp, spawn_app, spawn_with};
