@@ -567,6 +567,10 @@ impl App {
     /// nobody changes their own; the last active owner stays an active
     /// owner.
     ///
+    /// Longer than most on purpose: the locks (active owners first, then
+    /// the target), the rules checked under them and the audit event are
+    /// one transaction, read top to bottom in the order they happen.
+    ///
     /// # Errors
     /// [`AppError::Forbidden`], [`AppError::NotFound`],
     /// [`AppError::Conflict`] for the last owner.
@@ -993,6 +997,11 @@ impl App {
 
     /// Accepts an invitation: the invited person sets their name and
     /// password and gets their own account. Works once.
+    ///
+    /// Long because the order is the guarantee: the password is hashed
+    /// before any transaction, then the invitation is consumed, the
+    /// account created and the event audited in one, so a token can be
+    /// spent only by an account that exists.
     ///
     /// # Errors
     /// [`AppError::InvitationInvalid`] for an unknown, used or expired

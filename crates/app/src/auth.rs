@@ -24,9 +24,10 @@ use bookwarden_domain::account::{AccountStatus, ApiKeyScope, Email, Role};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, SessionId, TenantId, UserId};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
-use bookwarden_domain::tenant::{TenantSlug, TenantStatus};
+use bookwarden_domain::tenant::{Tenant, TenantSlug, TenantStatus};
 use bookwarden_persistence::{
-    AuditEvent, CredentialKind, SessionRecord, TenantScope, ThrottleRule, UserRecord,
+    AuditEvent, CredentialKind, FailureOutcome, SessionRecord, TenantScope, ThrottleRule,
+    UserRecord,
 };
 
 use crate::App;
@@ -292,7 +293,11 @@ impl App {
         }
     }
 
-    /// Signs a person in and opens a new session.
+    /// Signs a person in and opens a new session. The steps are separate
+    /// functions where they stand alone; what is left is their order,
+    /// which is the guarantee (the attempt counted before any hashing, one
+    /// verification on every path, the second factor and the session in
+    /// one transaction), so it reads as one sequence.
     ///
     /// # Errors
     /// [`AppError::LoginFailed`] for every kind of wrong credential,
@@ -309,28 +314,8 @@ impl App {
             return Err(AppError::LoginFailed);
         };
         let account = account_digest(tenant, &email);
-        // The attempt counts before the password is checked, in one
-        // transaction with the lock check, so concurrent guesses cannot all
-        // slip in while the first ones are still hashing. Success clears it.
-        let (outcome, record, tenant_row) = {
-            let scope = self.store.write(tenant).await?;
-            let state = scope.login_throttle().state(&account, now).await?;
-            if let Some(until) = state.locked_until {
-                scope.rollback().await?;
-                let left = until.duration_since(now).as_secs().max(1);
-                return Err(AppError::Locked {
-                    retry_after: Duration::from_secs(u64::try_from(left).unwrap_or(1)),
-                });
-            }
-            let outcome = scope
-                .login_throttle()
-                .record_failure(&account, self.throttle_rule(), now)
-                .await?;
-            let record = scope.users().by_email(&email).await?;
-            let tenant_row = scope.tenant_row().await?;
-            scope.commit().await?;
-            (outcome, record, tenant_row)
-        };
+        let (outcome, record, tenant_row) =
+            self.count_attempt(tenant, &account, &email, now).await?;
         let tenant_open = tenant_row.is_some_and(|t| t.status() != TenantStatus::Cancelled);
         let checked = self
             .check_password(record, request.password, tenant_open)
@@ -366,26 +351,9 @@ impl App {
                 Some(sealed.clone())
             }
         };
-        // A stored bcrypt hash that would truncate this password: the
-        // password must be replaced (explicitly, never accepted as is).
-        let new_hash = if must_reset {
-            let Some(new_password) = request.new_password else {
-                return Err(AppError::ResetRequired);
-            };
-            let tenant_name = self.tenant_name(tenant).await?;
-            let checked = self
-                .policy
-                .check(
-                    new_password,
-                    &PolicyContext::new(email.as_str(), &tenant_name),
-                )
-                .map_err(AppError::WeakPassword)?;
-            Some(self.hasher.hash(checked).await?)
-        } else if let Some(verified) = rehash {
-            Some(self.hasher.rehash_verified(verified).await?)
-        } else {
-            None
-        };
+        let new_hash = self
+            .replacement_hash(tenant, &email, must_reset, rehash, request.new_password)
+            .await?;
         let (token, digest) = token::generate(TokenKind::Session).map_err(AppError::internal)?;
         let digest = *digest.as_bytes();
         self.store
@@ -449,6 +417,95 @@ impl App {
                 .await?;
             }
         }
+        let (session, expires_at) = self
+            .open_session(&scope, user, digest, &account, &request.client, now)
+            .await?;
+        scope.commit().await?;
+        let csrf_token = csrf_token_for(token.expose_secret());
+        Ok(SessionCreated {
+            token,
+            csrf_token,
+            session,
+            tenant,
+            user,
+            role: record.user.role(),
+            expires_at,
+        })
+    }
+
+    /// Counts a sign-in attempt before its password is checked, in one
+    /// transaction with the lock check, so concurrent guesses cannot all
+    /// slip in while the first ones are still hashing (success clears it);
+    /// and reads the account and the tenant row in the same transaction.
+    async fn count_attempt(
+        &self,
+        tenant: TenantId,
+        account: &[u8; 32],
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<(FailureOutcome, Option<UserRecord>, Option<Tenant>), AppError> {
+        let scope = self.store.write(tenant).await?;
+        let state = scope.login_throttle().state(account, now).await?;
+        if let Some(until) = state.locked_until {
+            scope.rollback().await?;
+            let left = until.duration_since(now).as_secs().max(1);
+            return Err(AppError::Locked {
+                retry_after: Duration::from_secs(u64::try_from(left).unwrap_or(1)),
+            });
+        }
+        let outcome = scope
+            .login_throttle()
+            .record_failure(account, self.throttle_rule(), now)
+            .await?;
+        let record = scope.users().by_email(email).await?;
+        let tenant_row = scope.tenant_row().await?;
+        scope.commit().await?;
+        Ok((outcome, record, tenant_row))
+    }
+
+    /// The hash to store after a good password, if any: a stored bcrypt
+    /// hash that would truncate this password must be replaced by a new
+    /// password (explicitly, never accepted as is); an outdated hash is
+    /// upgraded to the current parameters.
+    async fn replacement_hash(
+        &self,
+        tenant: TenantId,
+        email: &Email,
+        must_reset: bool,
+        rehash: Option<bookwarden_crypto::password::VerifiedPassword>,
+        new_password: Option<SecretString>,
+    ) -> Result<Option<PasswordHash>, AppError> {
+        if must_reset {
+            let Some(new_password) = new_password else {
+                return Err(AppError::ResetRequired);
+            };
+            let tenant_name = self.tenant_name(tenant).await?;
+            let checked = self
+                .policy
+                .check(
+                    new_password,
+                    &PolicyContext::new(email.as_str(), &tenant_name),
+                )
+                .map_err(AppError::WeakPassword)?;
+            return Ok(Some(self.hasher.hash(checked).await?));
+        }
+        match rehash {
+            Some(verified) => Ok(Some(self.hasher.rehash_verified(verified).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a new session for `user`, clears the attempt count and
+    /// audits the sign-in, inside the caller's scope.
+    async fn open_session(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        digest: [u8; 32],
+        account: &[u8; 32],
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> Result<(SessionId, Timestamp), AppError> {
         let expires_at = after(now, self.config.auth.session_absolute);
         let session = SessionId::random();
         scope
@@ -463,12 +520,12 @@ impl App {
                 revoked_at: None,
             })
             .await?;
-        scope.login_throttle().clear(&account).await?;
+        scope.login_throttle().clear(account).await?;
         scope.users().record_login(user, now).await?;
-        let mut detail = request.client.detail();
+        let mut detail = client.detail();
         detail.insert("session".to_owned(), session.to_string());
         audit(
-            &scope,
+            scope,
             AuditKind::LoginSucceeded,
             Some(user.to_string()),
             Some(user.to_string()),
@@ -476,17 +533,7 @@ impl App {
             now,
         )
         .await?;
-        scope.commit().await?;
-        let csrf_token = csrf_token_for(token.expose_secret());
-        Ok(SessionCreated {
-            token,
-            csrf_token,
-            session,
-            tenant,
-            user,
-            role: record.user.role(),
-            expires_at,
-        })
+        Ok((session, expires_at))
     }
 
     /// Exactly one password verification on every path.

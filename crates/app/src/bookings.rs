@@ -562,7 +562,10 @@ impl App {
     }
 
     /// One public booking checked against `snapshot`'s rules; `None` when
-    /// they are no longer the tenant's.
+    /// they are no longer the tenant's. Long because it is the one
+    /// statement's whole preparation (service, slot, intake answers,
+    /// customer, manage link, idempotency) and its outcomes, kept in the
+    /// order the request is checked.
     async fn book_against(
         &self,
         snapshot: &Snapshot,
