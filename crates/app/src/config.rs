@@ -152,7 +152,7 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Everything in `data_dir`, as `bookwarden serve` runs with no
     /// configuration: one SQLite file (`bookwarden.db`) for region
-    /// [`DEFAULT_REGION`] and a development master key (`master.key`,
+    /// `local` ([`Region::local`]) and a development master key (`master.key`,
     /// made on first open). For tests and trying things out; production
     /// supplies its own keys ([`KeySource::Inline`] or
     /// [`KeySource::File`]).
