@@ -9,6 +9,7 @@ use bookwarden_app::{
     App, AppError, BookingRequest, Carrier, ClientInfo, Clock, Config, Conflict, CustomerInput,
     LoginRequest, Principal, SecretString, Signup,
 };
+use bookwarden_domain::account::Role;
 use bookwarden_domain::id::ServiceId;
 use bookwarden_domain::intake::IntakeForm;
 use bookwarden_domain::jiff::civil::Weekday;
@@ -210,4 +211,100 @@ async fn a_booking_holds_its_time_and_cannot_be_cancelled_once_started() {
         "{late:?}"
     );
     h.finish().await;
+}
+
+fn login_as(slug: &str, email: &str, password: &str) -> LoginRequest {
+    LoginRequest {
+        tenant: slug.to_owned(),
+        email: email.to_owned(),
+        password: SecretString::new(password.to_owned()),
+        otp: None,
+        recovery_code: None,
+        new_password: None,
+        client: ClientInfo::default(),
+    }
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_until_the_clock_passes_the_lock() {
+    let h = harness().await;
+    let _ = h.owner("pier").await;
+    let email = "olive@pier.example";
+    for _ in 0..5 {
+        let wrong = h
+            .app
+            .login(login_as("pier", email, "not the password"))
+            .await;
+        assert!(matches!(wrong, Err(AppError::LoginFailed)), "{wrong:?}");
+    }
+    // Locked now, even with the right password, for the 15-minute default.
+    let locked = h.app.login(login_as("pier", email, PASSWORD)).await;
+    let Err(AppError::Locked { retry_after }) = locked else {
+        panic!("expected a lock, got {locked:?}");
+    };
+    assert!(retry_after.as_secs() > 0 && retry_after.as_secs() <= 15 * 60);
+    h.clock.advance(SignedDuration::from_mins(16));
+    h.app
+        .login(login_as("pier", email, PASSWORD))
+        .await
+        .unwrap();
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn an_invitation_works_once_and_not_after_it_expires() {
+    let h = harness().await;
+    let (owner, _) = h.owner("jetty").await;
+    let late = h
+        .app
+        .invite(
+            &owner,
+            "late@jetty.example",
+            Role::Staff,
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    let prompt = h
+        .app
+        .invite(
+            &owner,
+            "prompt@jetty.example",
+            Role::Staff,
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    accept(&h.app, &prompt.token).await.unwrap();
+    let twice = accept(&h.app, &prompt.token).await;
+    assert!(
+        matches!(twice, Err(AppError::InvitationInvalid)),
+        "{twice:?}"
+    );
+    // The 72-hour default has passed for the other one.
+    h.clock.advance(SignedDuration::from_hours(73));
+    let expired = accept(&h.app, &late.token).await;
+    assert!(
+        matches!(expired, Err(AppError::InvitationInvalid)),
+        "{expired:?}"
+    );
+    h.app
+        .login(login_as(
+            "jetty",
+            "prompt@jetty.example",
+            "harbour lights at dusk 7",
+        ))
+        .await
+        .unwrap();
+    h.finish().await;
+}
+
+async fn accept(app: &App, token: &SecretString) -> Result<bookwarden_app::SignupDone, AppError> {
+    app.accept_invitation(
+        token.expose_secret(),
+        "New Person",
+        SecretString::new("harbour lights at dusk 7".to_owned()),
+        &ClientInfo::default(),
+    )
+    .await
 }
