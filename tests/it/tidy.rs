@@ -107,6 +107,17 @@ fn forbidden_external() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "bookwarden-persistence",
             ][..],
         ),
+        // Calendar sync knows no database and no HTTP server: another
+        // service can embed it on its own.
+        (
+            "bookwarden-calendar-sync",
+            &[
+                "sea-orm",
+                "sqlx",
+                "actix-web",
+                "bookwarden-persistence",
+            ][..],
+        ),
         // The use cases read no settings file and serve no HTTP: the
         // server's configuration and transport are http-api's.
         (

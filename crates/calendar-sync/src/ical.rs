@@ -1,0 +1,450 @@
+//! iCalendar text in, busy time out.
+//!
+//! Parsing and recurrence expansion are `calcard`'s (VTIMEZONE and Windows
+//! zone names, RRULE, RDATE, EXDATE, RECURRENCE-ID overrides, DURATION).
+//! Each event series is expanded on its own, with its own cap, after
+//! three corrections for what `calcard` 0.3 gets wrong: an override whose
+//! SEQUENCE differs from its series would not replace its occurrence, a
+//! UTC start of a recurring event would be read in the default zone, and a
+//! UTC `UNTIL` would be compared with local times as if they were UTC.
+//!
+//! What comes out is [`Imported`]: the start, the end, whether it is an
+//! all-day event and (only in [`SyncMode::WithSubject`]) the summary, as
+//! the domain's [`ImportedBusy`], with an opaque key. Descriptions,
+//! locations, attendees, organizers, attachments and URLs are never copied
+//! out of the parser's structures, which are dropped before this returns.
+//! Floating times and all-day dates are read in the staff member's zone;
+//! transparent and cancelled events block nothing.
+
+use std::collections::BTreeMap;
+
+use bookwarden_crypto::digest::Sha256;
+use bookwarden_domain::calendar::{ImportedBusy, SyncMode};
+use bookwarden_domain::jiff::Timestamp;
+use bookwarden_domain::time::{TimeRange, TimeZone};
+use calcard::common::PartialDateTime;
+use calcard::common::timezone::Tz;
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarParameter,
+    ICalendarParameterName, ICalendarProperty, ICalendarStatus, ICalendarTransparency,
+    ICalendarValue,
+};
+use calcard::{Entry, Parser};
+use chrono::{DateTime, Datelike as _, TimeZone as _, Timelike as _, Utc};
+
+/// How much one calendar may expand to before it is cut and marked
+/// degraded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Occurrences one series may produce, counted from its first
+    /// (`calcard` walks a rule from its start, so a long-running daily
+    /// series spends part of this before the window).
+    pub per_series: usize,
+    /// Occurrences the whole calendar may produce.
+    pub per_calendar: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_series: 20_000,
+            per_calendar: 200_000,
+        }
+    }
+}
+
+/// An opaque, stable key of one occurrence of one event: a digest of the
+/// source's event id and the occurrence's original start, so incremental
+/// syncs can replace exactly what changed without the event's id (which
+/// can be an address) being stored.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventKey([u8; 32]);
+
+impl EventKey {
+    /// The key of the occurrence of event `event_id` originally starting
+    /// at `occurrence`.
+    pub fn new(event_id: &str, occurrence: Timestamp) -> Self {
+        let mut digest = Sha256::labelled(b"bookwarden calendar occurrence");
+        digest.update_framed(event_id.as_bytes());
+        digest.update_framed(&occurrence.as_microsecond().to_be_bytes());
+        Self(digest.finish())
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for EventKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d, ..] = self.0;
+        write!(f, "EventKey({a:02x}{b:02x}{c:02x}{d:02x}..)")
+    }
+}
+
+/// One busy occurrence and its key.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Imported {
+    /// Which occurrence of which event.
+    pub key: EventKey,
+    /// The busy time.
+    pub busy: ImportedBusy,
+}
+
+/// Why a calendar's busy time may be incomplete. A degraded source is
+/// reported, never silently cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Degraded {
+    /// Series cut at [`Limits::per_series`].
+    pub series_cut: usize,
+    /// Whether the calendar reached [`Limits::per_calendar`].
+    pub calendar_cut: bool,
+    /// Lines or components that could not be read and were skipped.
+    pub unreadable: usize,
+}
+
+impl Degraded {
+    /// Whether anything was cut or skipped.
+    pub fn any(&self) -> bool {
+        self.series_cut > 0 || self.calendar_cut || self.unreadable > 0
+    }
+}
+
+/// The busy time of one calendar text in a window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expansion {
+    /// Busy occurrences overlapping the window, by start.
+    pub events: Vec<Imported>,
+    /// What was cut or skipped.
+    pub degraded: Degraded,
+}
+
+/// The text holds no calendar at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the text is not an iCalendar calendar")]
+pub struct NotICalendar;
+
+/// The busy occurrences of every event in `text` that overlap `window`,
+/// floating times and dates read in `zone`, keeping what `mode` allows.
+///
+/// # Errors
+/// [`NotICalendar`] when the text holds no calendar; a calendar with
+/// unreadable parts is read as far as it goes and marked
+/// [`Degraded::unreadable`].
+pub fn expand(
+    text: &str,
+    window: TimeRange,
+    zone: &TimeZone,
+    mode: SyncMode,
+    limits: Limits,
+) -> Result<Expansion, NotICalendar> {
+    let staff_zone: Tz = zone.name().parse().unwrap_or(Tz::UTC);
+    let mut parser = Parser::new(text);
+    let mut found = false;
+    let mut out = Expansion::default();
+    let mut budget = limits.per_calendar;
+    loop {
+        match parser.entry() {
+            Entry::ICalendar(calendar) => {
+                found = true;
+                for series in by_series(&calendar) {
+                    expand_series(
+                        series,
+                        window,
+                        staff_zone,
+                        mode,
+                        limits,
+                        &mut budget,
+                        &mut out,
+                    );
+                }
+            }
+            Entry::Eof => break,
+            Entry::VCard(_) => {}
+            // The line's text is dropped unread: it may be a description.
+            _ => out.degraded.unreadable = out.degraded.unreadable.saturating_add(1),
+        }
+    }
+    if !found {
+        return Err(NotICalendar);
+    }
+    out.degraded.calendar_cut = budget == 0;
+    out.events
+        .sort_by_key(|e| (e.busy.range().start(), e.busy.range().end(), e.key));
+    out.events.dedup_by_key(|e| e.key);
+    Ok(out)
+}
+
+/// One event series: its id, and a calendar of the time zones and that
+/// id's components (a master and its overrides), expanded alone so that
+/// one series' overrides never replace another's occurrences and each has
+/// its own cap.
+struct Series {
+    id: String,
+    calendar: ICalendar,
+}
+
+fn by_series(calendar: &ICalendar) -> Vec<Series> {
+    let zones: Vec<ICalendarComponent> = calendar.timezones().cloned().collect();
+    let mut groups: BTreeMap<String, Vec<ICalendarComponent>> = BTreeMap::new();
+    for (index, component) in calendar.components.iter().enumerate() {
+        if component.component_type != ICalendarComponentType::VEvent {
+            continue;
+        }
+        // An event without a UID is a series of its own.
+        let id = component
+            .uid()
+            .map_or_else(|| format!("\u{0}component-{index}"), str::to_owned);
+        groups.entry(id).or_default().push(component.clone());
+    }
+    groups
+        .into_iter()
+        .map(|(id, events)| {
+            let mut components = Vec::with_capacity(zones.len().saturating_add(events.len()));
+            components.extend(zones.iter().cloned());
+            components.extend(events);
+            Series {
+                id,
+                calendar: ICalendar { components },
+            }
+        })
+        .collect()
+}
+
+fn expand_series(
+    mut series: Series,
+    window: TimeRange,
+    staff_zone: Tz,
+    mode: SyncMode,
+    limits: Limits,
+    budget: &mut usize,
+    out: &mut Expansion,
+) {
+    if *budget == 0 {
+        return;
+    }
+    correct(&mut series.calendar, staff_zone);
+    let calendar = &series.calendar;
+    let limit = limits.per_series.min(*budget);
+    let expanded = calendar.expand_dates(staff_zone, limit);
+    out.degraded.unreadable = out
+        .degraded
+        .unreadable
+        .saturating_add(expanded.errors.len());
+    if spent_by_rules(calendar, &expanded.events) >= limit {
+        out.degraded.series_cut = out.degraded.series_cut.saturating_add(1);
+    }
+    *budget = budget.saturating_sub(expanded.events.len().max(1));
+    let resolver = calendar.build_tz_resolver().with_default(staff_zone);
+    for event in expanded.events {
+        let Some(component) = calendar.components.get(usize_of(event.comp_id)) else {
+            continue;
+        };
+        if !blocks_time(component) {
+            continue;
+        }
+        let all_day = is_all_day(component);
+        let Some(range) = occurrence_range(&event) else {
+            continue;
+        };
+        if !range.overlaps(&window) {
+            continue;
+        }
+        // An override is keyed by the occurrence it replaces.
+        let original = component
+            .property(&ICalendarProperty::RecurrenceId)
+            .and_then(|entry| {
+                let ICalendarValue::PartialDateTime(at) = entry.values.first()? else {
+                    return None;
+                };
+                let zone = resolver.resolve_or_default(entry.tz_id());
+                at.to_date_time_with_tz(zone).and_then(|t| timestamp(&t))
+            })
+            .unwrap_or(range.start());
+        let subject = match mode {
+            SyncMode::WithSubject => summary(component),
+            SyncMode::BusyOnly => None,
+        };
+        out.events.push(Imported {
+            key: EventKey::new(&series.id, original),
+            busy: ImportedBusy::new(subject, range, all_day, mode),
+        });
+    }
+}
+
+type Expanded = calcard::icalendar::dates::CalendarEvent<
+    DateTime<Tz>,
+    calcard::icalendar::dates::TimeOrDelta<DateTime<Tz>, chrono::TimeDelta>,
+>;
+
+/// How much of a series' cap its rules used: `calcard` counts every step
+/// of a rule, including occurrences an EXDATE removed or an override
+/// replaced, and says nothing when it stops at the cap.
+fn spent_by_rules(calendar: &ICalendar, events: &[Expanded]) -> usize {
+    let mut masters = Vec::new();
+    let mut skipped = 0usize;
+    for (index, component) in calendar.components.iter().enumerate() {
+        if component.has_property(&ICalendarProperty::Rrule) {
+            masters.push(u32::try_from(index).unwrap_or(u32::MAX));
+        }
+        if component.is_recurrence_override() {
+            skipped = skipped.saturating_add(1);
+        }
+        skipped = skipped.saturating_add(
+            component
+                .entries
+                .iter()
+                .filter(|e| e.name == ICalendarProperty::Exdate)
+                .map(|e| e.values.len())
+                .sum(),
+        );
+    }
+    if masters.is_empty() {
+        return 0;
+    }
+    let from_rules = events
+        .iter()
+        .filter(|e| masters.contains(&e.comp_id))
+        .count();
+    from_rules.saturating_add(skipped)
+}
+
+fn usize_of(id: u32) -> usize {
+    usize::try_from(id).unwrap_or(usize::MAX)
+}
+
+/// Whether the component is an event that takes time: not cancelled (in
+/// either spelling), not transparent, and with an end or a length (RFC
+/// 5545: a timed event with neither lasts no time at all).
+fn blocks_time(component: &ICalendarComponent) -> bool {
+    if component.component_type != ICalendarComponentType::VEvent {
+        return false;
+    }
+    let cancelled = matches!(component.status(), Some(ICalendarStatus::Cancelled))
+        || component
+            .property(&ICalendarProperty::Status)
+            .and_then(|e| e.values.first())
+            .and_then(ICalendarValue::as_text)
+            .is_some_and(|s| s.eq_ignore_ascii_case("CANCELED"));
+    let transparent = matches!(
+        component.transparency(),
+        Some(ICalendarTransparency::Transparent)
+    );
+    let lasts = component.has_property(&ICalendarProperty::Dtend)
+        || component.has_property(&ICalendarProperty::Duration)
+        || is_all_day(component);
+    !cancelled && !transparent && lasts
+}
+
+fn start_value(component: &ICalendarComponent) -> Option<&PartialDateTime> {
+    [ICalendarProperty::Dtstart, ICalendarProperty::RecurrenceId]
+        .iter()
+        .find_map(|name| match component.property(name)?.values.first()? {
+            ICalendarValue::PartialDateTime(at) => Some(&**at),
+            _ => None,
+        })
+}
+
+fn is_all_day(component: &ICalendarComponent) -> bool {
+    start_value(component).is_some_and(|at| !at.has_time())
+}
+
+/// The summary, as the parser left it; the domain makes it one line and
+/// cuts it.
+fn summary(component: &ICalendarComponent) -> Option<&str> {
+    component
+        .property(&ICalendarProperty::Summary)
+        .and_then(|e| e.values.first())
+        .and_then(ICalendarValue::as_text)
+}
+
+/// The occurrence as instants. Lengths are added on the wall clock (a
+/// one-day event lasts a calendar day across a DST change); where that
+/// lands in a gap, in exact seconds.
+fn occurrence_range(event: &Expanded) -> Option<TimeRange> {
+    let (start_s, end_s) = event.timestamps();
+    let (start, end) = match event.clone().try_into_date_time() {
+        Some(at) => (timestamp(&at.start)?, timestamp(&at.end)?),
+        None => (
+            Timestamp::from_second(start_s).ok()?,
+            Timestamp::from_second(end_s).ok()?,
+        ),
+    };
+    TimeRange::new(start, end).ok()
+}
+
+fn timestamp<Z: chrono::TimeZone>(at: &DateTime<Z>) -> Option<Timestamp> {
+    let utc = at.with_timezone(&Utc);
+    Timestamp::new(
+        utc.timestamp(),
+        i32::try_from(utc.timestamp_subsec_nanos()).ok()?,
+    )
+    .ok()
+}
+
+/// The corrections described in the module's documentation, made on the
+/// series' own copy.
+fn correct(calendar: &mut ICalendar, staff_zone: Tz) {
+    let zones = calendar.build_owned_tz_resolver().with_default(staff_zone);
+    for component in &mut calendar.components {
+        if component.component_type != ICalendarComponentType::VEvent {
+            continue;
+        }
+        // Overrides must match their series whatever their SEQUENCE.
+        component
+            .entries
+            .retain(|e| e.name != ICalendarProperty::Sequence);
+        let recurring = component.has_property(&ICalendarProperty::Rrule);
+        let mut start_zone = None;
+        for entry in &mut component.entries {
+            if entry.name != ICalendarProperty::Dtstart {
+                continue;
+            }
+            let utc = matches!(entry.values.first(),
+                Some(ICalendarValue::PartialDateTime(at)) if at.has_time() && at.has_zone());
+            if recurring && utc && entry.tz_id().is_none() {
+                entry.params.push(ICalendarParameter::new(
+                    ICalendarParameterName::Tzid,
+                    "UTC".to_owned(),
+                ));
+            }
+            start_zone = Some(zones.resolve_or_default(entry.tz_id()));
+        }
+        let Some(start_zone) = start_zone else {
+            continue;
+        };
+        for entry in &mut component.entries {
+            if entry.name != ICalendarProperty::Rrule {
+                continue;
+            }
+            if let Some(ICalendarValue::RecurrenceRule(rule)) = entry.values.first_mut()
+                && let Some(until) = rule.until.as_mut()
+                && until.has_time()
+                && until.has_zone()
+                && let Some(local) = local_until(until, start_zone)
+            {
+                *until = local;
+            }
+        }
+    }
+}
+
+/// A UTC `UNTIL` as the wall-clock time it is in the series' zone.
+fn local_until(until: &PartialDateTime, zone: Tz) -> Option<PartialDateTime> {
+    let utc = until.to_date_time()?;
+    let offset = utc.offset.map_or(0, |o| i64::from(o.local_minus_utc()));
+    let instant = utc
+        .date_time
+        .checked_sub_signed(chrono::TimeDelta::seconds(offset))?;
+    let local = zone.from_utc_datetime(&instant).naive_local();
+    Some(PartialDateTime {
+        year: u16::try_from(local.year()).ok(),
+        month: u8::try_from(local.month()).ok(),
+        day: u8::try_from(local.day()).ok(),
+        hour: u8::try_from(local.hour()).ok(),
+        minute: u8::try_from(local.minute()).ok(),
+        second: u8::try_from(local.second()).ok(),
+        ..PartialDateTime::default()
+    })
+}

@@ -1,0 +1,69 @@
+//! Bookwarden's calendar sync: staff calendars in, busy time out, and
+//! nothing else (P4, P5).
+//!
+//! Given a source, its credentials and a window, the crate yields the
+//! domain's [`ImportedBusy`] values (start, end, all-day and, only when the
+//! connection imports subjects, the subject) keyed by occurrence, or a
+//! typed [`SyncError`]. It knows no database and no HTTP server: another
+//! Rust service can embed it on its own.
+//!
+//! - [`ical`]: iCalendar text to busy time, recurrences expanded here
+//!   (never by a server), bounded per series and per calendar; a source
+//!   that hit a bound is marked [`ical::Degraded`], not silently cut.
+//! - [`feed`]: a read-only iCalendar feed URL, fetched conditionally.
+//! - [`outbound`]: the one HTTP client every request goes through, which
+//!   refuses URLs that point into private networks (SSRF).
+//!
+//! # Runtime
+//!
+//! Fetching is async and needs a Tokio runtime with I/O and time drivers;
+//! [`ical::expand`] is plain synchronous code.
+//!
+//! # Example
+//!
+//! ```
+//! use bookwarden_calendar_sync::ical::{self, Limits};
+//! use bookwarden_domain::calendar::SyncMode;
+//! use bookwarden_domain::time::{TimeRange, TimeZone};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:standup\r\n\
+//!             DTSTART;TZID=Europe/Berlin:20261207T093000\r\nDURATION:PT15M\r\n\
+//!             RRULE:FREQ=DAILY;COUNT=3\r\nSUMMARY:Stand-up\r\n\
+//!             DESCRIPTION:Dial-in 555-0100, code 4242\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+//! let window = TimeRange::new("2026-12-07T00:00:00Z".parse()?, "2026-12-14T00:00:00Z".parse()?)?;
+//! let berlin = TimeZone::parse("Europe/Berlin")?;
+//! let found = ical::expand(text, window, &berlin, SyncMode::BusyOnly, Limits::default())?;
+//! let starts: Vec<String> = found.events.iter().map(|e| e.busy.range().start().to_string()).collect();
+//! assert_eq!(starts, ["2026-12-07T08:30:00Z", "2026-12-08T08:30:00Z", "2026-12-09T08:30:00Z"]);
+//! // Busy-only: not even the subject is kept, and the description never was.
+//! assert!(found.events.iter().all(|e| e.busy.subject().is_none()));
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod error;
+pub mod feed;
+pub mod ical;
+pub mod outbound;
+
+use bookwarden_domain::calendar::SyncMode;
+use bookwarden_domain::time::{TimeRange, TimeZone};
+
+pub use bookwarden_domain::calendar::ImportedBusy;
+pub use error::SyncError;
+
+/// What one sync asks for: the window to import, the staff member's zone
+/// (for floating times and all-day dates), how much to keep, and the
+/// expansion bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    /// Busy time overlapping this range is imported.
+    pub window: TimeRange,
+    /// The staff member's zone.
+    pub zone: &'a TimeZone,
+    /// Whether subjects are kept.
+    pub mode: SyncMode,
+    /// Expansion bounds.
+    pub limits: ical::Limits,
+}
