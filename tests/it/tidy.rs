@@ -111,12 +111,7 @@ fn forbidden_external() -> BTreeMap<&'static str, &'static [&'static str]> {
         // service can embed it on its own.
         (
             "bookwarden-calendar-sync",
-            &[
-                "sea-orm",
-                "sqlx",
-                "actix-web",
-                "bookwarden-persistence",
-            ][..],
+            &["sea-orm", "sqlx", "actix-web", "bookwarden-persistence"][..],
         ),
         // The use cases read no settings file and serve no HTTP: the
         // server's configuration and transport are http-api's.

@@ -56,6 +56,12 @@ const RATIOS: &[Ratio] = &[
         goal: Some(2.0),
     },
     Ratio {
+        label: "calendar: parse + expand 5,000 events (500 series) over 90 days vs calcard's bare parse",
+        subject: "ical/expand_5000_events_500_series_90_days",
+        baseline: "ical/bare_parse_5000_events",
+        goal: Some(3.0),
+    },
+    Ratio {
         label: "vault seal+open vs raw ring AES-256-GCM, 256 bytes",
         subject: "vault/seal_open_256B",
         baseline: "vault/raw_ring_seal_open_256B",

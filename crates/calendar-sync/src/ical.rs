@@ -224,7 +224,7 @@ fn expand_series(
     if *budget == 0 {
         return;
     }
-    correct(&mut series.calendar, staff_zone);
+    correct(&mut series.calendar, staff_zone, window.end());
     let calendar = &series.calendar;
     let limit = limits.per_series.min(*budget);
     let expanded = calendar.expand_dates(staff_zone, limit);
@@ -384,8 +384,10 @@ fn timestamp<Z: chrono::TimeZone>(at: &DateTime<Z>) -> Option<Timestamp> {
 }
 
 /// The corrections described in the module's documentation, made on the
-/// series' own copy.
-fn correct(calendar: &mut ICalendar, staff_zone: Tz) {
+/// series' own copy, and each rule ended at the window's end: `calcard`
+/// walks a rule from its first occurrence and has no window, so an
+/// open-ended weekly meeting would otherwise run to the cap every time.
+fn correct(calendar: &mut ICalendar, staff_zone: Tz, window_end: Timestamp) {
     let zones = calendar.build_owned_tz_resolver().with_default(staff_zone);
     for component in &mut calendar.components {
         if component.component_type != ICalendarComponentType::VEvent {
@@ -396,38 +398,97 @@ fn correct(calendar: &mut ICalendar, staff_zone: Tz) {
             .entries
             .retain(|e| e.name != ICalendarProperty::Sequence);
         let recurring = component.has_property(&ICalendarProperty::Rrule);
-        let mut start_zone = None;
+        let mut start = None;
         for entry in &mut component.entries {
             if entry.name != ICalendarProperty::Dtstart {
                 continue;
             }
-            let utc = matches!(entry.values.first(),
-                Some(ICalendarValue::PartialDateTime(at)) if at.has_time() && at.has_zone());
+            let Some(ICalendarValue::PartialDateTime(at)) = entry.values.first() else {
+                continue;
+            };
+            let utc = at.has_time() && at.has_zone();
+            let value = (**at).clone();
             if recurring && utc && entry.tz_id().is_none() {
                 entry.params.push(ICalendarParameter::new(
                     ICalendarParameterName::Tzid,
                     "UTC".to_owned(),
                 ));
             }
-            start_zone = Some(zones.resolve_or_default(entry.tz_id()));
+            start = Some((zones.resolve_or_default(entry.tz_id()), value));
         }
-        let Some(start_zone) = start_zone else {
+        let Some((start_zone, start)) = start else {
             continue;
         };
+        let last = last_start(&start, start_zone, window_end);
         for entry in &mut component.entries {
             if entry.name != ICalendarProperty::Rrule {
                 continue;
             }
-            if let Some(ICalendarValue::RecurrenceRule(rule)) = entry.values.first_mut()
-                && let Some(until) = rule.until.as_mut()
+            let Some(ICalendarValue::RecurrenceRule(rule)) = entry.values.first_mut() else {
+                continue;
+            };
+            if let Some(until) = rule.until.as_mut()
                 && until.has_time()
                 && until.has_zone()
                 && let Some(local) = local_until(until, start_zone)
             {
                 *until = local;
             }
+            let Some(last) = &last else {
+                continue;
+            };
+            let sooner = match &rule.until {
+                None => true,
+                Some(until) => naive(until).is_none_or(|u| naive(last).is_some_and(|l| l < u)),
+            };
+            if sooner {
+                rule.until = Some(last.clone());
+            }
         }
     }
+}
+
+/// The last start a series may have for its occurrences to begin before
+/// `window_end`, on its own clock (a date for an all-day series); for a
+/// series that starts after the window, its own start (an earlier end
+/// would make the rule invalid, and it has nothing in the window anyway).
+fn last_start(start: &PartialDateTime, zone: Tz, window_end: Timestamp) -> Option<PartialDateTime> {
+    let end = DateTime::<Utc>::from_timestamp(window_end.as_second(), 0)?;
+    let local = zone.from_utc_datetime(&end.naive_utc()).naive_local();
+    let last = if start.has_time() {
+        PartialDateTime {
+            year: u16::try_from(local.year()).ok(),
+            month: u8::try_from(local.month()).ok(),
+            day: u8::try_from(local.day()).ok(),
+            hour: u8::try_from(local.hour()).ok(),
+            minute: u8::try_from(local.minute()).ok(),
+            second: u8::try_from(local.second()).ok(),
+            ..PartialDateTime::default()
+        }
+    } else {
+        // The day the window ends on, inclusive.
+        PartialDateTime {
+            year: u16::try_from(local.year()).ok(),
+            month: u8::try_from(local.month()).ok(),
+            day: u8::try_from(local.day()).ok(),
+            ..PartialDateTime::default()
+        }
+    };
+    match (naive(start), naive(&last)) {
+        (Some(first), Some(last_local)) if first <= last_local => Some(last),
+        (Some(_), Some(_)) => Some(PartialDateTime {
+            tz_hour: None,
+            tz_minute: None,
+            tz_minus: false,
+            ..start.clone()
+        }),
+        _ => None,
+    }
+}
+
+/// A value's wall-clock reading, zone ignored.
+fn naive(at: &PartialDateTime) -> Option<chrono::NaiveDateTime> {
+    at.to_date_time().map(|r| r.date_time)
 }
 
 /// A UTC `UNTIL` as the wall-clock time it is in the series' zone.

@@ -347,3 +347,43 @@ fn p4_nothing_but_start_end_all_day_and_subject_comes_out() {
         );
     }
 }
+
+#[test]
+fn p4_an_open_ended_series_from_years_ago_is_expanded_whole_and_not_cut() {
+    // A weekly meeting since 2019 with no end, and a daily one since 2021:
+    // what lies in the window comes out, and neither counts as cut.
+    let text = calendar(&[
+        "UID:weekly-forever
+        DTSTART;TZID=Europe/Berlin:20190107T090000
+        DTEND;TZID=Europe/Berlin:20190107T100000
+        RRULE:FREQ=WEEKLY;BYDAY=MO",
+        "UID:daily-forever
+        DTSTART;VALUE=DATE:20210101
+        DTEND;VALUE=DATE:20210102
+        RRULE:FREQ=DAILY",
+    ]);
+    let window = range("2026-12-07T00:00:00Z", "2026-12-09T00:00:00Z");
+    let limits = Limits {
+        per_series: 5_000,
+        per_calendar: 10_000,
+    };
+    let found = ical::expand(
+        &text,
+        window,
+        &TimeZone::parse("Europe/Berlin").unwrap(),
+        SyncMode::BusyOnly,
+        limits,
+    )
+    .unwrap();
+    assert_eq!(
+        spans(&found),
+        [
+            // 7 December in Berlin, which began at 23:00Z on the 6th.
+            "2026-12-06T23:00:00Z/2026-12-07T23:00:00Z",
+            "2026-12-07T08:00:00Z/2026-12-07T09:00:00Z",
+            "2026-12-07T23:00:00Z/2026-12-08T23:00:00Z",
+            "2026-12-08T23:00:00Z/2026-12-09T23:00:00Z",
+        ]
+    );
+    assert!(!found.degraded.any(), "{:?}", found.degraded);
+}
