@@ -11,6 +11,8 @@
 //!   (never by a server), bounded per series and per calendar; a source
 //!   that hit a bound is marked [`ical::Degraded`], not silently cut.
 //! - [`feed`]: a read-only iCalendar feed URL, fetched conditionally.
+//! - [`caldav`]: CalDAV accounts (iCloud, any RFC 4791 server): discovery
+//!   and the events of every calendar in the window.
 //! - [`outbound`]: the one HTTP client every request goes through, which
 //!   refuses URLs that point into private networks (SSRF).
 //!
@@ -42,6 +44,7 @@
 //! # }
 //! ```
 
+pub mod caldav;
 pub mod error;
 pub mod feed;
 pub mod ical;

@@ -1,15 +1,17 @@
 //! The calendar sync crate's tests: recurrences expanded to the instants
-//! written by hand, minimization, hostile input, and a feed served over
-//! loopback HTTP.
+//! written by hand, minimization, hostile input, a feed served over
+//! loopback HTTP, and a real CalDAV server (Radicale).
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "tests"
+    clippy::print_stderr,
+    reason = "tests fail loudly, and say why they skip"
 )]
 
+mod caldav;
 mod feed;
 mod props;
 mod recurrence;
