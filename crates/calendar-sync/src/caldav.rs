@@ -23,8 +23,12 @@ use reqwest::{Method, Url};
 
 use crate::Scope;
 use crate::error::SyncError;
-use crate::ical::{self, Expansion};
+use crate::ical::Expansion;
 use crate::outbound::{FetchError, Fetched, Outbound};
+
+/// Calendars of one account read at most; more are cut and the sync
+/// marked degraded.
+const MAX_CALENDARS: usize = 50;
 
 const DAV: &[u8] = b"DAV:";
 const CALDAV: &[u8] = b"urn:ietf:params:xml:ns:caldav";
@@ -94,15 +98,15 @@ impl CalDav {
     /// [`SyncError::Malformed`] when the server does not answer as CalDAV.
     pub async fn calendars(&self, outbound: &Outbound) -> Result<Vec<DavCalendar>, SyncError> {
         let principal = self.principal(outbound).await?;
-        let found = self
+        let (answered, found) = self
             .propfind(outbound, &principal, "0", "<c:calendar-home-set/>")
             .await?;
         let home = found
             .iter()
             .find_map(|r| r.props.home.as_deref())
-            .and_then(|href| self.same_origin(&principal, href))
+            .and_then(|href| self.same_origin(&answered, href))
             .ok_or(SyncError::Malformed("no calendar home"))?;
-        let listed = self
+        let (listed_at, listed) = self
             .propfind(
                 outbound,
                 &home,
@@ -122,7 +126,7 @@ impl CalDav {
             })
             .filter_map(|r| {
                 Some(DavCalendar {
-                    url: self.same_origin(&home, &r.href)?,
+                    url: self.same_origin(&listed_at, &r.href)?,
                     name: r.props.name,
                     ctag: r.props.ctag,
                 })
@@ -148,32 +152,14 @@ impl CalDav {
         if fresh.is_some() && fresh.as_deref() == cursor {
             return Ok(DavSync::NotModified);
         }
-        let mut expansion = Expansion::default();
-        for calendar in &calendars {
-            for text in self.events_in(outbound, calendar, scope).await? {
-                match ical::expand(&text, scope.window, scope.zone, scope.mode, scope.limits) {
-                    Ok(found) => {
-                        expansion.events.extend(found.events);
-                        expansion.degraded.series_cut = expansion
-                            .degraded
-                            .series_cut
-                            .saturating_add(found.degraded.series_cut);
-                        expansion.degraded.calendar_cut |= found.degraded.calendar_cut;
-                        expansion.degraded.unreadable = expansion
-                            .degraded
-                            .unreadable
-                            .saturating_add(found.degraded.unreadable);
-                    }
-                    Err(_not_calendar) => {
-                        expansion.degraded.unreadable =
-                            expansion.degraded.unreadable.saturating_add(1);
-                    }
-                }
-            }
+        let mut texts = Vec::new();
+        for calendar in calendars.iter().take(MAX_CALENDARS) {
+            texts.extend(self.events_in(outbound, calendar, scope).await?);
         }
-        expansion
-            .events
-            .sort_by_key(|e| (e.busy.range().start(), e.busy.range().end(), e.key));
+        let mut expansion = crate::expand_off_runtime(texts, scope).await?;
+        if calendars.len() > MAX_CALENDARS {
+            expansion.degraded.calendar_cut = true;
+        }
         Ok(DavSync::Changed {
             expansion,
             cursor: fresh,
@@ -219,11 +205,11 @@ impl CalDav {
                 .propfind(outbound, &url, "0", "<d:current-user-principal/>")
                 .await
             {
-                Ok(found) => {
+                Ok((answered, found)) => {
                     if let Some(principal) = found
                         .iter()
                         .find_map(|r| r.props.principal.as_deref())
-                        .and_then(|href| self.same_origin(&url, href))
+                        .and_then(|href| self.same_origin(&answered, href))
                     {
                         return Ok(principal);
                     }
@@ -241,14 +227,15 @@ impl CalDav {
         url: &Url,
         depth: &str,
         props: &str,
-    ) -> Result<Vec<DavResponse>, SyncError> {
+    ) -> Result<(Url, Vec<DavResponse>), SyncError> {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
              <d:propfind xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\" \
              xmlns:cs=\"http://calendarserver.org/ns/\"><d:prop>{props}</d:prop></d:propfind>"
         );
         let fetched = self.send(outbound, propfind(), url, depth, body).await?;
-        multistatus(&fetched)
+        // Hrefs are relative to where the answer came from, after redirects.
+        Ok((fetched.url.clone(), multistatus(&fetched)?))
     }
 
     async fn send(
@@ -260,7 +247,7 @@ impl CalDav {
         body: String,
     ) -> Result<Fetched, SyncError> {
         let request = outbound
-            .request(method, url.clone())?
+            .credentialed(method, url.clone())?
             .basic_auth(&self.user, Some(self.password.expose_secret()))
             .header("Depth", depth)
             .header(
@@ -279,8 +266,21 @@ impl CalDav {
     /// server (same scheme, host and port as the base URL).
     fn same_origin(&self, against: &Url, href: &str) -> Option<Url> {
         let url = against.join(href.trim()).ok()?;
-        (url.origin() == self.base.origin()).then_some(url)
+        (url.origin() == self.base.origin() || icloud_partition(&self.base, &url)).then_some(url)
     }
+}
+
+/// iCloud answers at `caldav.icloud.com` and keeps each account on a
+/// partition host, `pNN-caldav.icloud.com`, which its answers name: trusted
+/// for an account made at `https://caldav.icloud.com`, and nowhere else.
+fn icloud_partition(base: &Url, url: &Url) -> bool {
+    let https = |u: &Url| u.scheme() == "https" && u.port_or_known_default() == Some(443);
+    let partition = url.host_str().is_some_and(|host| {
+        host.strip_suffix("-caldav.icloud.com")
+            .and_then(|p| p.strip_prefix('p'))
+            .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+    });
+    https(base) && https(url) && base.host_str() == Some("caldav.icloud.com") && partition
 }
 
 fn propfind() -> Method {
@@ -359,7 +359,16 @@ fn multistatus(fetched: &Fetched) -> Result<Vec<DavResponse>, SyncError> {
     ))
 }
 
+/// Deepest element nesting read; a multistatus needs about ten.
+const MAX_DEPTH: usize = 64;
+/// Namespace declarations read at most (each name is resolved against all
+/// of them).
+const MAX_NAMESPACES: usize = 256;
+
 fn parse_multistatus(text: &str) -> Option<Vec<DavResponse>> {
+    if text.matches("xmlns").count() > MAX_NAMESPACES {
+        return None;
+    }
     let mut reader = NsReader::from_str(text);
     let mut path: Vec<(Ns, Vec<u8>)> = Vec::new();
     let mut responses = Vec::new();
@@ -372,6 +381,10 @@ fn parse_multistatus(text: &str) -> Option<Vec<DavResponse>> {
         let ns = ns_of(&resolved);
         match event {
             Event::Start(start) => {
+                if path.len() >= MAX_DEPTH {
+                    return None;
+                }
+                mark(ns, &start, parent(&path), &mut pending);
                 let local = start.local_name().as_ref().to_vec();
                 if path.is_empty() {
                     saw_root = ns == Ns::Dav && local == b"multistatus";
@@ -386,29 +399,7 @@ fn parse_multistatus(text: &str) -> Option<Vec<DavResponse>> {
                 }
                 path.push((ns, local));
             }
-            Event::Empty(empty) => {
-                let local = empty.local_name();
-                match (ns, local.as_ref(), parent(&path)) {
-                    (Ns::CalDav, b"calendar", Some((Ns::Dav, b"resourcetype"))) => {
-                        pending.is_calendar = true;
-                    }
-                    (
-                        Ns::CalDav,
-                        b"comp",
-                        Some((Ns::CalDav, b"supported-calendar-component-set")),
-                    ) => {
-                        if let Some(name) = empty
-                            .try_get_attribute("name")
-                            .ok()
-                            .flatten()
-                            .and_then(|a| a.unescape_value().ok())
-                        {
-                            pending.components.push(name.into_owned());
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            Event::Empty(empty) => mark(ns, &empty, parent(&path), &mut pending),
             Event::Text(text) => {
                 let value = text.decode().ok()?;
                 let value = quick_xml::escape::unescape(&value).ok()?.into_owned();
@@ -439,6 +430,33 @@ fn parse_multistatus(text: &str) -> Option<Vec<DavResponse>> {
         }
     }
     (saw_root && path.is_empty()).then_some(responses)
+}
+
+/// What an element says by being there (in either its empty or its
+/// start-and-end form): a calendar among the resource types, a component
+/// among the supported ones.
+fn mark(
+    ns: Ns,
+    element: &quick_xml::events::BytesStart<'_>,
+    parent: Option<(Ns, &[u8])>,
+    pending: &mut Props,
+) {
+    match (ns, element.local_name().as_ref(), parent) {
+        (Ns::CalDav, b"calendar", Some((Ns::Dav, b"resourcetype"))) => {
+            pending.is_calendar = true;
+        }
+        (Ns::CalDav, b"comp", Some((Ns::CalDav, b"supported-calendar-component-set"))) => {
+            if let Some(name) = element
+                .try_get_attribute("name")
+                .ok()
+                .flatten()
+                .and_then(|a| a.unescape_value().ok())
+            {
+                pending.components.push(name.into_owned());
+            }
+        }
+        _ => {}
+    }
 }
 
 fn parent(path: &[(Ns, Vec<u8>)]) -> Option<(Ns, &[u8])> {
@@ -529,6 +547,50 @@ END:VCALENDAR
                 .as_deref()
                 .is_some_and(|d| d.starts_with("BEGIN:VCALENDAR"))
         );
+    }
+
+    #[test]
+    fn deep_nesting_and_namespace_floods_are_refused() {
+        let deep = format!(
+            "<multistatus xmlns=\"DAV:\">{}{}</multistatus>",
+            "<a>".repeat(100),
+            "</a>".repeat(100)
+        );
+        assert!(parse_multistatus(&deep).is_none());
+        let flood = format!(
+            "<multistatus xmlns=\"DAV:\" {}></multistatus>",
+            (0..300)
+                .map(|i| format!("xmlns:n{i}=\"urn:x{i}\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert!(parse_multistatus(&flood).is_none());
+    }
+
+    #[test]
+    fn icloud_partitions_are_trusted_only_for_an_icloud_account() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        let icloud = url("https://caldav.icloud.com/");
+        assert!(icloud_partition(
+            &icloud,
+            &url("https://p42-caldav.icloud.com/123/calendars/")
+        ));
+        assert!(!icloud_partition(
+            &icloud,
+            &url("https://p42-caldav.icloud.com.evil.example/")
+        ));
+        assert!(!icloud_partition(
+            &icloud,
+            &url("https://px-caldav.icloud.com/")
+        ));
+        assert!(!icloud_partition(
+            &icloud,
+            &url("http://p42-caldav.icloud.com/")
+        ));
+        assert!(!icloud_partition(
+            &url("https://dav.example.com/"),
+            &url("https://p42-caldav.icloud.com/")
+        ));
     }
 
     #[test]

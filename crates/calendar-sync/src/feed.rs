@@ -7,7 +7,7 @@ use reqwest::{Method, Url};
 
 use crate::Scope;
 use crate::error::SyncError;
-use crate::ical::{self, Expansion};
+use crate::ical::Expansion;
 use crate::outbound::{FetchError, Outbound};
 
 /// What the feed's server said identifies its current version, kept
@@ -86,9 +86,12 @@ impl IcsFeed {
     /// [`SyncError::Fetch`] with [`FetchError::Refused`] when it is not a
     /// URL.
     pub fn new(url: &str) -> Result<Self, SyncError> {
-        let url = match url.trim().strip_prefix("webcal://") {
-            Some(rest) => format!("https://{rest}"),
-            None => url.trim().to_owned(),
+        let url = url.trim();
+        let url = match url.get(..9) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("webcal://") => {
+                format!("https://{}", url.get(9..).unwrap_or_default())
+            }
+            _ => url.to_owned(),
         };
         let url = Url::parse(&url).map_err(|_bad| FetchError::Refused("not a URL"))?;
         Ok(Self { url })
@@ -128,10 +131,9 @@ impl IcsFeed {
             304 if validators.is_some() => return Ok(FeedSync::NotModified),
             status => return Err(SyncError::from_status(status, fetched.retry_after())),
         }
-        let text = std::str::from_utf8(&fetched.body)
+        let text = String::from_utf8(fetched.body.clone())
             .map_err(|_bad| SyncError::Malformed("the feed is not UTF-8 text"))?;
-        let expansion = ical::expand(text, scope.window, scope.zone, scope.mode, scope.limits)
-            .map_err(|_none| SyncError::Malformed("the feed holds no calendar"))?;
+        let expansion = crate::expand_off_runtime(vec![text], scope).await?;
         Ok(FeedSync::Changed {
             expansion,
             validators: Validators {

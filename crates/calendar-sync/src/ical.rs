@@ -8,6 +8,13 @@
 //! UTC start of a recurring event would be read in the default zone, and a
 //! UTC `UNTIL` would be compared with local times as if they were UTC.
 //!
+//! Every cost is bounded whatever the input ([`Limits`]): occurrences per
+//! series and per source, series per source, zones per calendar, dates per
+//! event, and a deadline; a rule whose one period would generate more than
+//! [`MAX_PER_PERIOD`] occurrences (or any per-second or per-minute rule) is
+//! not expanded, since the rule engine builds a whole period before any cap
+//! sees it. Whatever was cut is reported in [`Degraded`].
+//!
 //! What comes out is [`Imported`]: the start, the end, whether it is an
 //! all-day event and (only in [`SyncMode::WithSubject`]) the summary, as
 //! the domain's [`ImportedBusy`], with an opaque key. Descriptions,
@@ -16,7 +23,8 @@
 //! Floating times and all-day dates are read in the staff member's zone;
 //! transparent and cancelled events block nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::{Duration, Instant};
 
 use bookwarden_crypto::digest::Sha256;
 use bookwarden_domain::calendar::{ImportedBusy, SyncMode};
@@ -25,23 +33,32 @@ use bookwarden_domain::time::{TimeRange, TimeZone};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarParameter,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarFrequency, ICalendarParameter,
     ICalendarParameterName, ICalendarProperty, ICalendarStatus, ICalendarTransparency,
     ICalendarValue,
 };
 use calcard::{Entry, Parser};
 use chrono::{DateTime, Datelike as _, TimeZone as _, Timelike as _, Utc};
 
-/// How much one calendar may expand to before it is cut and marked
-/// degraded.
+/// How much one source may expand to before it is cut and marked
+/// degraded. Every bound holds whatever the input: a hostile calendar costs
+/// at most these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Occurrences one series may produce, counted from its first
-    /// (`calcard` walks a rule from its start, so a long-running daily
-    /// series spends part of this before the window).
+    /// Occurrences one series may produce, counted from its first.
     pub per_series: usize,
-    /// Occurrences the whole calendar may produce.
+    /// Occurrences the whole source may produce.
     pub per_calendar: usize,
+    /// Series (events with their overrides) one source may hold.
+    pub max_series: usize,
+    /// Time zones one calendar may define; further ones are ignored.
+    pub max_zones: usize,
+    /// RDATE and EXDATE values one event may list; further ones are
+    /// ignored and the series counted as cut.
+    pub max_dates_per_event: usize,
+    /// Wall-clock time one source may take to expand; past it the rest
+    /// is cut.
+    pub deadline: Duration,
 }
 
 impl Default for Limits {
@@ -49,9 +66,19 @@ impl Default for Limits {
         Self {
             per_series: 20_000,
             per_calendar: 200_000,
+            max_series: 20_000,
+            max_zones: 100,
+            max_dates_per_event: 1_000,
+            deadline: Duration::from_secs(5),
         }
     }
 }
+
+/// The most occurrences one period of a rule may generate at once: the
+/// rule engine collects a whole period (a year, for a yearly rule) before
+/// the per-series cap sees any of it, so a rule whose BY lists multiply to
+/// more is not expanded.
+pub const MAX_PER_PERIOD: usize = 10_000;
 
 /// An opaque, stable key of one occurrence of one event: a digest of the
 /// source's event id and the occurrence's original start, so incremental
@@ -139,55 +166,140 @@ pub fn expand(
     mode: SyncMode,
     limits: Limits,
 ) -> Result<Expansion, NotICalendar> {
-    let staff_zone: Tz = zone.name().parse().unwrap_or(Tz::UTC);
-    let mut parser = Parser::new(text);
-    let mut found = false;
-    let mut out = Expansion::default();
-    let mut budget = limits.per_calendar;
-    loop {
-        match parser.entry() {
-            Entry::ICalendar(calendar) => {
-                found = true;
-                for series in by_series(&calendar) {
-                    expand_series(
-                        series,
-                        window,
-                        staff_zone,
-                        mode,
-                        limits,
-                        &mut budget,
-                        &mut out,
-                    );
-                }
-            }
-            Entry::Eof => break,
-            Entry::VCard(_) => {}
-            // The line's text is dropped unread: it may be a description.
-            _ => out.degraded.unreadable = out.degraded.unreadable.saturating_add(1),
+    let mut expander = Expander::new(window, zone, mode, limits);
+    expander.add(text)?;
+    Ok(expander.finish())
+}
+
+/// Expands several calendar texts of one source (a CalDAV account's
+/// objects) under one set of [`Limits`]: one budget, one series count, one
+/// deadline for all of them.
+pub struct Expander {
+    window: TimeRange,
+    staff_zone: Tz,
+    mode: SyncMode,
+    limits: Limits,
+    budget: usize,
+    series: usize,
+    started: Instant,
+    out: Expansion,
+}
+
+impl std::fmt::Debug for Expander {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expander")
+            .field("budget", &self.budget)
+            .field("series", &self.series)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Expander {
+    /// An expander over `window`, reading floating times in `zone`.
+    pub fn new(window: TimeRange, zone: &TimeZone, mode: SyncMode, limits: Limits) -> Self {
+        Self {
+            window,
+            staff_zone: zone.name().parse().unwrap_or(Tz::UTC),
+            mode,
+            limits,
+            budget: limits.per_calendar,
+            series: 0,
+            started: Instant::now(),
+            out: Expansion::default(),
         }
     }
-    if !found {
-        return Err(NotICalendar);
+
+    /// Adds the events of one calendar text.
+    ///
+    /// # Errors
+    /// [`NotICalendar`] when the text holds no calendar (nothing added).
+    pub fn add(&mut self, text: &str) -> Result<(), NotICalendar> {
+        let mut parser = Parser::new(text);
+        let mut found = false;
+        loop {
+            match parser.entry() {
+                Entry::ICalendar(calendar) => {
+                    found = true;
+                    self.add_calendar(&calendar);
+                }
+                Entry::Eof => break,
+                Entry::VCard(_) => {}
+                // The line's text is dropped unread: it may be a description.
+                _ => self.out.degraded.unreadable = self.out.degraded.unreadable.saturating_add(1),
+            }
+        }
+        if found { Ok(()) } else { Err(NotICalendar) }
     }
-    out.degraded.calendar_cut = budget == 0;
-    out.events
-        .sort_by_key(|e| (e.busy.range().start(), e.busy.range().end(), e.key));
-    out.events.dedup_by_key(|e| e.key);
-    Ok(out)
+
+    /// The busy time found, by start, each occurrence once.
+    pub fn finish(mut self) -> Expansion {
+        self.out
+            .events
+            .sort_by_key(|e| (e.busy.range().start(), e.busy.range().end(), e.key));
+        self.out.events.dedup_by_key(|e| e.key);
+        self.out
+    }
+
+    /// Whether the source has used up what it may: then the rest is cut.
+    fn exhausted(&mut self) -> bool {
+        let spent = self.budget == 0
+            || self.series >= self.limits.max_series
+            || self.started.elapsed() > self.limits.deadline;
+        if spent {
+            self.out.degraded.calendar_cut = true;
+        }
+        spent
+    }
+
+    fn add_calendar(&mut self, calendar: &ICalendar) {
+        let (zones, groups) = by_series(calendar, self.limits.max_zones);
+        if zones.skipped > 0 {
+            self.out.degraded.unreadable =
+                self.out.degraded.unreadable.saturating_add(zones.skipped);
+        }
+        for (id, members) in groups {
+            if self.exhausted() {
+                return;
+            }
+            self.series = self.series.saturating_add(1);
+            let series = Series {
+                calendar: series_calendar(calendar, &zones, &members),
+                id,
+            };
+            self.expand_series(series);
+        }
+    }
 }
 
-/// One event series: its id, and a calendar of the time zones and that
-/// id's components (a master and its overrides), expanded alone so that
-/// one series' overrides never replace another's occurrences and each has
-/// its own cap.
-struct Series {
-    id: String,
-    calendar: ICalendar,
+/// A calendar's time zones, by TZID, at most the cap; and how many were
+/// left out.
+struct Zones<'c> {
+    by_id: Vec<(&'c str, &'c ICalendarComponent)>,
+    skipped: usize,
 }
 
-fn by_series(calendar: &ICalendar) -> Vec<Series> {
-    let zones: Vec<ICalendarComponent> = calendar.timezones().cloned().collect();
-    let mut groups: BTreeMap<String, Vec<ICalendarComponent>> = BTreeMap::new();
+/// The calendar's zones and its events grouped by UID (component indexes,
+/// nothing copied yet).
+fn by_series(calendar: &ICalendar, max_zones: usize) -> (Zones<'_>, BTreeMap<String, Vec<usize>>) {
+    let mut zones = Zones {
+        by_id: Vec::new(),
+        skipped: 0,
+    };
+    for zone in calendar.timezones() {
+        let Some(id) = zone
+            .property(&ICalendarProperty::Tzid)
+            .and_then(|e| e.values.first())
+            .and_then(ICalendarValue::as_text)
+        else {
+            continue;
+        };
+        if zones.by_id.len() < max_zones {
+            zones.by_id.push((id, zone));
+        } else {
+            zones.skipped = zones.skipped.saturating_add(1);
+        }
+    }
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (index, component) in calendar.components.iter().enumerate() {
         if component.component_type != ICalendarComponentType::VEvent {
             continue;
@@ -196,80 +308,93 @@ fn by_series(calendar: &ICalendar) -> Vec<Series> {
         let id = component
             .uid()
             .map_or_else(|| format!("\u{0}component-{index}"), str::to_owned);
-        groups.entry(id).or_default().push(component.clone());
+        groups.entry(id).or_default().push(index);
     }
-    groups
-        .into_iter()
-        .map(|(id, events)| {
-            let mut components = Vec::with_capacity(zones.len().saturating_add(events.len()));
-            components.extend(zones.iter().cloned());
-            components.extend(events);
-            Series {
-                id,
-                calendar: ICalendar { components },
-            }
-        })
-        .collect()
+    (zones, groups)
 }
 
-fn expand_series(
-    mut series: Series,
-    window: TimeRange,
-    staff_zone: Tz,
-    mode: SyncMode,
-    limits: Limits,
-    budget: &mut usize,
-    out: &mut Expansion,
-) {
-    if *budget == 0 {
-        return;
-    }
-    correct(&mut series.calendar, staff_zone, window.end());
-    let calendar = &series.calendar;
-    let limit = limits.per_series.min(*budget);
-    let expanded = calendar.expand_dates(staff_zone, limit);
-    out.degraded.unreadable = out
-        .degraded
-        .unreadable
-        .saturating_add(expanded.errors.len());
-    if spent_by_rules(calendar, &expanded.events) >= limit {
-        out.degraded.series_cut = out.degraded.series_cut.saturating_add(1);
-    }
-    *budget = budget.saturating_sub(expanded.events.len().max(1));
-    let resolver = calendar.build_tz_resolver().with_default(staff_zone);
-    for event in expanded.events {
-        let Some(component) = calendar.components.get(usize_of(event.comp_id)) else {
-            continue;
-        };
-        if !blocks_time(component) {
-            continue;
+/// A calendar of one series' components and the zones they name, built
+/// just before it is expanded and dropped after.
+fn series_calendar(calendar: &ICalendar, zones: &Zones<'_>, members: &[usize]) -> ICalendar {
+    let events: Vec<&ICalendarComponent> = members
+        .iter()
+        .filter_map(|&i| calendar.components.get(i))
+        .collect();
+    let named: BTreeSet<&str> = events
+        .iter()
+        .flat_map(|c| c.entries.iter().filter_map(|e| e.tz_id()))
+        .collect();
+    let mut components: Vec<ICalendarComponent> = zones
+        .by_id
+        .iter()
+        .filter(|(id, _)| named.contains(id))
+        .map(|(_, zone)| (*zone).clone())
+        .collect();
+    components.extend(events.into_iter().cloned());
+    ICalendar { components }
+}
+
+/// One event series: its id, and a calendar of the zones it names and its
+/// components (a master and its overrides), expanded alone so that one
+/// series' overrides never replace another's occurrences and each has its
+/// own cap.
+struct Series {
+    id: String,
+    calendar: ICalendar,
+}
+
+impl Expander {
+    fn expand_series(&mut self, mut series: Series) {
+        let (window, staff_zone, mode, limits) =
+            (self.window, self.staff_zone, self.mode, self.limits);
+        let out = &mut self.out;
+        let cut = correct(&mut series.calendar, staff_zone, window.end(), limits);
+        let calendar = &series.calendar;
+        let limit = limits.per_series.min(self.budget);
+        let expanded = calendar.expand_dates(staff_zone, limit);
+        out.degraded.unreadable = out
+            .degraded
+            .unreadable
+            .saturating_add(expanded.errors.len());
+        if cut || spent_by_rules(calendar, &expanded.events) >= limit {
+            out.degraded.series_cut = out.degraded.series_cut.saturating_add(1);
         }
-        let all_day = is_all_day(component);
-        let Some(range) = occurrence_range(&event) else {
-            continue;
-        };
-        if !range.overlaps(&window) {
-            continue;
+        self.budget = self.budget.saturating_sub(expanded.events.len().max(1));
+        let resolver = calendar.build_tz_resolver().with_default(staff_zone);
+        for event in expanded.events {
+            let Some(component) = calendar.components.get(usize_of(event.comp_id)) else {
+                continue;
+            };
+            if !blocks_time(component) {
+                continue;
+            }
+            let all_day = is_all_day(component);
+            let Some(range) = occurrence_range(&event) else {
+                continue;
+            };
+            if !range.overlaps(&window) {
+                continue;
+            }
+            // An override is keyed by the occurrence it replaces.
+            let original = component
+                .property(&ICalendarProperty::RecurrenceId)
+                .and_then(|entry| {
+                    let ICalendarValue::PartialDateTime(at) = entry.values.first()? else {
+                        return None;
+                    };
+                    let zone = resolver.resolve_or_default(entry.tz_id());
+                    at.to_date_time_with_tz(zone).and_then(|t| timestamp(&t))
+                })
+                .unwrap_or(range.start());
+            let subject = match mode {
+                SyncMode::WithSubject => summary(component),
+                SyncMode::BusyOnly => None,
+            };
+            out.events.push(Imported {
+                key: EventKey::new(&series.id, original),
+                busy: ImportedBusy::new(subject, range, all_day, mode),
+            });
         }
-        // An override is keyed by the occurrence it replaces.
-        let original = component
-            .property(&ICalendarProperty::RecurrenceId)
-            .and_then(|entry| {
-                let ICalendarValue::PartialDateTime(at) = entry.values.first()? else {
-                    return None;
-                };
-                let zone = resolver.resolve_or_default(entry.tz_id());
-                at.to_date_time_with_tz(zone).and_then(|t| timestamp(&t))
-            })
-            .unwrap_or(range.start());
-        let subject = match mode {
-            SyncMode::WithSubject => summary(component),
-            SyncMode::BusyOnly => None,
-        };
-        out.events.push(Imported {
-            key: EventKey::new(&series.id, original),
-            busy: ImportedBusy::new(subject, range, all_day, mode),
-        });
     }
 }
 
@@ -282,11 +407,11 @@ type Expanded = calcard::icalendar::dates::CalendarEvent<
 /// of a rule, including occurrences an EXDATE removed or an override
 /// replaced, and says nothing when it stops at the cap.
 fn spent_by_rules(calendar: &ICalendar, events: &[Expanded]) -> usize {
-    let mut masters = Vec::new();
+    let mut masters = HashSet::new();
     let mut skipped = 0usize;
     for (index, component) in calendar.components.iter().enumerate() {
         if component.has_property(&ICalendarProperty::Rrule) {
-            masters.push(u32::try_from(index).unwrap_or(u32::MAX));
+            masters.insert(u32::try_from(index).unwrap_or(u32::MAX));
         }
         if component.is_recurrence_override() {
             skipped = skipped.saturating_add(1);
@@ -387,8 +512,17 @@ fn timestamp<Z: chrono::TimeZone>(at: &DateTime<Z>) -> Option<Timestamp> {
 /// series' own copy, and each rule ended at the window's end: `calcard`
 /// walks a rule from its first occurrence and has no window, so an
 /// open-ended weekly meeting would otherwise run to the cap every time.
-fn correct(calendar: &mut ICalendar, staff_zone: Tz, window_end: Timestamp) {
+/// Returns whether anything was cut: a rule too dense to expand safely
+/// (dropped, so only the series' first occurrence stands) or dates past
+/// [`Limits::max_dates_per_event`].
+fn correct(
+    calendar: &mut ICalendar,
+    staff_zone: Tz,
+    window_end: Timestamp,
+    limits: Limits,
+) -> bool {
     let zones = calendar.build_owned_tz_resolver().with_default(staff_zone);
+    let mut cut = false;
     for component in &mut calendar.components {
         if component.component_type != ICalendarComponentType::VEvent {
             continue;
@@ -397,6 +531,7 @@ fn correct(calendar: &mut ICalendar, staff_zone: Tz, window_end: Timestamp) {
         component
             .entries
             .retain(|e| e.name != ICalendarProperty::Sequence);
+        cut |= bound_rules_and_dates(component, limits.max_dates_per_event);
         let recurring = component.has_property(&ICalendarProperty::Rrule);
         let mut start = None;
         for entry in &mut component.entries {
@@ -446,6 +581,72 @@ fn correct(calendar: &mut ICalendar, staff_zone: Tz, window_end: Timestamp) {
             }
         }
     }
+    cut
+}
+
+/// Drops rules whose one period would generate more than
+/// [`MAX_PER_PERIOD`] occurrences (and every per-second or per-minute rule:
+/// busy time never needs them), with their BY lists deduplicated first;
+/// keeps at most `max_dates` RDATE and EXDATE values. Whether anything was
+/// dropped.
+fn bound_rules_and_dates(component: &mut ICalendarComponent, max_dates: usize) -> bool {
+    let mut cut = false;
+    for entry in &mut component.entries {
+        if let Some(ICalendarValue::RecurrenceRule(rule)) = entry.values.first_mut() {
+            dedup(&mut rule.bysecond);
+            dedup(&mut rule.byminute);
+            dedup(&mut rule.byhour);
+            dedup(&mut rule.bymonthday);
+            dedup(&mut rule.byyearday);
+            dedup(&mut rule.byweekno);
+            dedup(&mut rule.bysetpos);
+        }
+    }
+    let before = component.entries.len();
+    component
+        .entries
+        .retain(|entry| match entry.values.first() {
+            Some(ICalendarValue::RecurrenceRule(rule))
+                if entry.name == ICalendarProperty::Rrule =>
+            {
+                rule_is_bounded(rule)
+            }
+            _ => true,
+        });
+    cut |= component.entries.len() != before;
+    let mut dates = 0usize;
+    for entry in &mut component.entries {
+        if entry.name != ICalendarProperty::Rdate && entry.name != ICalendarProperty::Exdate {
+            continue;
+        }
+        let room = max_dates.saturating_sub(dates);
+        if entry.values.len() > room {
+            entry.values.truncate(room);
+            cut = true;
+        }
+        dates = dates.saturating_add(entry.values.len());
+    }
+    cut
+}
+
+fn dedup<T: Ord>(list: &mut Vec<T>) {
+    list.sort_unstable();
+    list.dedup();
+}
+
+fn rule_is_bounded(rule: &calcard::icalendar::ICalendarRecurrenceRule) -> bool {
+    let days = match rule.freq {
+        ICalendarFrequency::Secondly | ICalendarFrequency::Minutely => return false,
+        ICalendarFrequency::Yearly => 366,
+        ICalendarFrequency::Monthly => 31,
+        ICalendarFrequency::Weekly => 7,
+        ICalendarFrequency::Daily | ICalendarFrequency::Hourly => 1,
+    };
+    let count = |n: usize| n.max(1);
+    let per_day = count(rule.byhour.len())
+        .saturating_mul(count(rule.byminute.len()))
+        .saturating_mul(count(rule.bysecond.len()));
+    per_day.saturating_mul(days) <= MAX_PER_PERIOD && rule.bysetpos.len() <= 366
 }
 
 /// The last start a series may have for its occurrences to begin before

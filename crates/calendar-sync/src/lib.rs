@@ -56,6 +56,36 @@ use bookwarden_domain::time::{TimeRange, TimeZone};
 pub use bookwarden_domain::calendar::ImportedBusy;
 pub use error::SyncError;
 
+/// Expands calendar texts on a blocking thread, off the async runtime:
+/// expansion is CPU work bounded by [`ical::Limits`], up to its deadline.
+/// `None` for a text that holds no calendar; counted as unreadable.
+///
+/// # Errors
+/// [`SyncError::Malformed`] when no text holds a calendar.
+pub(crate) async fn expand_off_runtime(
+    texts: Vec<String>,
+    scope: &Scope<'_>,
+) -> Result<ical::Expansion, SyncError> {
+    let (window, zone, mode, limits) = (scope.window, scope.zone.clone(), scope.mode, scope.limits);
+    let expanded = tokio::task::spawn_blocking(move || {
+        let mut expander = ical::Expander::new(window, &zone, mode, limits);
+        let mut any = texts.is_empty();
+        let mut unreadable = 0usize;
+        for text in &texts {
+            match expander.add(text) {
+                Ok(()) => any = true,
+                Err(ical::NotICalendar) => unreadable = unreadable.saturating_add(1),
+            }
+        }
+        let mut expansion = expander.finish();
+        expansion.degraded.unreadable = expansion.degraded.unreadable.saturating_add(unreadable);
+        any.then_some(expansion)
+    })
+    .await
+    .map_err(|_panicked| SyncError::Malformed("the calendar could not be expanded"))?;
+    expanded.ok_or(SyncError::Malformed("the answer holds no calendar"))
+}
+
 /// What one sync asks for: the window to import, the staff member's zone
 /// (for floating times and all-day dates), how much to keep, and the
 /// expansion bounds.

@@ -115,7 +115,8 @@ impl Fetched {
     pub fn retry_after(&self) -> Option<Duration> {
         self.header("retry-after")
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs)
+            // A day at most, whatever the provider says.
+            .map(|seconds| Duration::from_secs(seconds.min(86_400)))
     }
 }
 
@@ -123,6 +124,11 @@ impl Fetched {
 #[derive(Clone)]
 pub struct Outbound {
     client: reqwest::Client,
+    /// For requests that carry credentials: redirects only within the
+    /// origin of the first request (reqwest drops `Authorization` only when
+    /// the next hop's host differs from the last hop's, so A -> B -> B
+    /// would hand it to B again).
+    credentialed: reqwest::Client,
     allow_loopback: bool,
     max_bytes: usize,
 }
@@ -175,34 +181,10 @@ impl Outbound {
     /// [`FetchError::Transport`] when an extra root certificate does not
     /// parse or the TLS stack cannot be set up.
     pub fn new(config: &OutboundConfig) -> Result<Self, FetchError> {
-        let allow_loopback = config.allow_loopback;
-        let max_redirects = config.max_redirects;
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > max_redirects {
-                return attempt.error(TooManyRedirects);
-            }
-            match url_allowed(attempt.url(), allow_loopback) {
-                Ok(()) => attempt.follow(),
-                Err(reason) => attempt.error(RefusedRedirect(reason)),
-            }
-        });
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .no_proxy()
-            .redirect(redirects)
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .https_only(!allow_loopback)
-            .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
-            .user_agent(concat!("Bookwarden/", env!("CARGO_PKG_VERSION")));
-        for pem in &config.extra_roots_pem {
-            let root = reqwest::Certificate::from_pem(pem).map_err(|_bad| FetchError::Transport)?;
-            builder = builder.add_root_certificate(root);
-        }
-        let client = builder.build().map_err(|_tls| FetchError::Transport)?;
         Ok(Self {
-            client,
-            allow_loopback,
+            client: client(config, false)?,
+            credentialed: client(config, true)?,
+            allow_loopback: config.allow_loopback,
             max_bytes: config.max_bytes,
         })
     }
@@ -216,6 +198,16 @@ impl Outbound {
     pub fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, FetchError> {
         url_allowed(&url, self.allow_loopback).map_err(FetchError::Refused)?;
         Ok(self.client.request(method, url))
+    }
+
+    /// [`Outbound::request`] for a request that carries credentials: it
+    /// follows redirects only within the origin it starts at.
+    ///
+    /// # Errors
+    /// [`FetchError::Refused`].
+    pub fn credentialed(&self, method: Method, url: Url) -> Result<RequestBuilder, FetchError> {
+        url_allowed(&url, self.allow_loopback).map_err(FetchError::Refused)?;
+        Ok(self.credentialed.request(method, url))
     }
 
     /// Sends `request` and reads its body, at most the configured bytes.
@@ -247,6 +239,48 @@ impl Outbound {
             url,
         })
     }
+}
+
+/// A client under `config`; `same_origin` keeps redirects within the
+/// first request's origin.
+fn client(config: &OutboundConfig, same_origin: bool) -> Result<reqwest::Client, FetchError> {
+    let allow_loopback = config.allow_loopback;
+    let max_redirects = config.max_redirects;
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > max_redirects {
+            return attempt.error(TooManyRedirects);
+        }
+        if same_origin
+            && attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() != attempt.url().origin())
+        {
+            return attempt.error(RefusedRedirect(
+                "a redirect to another server is not followed with credentials",
+            ));
+        }
+        match url_allowed(attempt.url(), allow_loopback) {
+            Ok(()) => attempt.follow(),
+            Err(reason) => attempt.error(RefusedRedirect(reason)),
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .no_proxy()
+        // A feed's URL is a secret: never sent on as a Referer.
+        .referer(false)
+        .redirect(redirects)
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+        .https_only(!allow_loopback)
+        .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
+        .user_agent(concat!("Bookwarden/", env!("CARGO_PKG_VERSION")));
+    for pem in &config.extra_roots_pem {
+        let root = reqwest::Certificate::from_pem(pem).map_err(|_bad| FetchError::Transport)?;
+        builder = builder.add_root_certificate(root);
+    }
+    builder.build().map_err(|_tls| FetchError::Transport)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -375,7 +409,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // 64:ff9b::/96 and 64:ff9b:1::/48: NAT64, which reaches the embedded
     // IPv4 address.
     if s0 == 0x64 && s1 == 0xff9b {
-        return is_public_v4(embedded(s6, s7));
+        // The well-known /96 only; the local-use 64:ff9b:1::/48 may embed
+        // the IPv4 address elsewhere, so it is refused.
+        return s2 == 0 && s3 == 0 && s4 == 0 && s5 == 0 && is_public_v4(embedded(s6, s7));
     }
     // 2002::/16: 6to4, which reaches the IPv4 address in bits 16-47.
     if s0 == 0x2002 {
@@ -446,6 +482,7 @@ mod tests {
             "ff02::1",
             "2001:db8::1",
             "2001:0:4136:e378::1",
+            "64:ff9b:1:a9fe:0:0:8.8.8.8",
             "100::1",
         ] {
             assert!(!is_public(ip(text)), "{text} passed as public");
