@@ -19,6 +19,7 @@ use bookwarden_crypto::digest::Sha256;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
+use reqwest::header::HeaderName;
 use reqwest::{Method, Url};
 
 use crate::Scope;
@@ -248,8 +249,8 @@ impl CalDav {
     ) -> Result<Fetched, SyncError> {
         let request = outbound
             .credentialed(method, url.clone())?
-            .basic_auth(&self.user, Some(self.password.expose_secret()))
-            .header("Depth", depth)
+            .basic_auth(&self.user, self.password.expose_secret())
+            .header(HeaderName::from_static("depth"), depth)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/xml; charset=utf-8",

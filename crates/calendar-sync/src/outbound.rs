@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, Url};
 
 /// How the outbound client behaves.
@@ -120,6 +121,38 @@ impl Fetched {
     }
 }
 
+/// A request made by [`Outbound::request`] or [`Outbound::credentialed`]
+/// after its URL passed the guard. Only headers and a body can be added:
+/// [`Outbound::fetch`] takes nothing else, so no request from another
+/// client, or to another URL, can slip past the checks.
+#[derive(Debug)]
+pub struct Guarded(RequestBuilder);
+
+impl Guarded {
+    /// Adds a header. A value that is not a valid header value is left out
+    /// (the values sent are protocol constants, or validators the server
+    /// itself sent as header values).
+    #[must_use]
+    pub fn header(self, name: HeaderName, value: &str) -> Self {
+        match HeaderValue::from_str(value) {
+            Ok(value) => Self(self.0.header(name, value)),
+            Err(_invalid) => self,
+        }
+    }
+
+    /// Adds HTTP Basic credentials.
+    #[must_use]
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        Self(self.0.basic_auth(user, Some(password)))
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn body(self, body: String) -> Self {
+        Self(self.0.body(body))
+    }
+}
+
 /// The guarded client. Cheap to clone; keeps its connections pooled.
 #[derive(Clone)]
 pub struct Outbound {
@@ -195,9 +228,9 @@ impl Outbound {
     ///
     /// # Errors
     /// [`FetchError::Refused`].
-    pub fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, FetchError> {
+    pub fn request(&self, method: Method, url: Url) -> Result<Guarded, FetchError> {
         url_allowed(&url, self.allow_loopback).map_err(FetchError::Refused)?;
-        Ok(self.client.request(method, url))
+        Ok(Guarded(self.client.request(method, url)))
     }
 
     /// [`Outbound::request`] for a request that carries credentials: it
@@ -205,17 +238,17 @@ impl Outbound {
     ///
     /// # Errors
     /// [`FetchError::Refused`].
-    pub fn credentialed(&self, method: Method, url: Url) -> Result<RequestBuilder, FetchError> {
+    pub fn credentialed(&self, method: Method, url: Url) -> Result<Guarded, FetchError> {
         url_allowed(&url, self.allow_loopback).map_err(FetchError::Refused)?;
-        Ok(self.credentialed.request(method, url))
+        Ok(Guarded(self.credentialed.request(method, url)))
     }
 
     /// Sends `request` and reads its body, at most the configured bytes.
     ///
     /// # Errors
     /// [`FetchError`] for every way it can fail; never the body.
-    pub async fn fetch(&self, request: RequestBuilder) -> Result<Fetched, FetchError> {
-        let mut response = request.send().await.map_err(classify)?;
+    pub async fn fetch(&self, request: Guarded) -> Result<Fetched, FetchError> {
+        let mut response = request.0.send().await.map_err(classify)?;
         if response
             .content_length()
             .is_some_and(|n| n > u64::try_from(self.max_bytes).unwrap_or(u64::MAX))
@@ -429,6 +462,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s0 == 0x2001 && s1 == 0x0db8)
         // 2001::/32: Teredo, which tunnels to IPv4 addresses we cannot see.
         || (s0 == 0x2001 && s1 == 0)
+        // 2001:2::/48: benchmarking; 3fff::/20: documentation (RFC 9637).
+        || (s0 == 0x2001 && s1 == 0x0002 && s2 == 0)
+        || (s0 & 0xfff0) == 0x3ff0
         // 100::/64: discard-only.
         || (s0 == 0x0100 && s1 == 0 && s2 == 0 && s3 == 0)
         // Anything outside 2000::/3 is not global unicast today.
@@ -484,6 +520,8 @@ mod tests {
             "2001:0:4136:e378::1",
             "64:ff9b:1:a9fe:0:0:8.8.8.8",
             "100::1",
+            "2001:2::1",
+            "3fff:1::1",
         ] {
             assert!(!is_public(ip(text)), "{text} passed as public");
         }
