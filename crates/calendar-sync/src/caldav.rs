@@ -185,7 +185,7 @@ impl CalDav {
             ical_utc(scope.window.end()),
         );
         let fetched = self
-            .send(outbound, report(), &calendar.url, "1", body)
+            .send(outbound, dav_method("REPORT")?, &calendar.url, "1", body)
             .await?;
         Ok(multistatus(&fetched)?
             .into_iter()
@@ -234,7 +234,9 @@ impl CalDav {
              <d:propfind xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\" \
              xmlns:cs=\"http://calendarserver.org/ns/\"><d:prop>{props}</d:prop></d:propfind>"
         );
-        let fetched = self.send(outbound, propfind(), url, depth, body).await?;
+        let fetched = self
+            .send(outbound, dav_method("PROPFIND")?, url, depth, body)
+            .await?;
         // Hrefs are relative to where the answer came from, after redirects.
         Ok((fetched.url.clone(), multistatus(&fetched)?))
     }
@@ -284,12 +286,9 @@ fn icloud_partition(base: &Url, url: &Url) -> bool {
     https(base) && https(url) && base.host_str() == Some("caldav.icloud.com") && partition
 }
 
-fn propfind() -> Method {
-    Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
-}
-
-fn report() -> Method {
-    Method::from_bytes(b"REPORT").unwrap_or(Method::GET)
+/// A WebDAV method by name (never falling back to another method).
+fn dav_method(name: &'static str) -> Result<Method, SyncError> {
+    Method::from_bytes(name.as_bytes()).map_err(|_invalid| SyncError::Fetch(FetchError::Transport))
 }
 
 /// An instant as an iCalendar UTC date-time (`20261207T000000Z`).

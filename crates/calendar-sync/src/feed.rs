@@ -131,15 +131,16 @@ impl IcsFeed {
             304 if validators.is_some() => return Ok(FeedSync::NotModified),
             status => return Err(SyncError::from_status(status, fetched.retry_after())),
         }
-        let text = String::from_utf8(fetched.body.clone())
+        let validators = Validators {
+            etag: fetched.header(ETAG.as_str()).map(str::to_owned),
+            last_modified: fetched.header(LAST_MODIFIED.as_str()).map(str::to_owned),
+        };
+        let text = String::from_utf8(fetched.body)
             .map_err(|_bad| SyncError::Malformed("the feed is not UTF-8 text"))?;
         let expansion = crate::expand_off_runtime(vec![text], scope).await?;
         Ok(FeedSync::Changed {
             expansion,
-            validators: Validators {
-                etag: fetched.header(ETAG.as_str()).map(str::to_owned),
-                last_modified: fetched.header(LAST_MODIFIED.as_str()).map(str::to_owned),
-            },
+            validators,
         })
     }
 }

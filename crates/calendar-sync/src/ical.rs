@@ -656,25 +656,8 @@ fn rule_is_bounded(rule: &calcard::icalendar::ICalendarRecurrenceRule) -> bool {
 fn last_start(start: &PartialDateTime, zone: Tz, window_end: Timestamp) -> Option<PartialDateTime> {
     let end = DateTime::<Utc>::from_timestamp(window_end.as_second(), 0)?;
     let local = zone.from_utc_datetime(&end.naive_utc()).naive_local();
-    let last = if start.has_time() {
-        PartialDateTime {
-            year: u16::try_from(local.year()).ok(),
-            month: u8::try_from(local.month()).ok(),
-            day: u8::try_from(local.day()).ok(),
-            hour: u8::try_from(local.hour()).ok(),
-            minute: u8::try_from(local.minute()).ok(),
-            second: u8::try_from(local.second()).ok(),
-            ..PartialDateTime::default()
-        }
-    } else {
-        // The day the window ends on, inclusive.
-        PartialDateTime {
-            year: u16::try_from(local.year()).ok(),
-            month: u8::try_from(local.month()).ok(),
-            day: u8::try_from(local.day()).ok(),
-            ..PartialDateTime::default()
-        }
-    };
+    // For an all-day series, the day the window ends on, inclusive.
+    let last = wall_clock(local, start.has_time());
     match (naive(start), naive(&last)) {
         (Some(first), Some(last_local)) if first <= last_local => Some(last),
         (Some(_), Some(_)) => Some(PartialDateTime {
@@ -684,6 +667,21 @@ fn last_start(start: &PartialDateTime, zone: Tz, window_end: Timestamp) -> Optio
             ..start.clone()
         }),
         _ => None,
+    }
+}
+
+/// A wall-clock reading as a value without zone: a date-time, or a date
+/// when `with_time` is false.
+fn wall_clock(local: chrono::NaiveDateTime, with_time: bool) -> PartialDateTime {
+    let time = |part: u32| with_time.then(|| u8::try_from(part).ok()).flatten();
+    PartialDateTime {
+        year: u16::try_from(local.year()).ok(),
+        month: u8::try_from(local.month()).ok(),
+        day: u8::try_from(local.day()).ok(),
+        hour: time(local.hour()),
+        minute: time(local.minute()),
+        second: time(local.second()),
+        ..PartialDateTime::default()
     }
 }
 
@@ -700,13 +698,5 @@ fn local_until(until: &PartialDateTime, zone: Tz) -> Option<PartialDateTime> {
         .date_time
         .checked_sub_signed(chrono::TimeDelta::seconds(offset))?;
     let local = zone.from_utc_datetime(&instant).naive_local();
-    Some(PartialDateTime {
-        year: u16::try_from(local.year()).ok(),
-        month: u8::try_from(local.month()).ok(),
-        day: u8::try_from(local.day()).ok(),
-        hour: u8::try_from(local.hour()).ok(),
-        minute: u8::try_from(local.minute()).ok(),
-        second: u8::try_from(local.second()).ok(),
-        ..PartialDateTime::default()
-    })
+    Some(wall_clock(local, true))
 }

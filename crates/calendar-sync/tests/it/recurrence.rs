@@ -18,6 +18,18 @@ fn december() -> bookwarden_domain::time::TimeRange {
     range(DECEMBER.0, DECEMBER.1)
 }
 
+/// `text` expanded over December in UTC, busy-only, under `limits`.
+fn limited(text: &str, limits: Limits) -> ical::Expansion {
+    ical::expand(
+        text,
+        december(),
+        &TimeZone::utc(),
+        SyncMode::BusyOnly,
+        limits,
+    )
+    .unwrap()
+}
+
 #[test]
 fn p4_a_weekly_series_keeps_its_wall_clock_time_across_the_dst_change() {
     // Berlin leaves summer time on 25 October 2026: 10:00 is 08:00Z
@@ -252,14 +264,7 @@ fn p4_a_hostile_rule_is_cut_at_its_cap_and_marked() {
         per_calendar: 5_000,
         ..Limits::default()
     };
-    let found = ical::expand(
-        &text,
-        december(),
-        &TimeZone::utc(),
-        SyncMode::BusyOnly,
-        limits,
-    )
-    .unwrap();
+    let found = limited(&text, limits);
     assert_eq!(found.events.len(), 100);
     assert_eq!(found.degraded.series_cut, 1);
 }
@@ -347,14 +352,7 @@ fn p4_the_calendar_cap_bounds_many_series_together() {
         per_calendar: 2_000,
         ..Limits::default()
     };
-    let found = ical::expand(
-        &text,
-        december(),
-        &TimeZone::utc(),
-        SyncMode::BusyOnly,
-        limits,
-    )
-    .unwrap();
+    let found = limited(&text, limits);
     assert!(found.events.len() <= 2_000, "{}", found.events.len());
     assert!(found.degraded.calendar_cut);
 }
@@ -369,14 +367,7 @@ fn p4_the_series_cap_bounds_many_small_events() {
         max_series: 10,
         ..Limits::default()
     };
-    let found = ical::expand(
-        &calendar(&refs),
-        december(),
-        &TimeZone::utc(),
-        SyncMode::BusyOnly,
-        limits,
-    )
-    .unwrap();
+    let found = limited(&calendar(&refs), limits);
     assert_eq!(found.events.len(), 10);
     assert!(found.degraded.calendar_cut);
 }
