@@ -4,6 +4,8 @@
 //! Only subject, start, end and the all-day flag are ever kept; in
 //! busy-only mode not even the subject.
 
+use jiff::{SignedDuration, Timestamp};
+
 use crate::text;
 use crate::time::TimeRange;
 
@@ -74,6 +76,129 @@ named_enum!(
         Revoked => "revoked",
     }
 );
+
+named_enum!(
+    /// A connection's health as its owner and the booking page see it.
+    Health, "calendar health", {
+        /// Synced recently; its busy time can be trusted.
+        Healthy => "healthy",
+        /// No good sync for longer than [`STALE_AFTER`]: the busy time may
+        /// be out of date.
+        Stale => "stale",
+        /// Several syncs in a row failed; retrying with backoff.
+        Failing => "failing",
+        /// The provider refused the credentials: nothing syncs until the
+        /// staff member reconnects.
+        Revoked => "revoked",
+    }
+);
+
+named_enum!(
+    /// What the booking page does with a staff member whose calendar is
+    /// not [`Health::Healthy`]: a tenant's choice.
+    FailPolicy, "fail policy", {
+        /// Offer none of their times (the default: a stale calendar must
+        /// not cause a double booking).
+        Hide => "hide",
+        /// Offer their times, with a warning naming the source's health.
+        Warn => "warn",
+    }
+);
+
+impl Default for FailPolicy {
+    fn default() -> Self {
+        Self::Hide
+    }
+}
+
+impl FailPolicy {
+    /// Whether a staff member with a calendar in `health` is left out of
+    /// public slots.
+    pub fn withholds(self, health: Health) -> bool {
+        self == Self::Hide && health != Health::Healthy
+    }
+}
+
+/// Busy time older than this since its last good sync is [`Health::Stale`].
+pub const STALE_AFTER: SignedDuration = SignedDuration::from_hours(2);
+
+/// Failed syncs in a row before a connection shows [`Health::Failing`];
+/// fewer are passing trouble, retried soon, with the kept busy time still
+/// in force.
+pub const FAILURES_BEFORE_FAILING: u32 = 3;
+
+/// Failed syncs in a row after which automatic retries stop (the
+/// connection stays failing until someone syncs it by hand or
+/// reconnects): nothing retries forever.
+pub const MAX_AUTOMATIC_RETRIES: u32 = 12;
+
+/// How often a healthy connection is synced.
+pub const SYNC_INTERVAL: SignedDuration = SignedDuration::from_mins(15);
+
+/// The longest wait between two automatic attempts.
+const MAX_BACKOFF: SignedDuration = SignedDuration::from_hours(6);
+
+/// Where a connection's syncing stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SyncState {
+    /// The stored status.
+    pub status: ConnectionStatus,
+    /// Failed syncs since the last good one.
+    pub failures: u32,
+    /// The last good sync.
+    pub last_good: Option<Timestamp>,
+}
+
+impl SyncState {
+    /// Its health at `now`: revoked, failing after
+    /// [`FAILURES_BEFORE_FAILING`] failures, stale when the last good sync
+    /// is older than [`STALE_AFTER`] (or there was none), else healthy.
+    pub fn health(&self, now: Timestamp) -> Health {
+        if self.status == ConnectionStatus::Revoked {
+            return Health::Revoked;
+        }
+        if self.failures >= FAILURES_BEFORE_FAILING {
+            return Health::Failing;
+        }
+        let fresh = self
+            .last_good
+            .is_some_and(|at| now.duration_since(at) <= STALE_AFTER);
+        if fresh { Health::Healthy } else { Health::Stale }
+    }
+
+    /// When to try next after this state was reached at `now`: after
+    /// [`SYNC_INTERVAL`] when the last attempt worked, else after a backoff
+    /// that doubles from one minute up to six hours (never sooner than the
+    /// provider's `retry_after`), each stretched by `jitter` (0 to 255
+    /// adds 0 to 25%) so many connections do not retry in step. `None`
+    /// when nothing should retry automatically: revoked, or
+    /// [`MAX_AUTOMATIC_RETRIES`] reached.
+    pub fn next_attempt(
+        &self,
+        now: Timestamp,
+        retry_after: Option<SignedDuration>,
+        jitter: u8,
+    ) -> Option<Timestamp> {
+        if self.status == ConnectionStatus::Revoked || self.failures >= MAX_AUTOMATIC_RETRIES {
+            return None;
+        }
+        let wait = if self.failures == 0 {
+            SYNC_INTERVAL
+        } else {
+            let doubled = SignedDuration::from_mins(1)
+                .checked_mul(1_i32 << self.failures.saturating_sub(1).min(16))
+                .unwrap_or(MAX_BACKOFF);
+            doubled
+                .min(MAX_BACKOFF)
+                .max(retry_after.unwrap_or(SignedDuration::ZERO).min(MAX_BACKOFF))
+        };
+        let stretch = wait
+            .checked_mul(i32::from(jitter))
+            .and_then(|w| w.checked_div(1020))
+            .unwrap_or(SignedDuration::ZERO);
+        now.checked_add(wait.saturating_add(stretch)).ok()
+    }
+}
 
 /// Longest subject kept, in characters; longer ones are cut.
 pub const MAX_SUBJECT_CHARS: usize = 200;

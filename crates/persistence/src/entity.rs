@@ -44,6 +44,7 @@ entity!(tenants, "tenants", {
     pub time_zone: String,
     pub region: String,
     pub created_at_us: i64,
+    pub calendar_fail_policy: String,
 });
 
 entity!(tenant_keys, "tenant_keys", {
@@ -261,6 +262,13 @@ entity!(calendar_connections, "calendar_connections", {
     pub sync_cursor: Option<String>,
     pub last_synced_at_us: Option<i64>,
     pub created_at_us: i64,
+    pub label: String,
+    pub failures: i64,
+    pub next_sync_at_us: Option<i64>,
+    pub lease_until_us: Option<i64>,
+    pub last_error: Option<String>,
+    pub degraded: bool,
+    pub synced_until_us: Option<i64>,
 });
 
 entity!(busy_blocks, "busy_blocks", {
@@ -274,6 +282,7 @@ entity!(busy_blocks, "busy_blocks", {
     pub starts_at_us: i64,
     pub ends_at_us: i64,
     pub all_day: bool,
+    pub event_key: Option<Vec<u8>>,
 });
 
 entity!(login_throttle, "login_throttle", {

@@ -97,7 +97,7 @@ pub use accounts::{
 };
 pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
 pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
-pub use calendars::{Calendars, ConnectionRecord};
+pub use calendars::{Calendars, ConnectionRecord, Merged, SyncFailure, SyncSuccess};
 pub use db::PgPlacement;
 pub use error::{DatabaseError, StoreError, Unique};
 pub use migrate::{TABLES, grant_app_role, grant_app_role_in, migrate, migrate_in};

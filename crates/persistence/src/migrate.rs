@@ -56,6 +56,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(Schema1),
             Box::new(BookingWithCustomer),
             Box::new(BookingTenantFromCaller),
+            Box::new(CalendarSync),
         ]
     }
 
@@ -107,61 +108,59 @@ impl MigrationTrait for Schema1 {
     }
 }
 
-/// A public booking adds its customer and registers its manage link in the
-/// booking's own statement.
-struct BookingWithCustomer;
+/// A migration that runs one SQL file per dialect and is never rolled back
+/// (a backup is restored instead).
+macro_rules! sql_migration {
+    ($(#[$doc:meta])* $name:ident, $file:literal) => {
+        $(#[$doc])*
+        struct $name;
 
-impl MigrationName for BookingWithCustomer {
-    fn name(&self) -> &str {
-        "m0002_booking_with_customer"
-    }
+        impl MigrationName for $name {
+            fn name(&self) -> &str {
+                concat!("m", $file)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for $name {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                run_sql(
+                    manager,
+                    include_str!(concat!("../migrations/", $file, ".sqlite.sql")),
+                    include_str!(concat!("../migrations/", $file, ".postgres.sql")),
+                )
+                .await
+            }
+
+            async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+                Err(DbErr::Migration(
+                    "migrations are not rolled back; restore a backup instead".to_owned(),
+                ))
+            }
+        }
+    };
 }
 
-#[async_trait::async_trait]
-impl MigrationTrait for BookingWithCustomer {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_sql(
-            manager,
-            include_str!("../migrations/0002_booking_with_customer.sqlite.sql"),
-            include_str!("../migrations/0002_booking_with_customer.postgres.sql"),
-        )
-        .await
-    }
+sql_migration!(
+    /// A public booking adds its customer and registers its manage link in
+    /// the booking's own statement.
+    BookingWithCustomer,
+    "0002_booking_with_customer"
+);
 
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "migrations are not rolled back; restore a backup instead".to_owned(),
-        ))
-    }
-}
+sql_migration!(
+    /// The booking function takes its tenant from the caller's transaction,
+    /// never from its own argument, so row-level security binds it.
+    BookingTenantFromCaller,
+    "0003_booking_tenant_from_caller"
+);
 
-/// The booking function takes its tenant from the caller's transaction,
-/// never from its own argument, so row-level security binds it.
-struct BookingTenantFromCaller;
-
-impl MigrationName for BookingTenantFromCaller {
-    fn name(&self) -> &str {
-        "m0003_booking_tenant_from_caller"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for BookingTenantFromCaller {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_sql(
-            manager,
-            include_str!("../migrations/0003_booking_tenant_from_caller.sqlite.sql"),
-            include_str!("../migrations/0003_booking_tenant_from_caller.postgres.sql"),
-        )
-        .await
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "migrations are not rolled back; restore a backup instead".to_owned(),
-        ))
-    }
-}
+sql_migration!(
+    /// Calendar sync: leases, backoff and health on connections, occurrence
+    /// keys on busy blocks, and the tenant's fail policy.
+    CalendarSync,
+    "0004_calendar_sync"
+);
 
 /// Brings the database at `url` to the newest schema, in the default
 /// placement (schema `public`). Run it as the schema owner.

@@ -1,6 +1,7 @@
 //! The tenant's own row.
 
 use bookwarden_crypto::vault::{MasterKeyRing, TenantDataKey, TenantRef, WrappedDataKey};
+use bookwarden_domain::calendar::FailPolicy;
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::{
     Plan, Region, Tenant, TenantName, TenantParts, TenantSlug, TenantStatus,
@@ -28,6 +29,7 @@ pub(crate) async fn insert(
         time_zone: Set(tenant.time_zone().name().to_owned()),
         region: Set(tenant.region().as_str().to_owned()),
         created_at_us: Set(us(now)),
+        calendar_fail_policy: Set(FailPolicy::default().as_str().to_owned()),
     }
     .insert(scope.tx())
     .await?;

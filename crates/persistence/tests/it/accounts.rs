@@ -82,9 +82,15 @@ async fn account(store: &Store, mode: SyncMode) -> Account {
         provider: Provider::Google,
         mode,
         status: ConnectionStatus::Healthy,
+        label: "calendar.example".to_owned(),
         sealed_secret: Some(vec![0xAB; 80]),
         sync_cursor: None,
         last_synced_at: None,
+        failures: 0,
+        next_sync_at: None,
+        last_error: None,
+        degraded: false,
+        synced_until: None,
         created_at: now(),
     };
     store
@@ -125,9 +131,10 @@ async fn account(store: &Store, mode: SyncMode) -> Account {
     assert!(
         scope
             .calendars()
-            .replace_busy(connection.id, &[block])
+            .merge_busy(connection.id, &[([1; 32], block)])
             .await
             .unwrap()
+            .is_some()
     );
     scope.commit().await.unwrap();
     Account {
@@ -199,11 +206,12 @@ async fn p1_accounts_credentials_and_calendars_are_scoped() {
         );
         assert!(!scope.calendars().delete(b.connection).await.unwrap());
         assert!(
-            !scope
+            scope
                 .calendars()
-                .replace_busy(b.connection, &[])
+                .merge_busy(b.connection, &[])
                 .await
                 .unwrap()
+                .is_none()
         );
         scope.commit().await.unwrap();
         // B is intact.
@@ -405,6 +413,140 @@ async fn p4_busy_only_connections_store_no_subject_and_disconnect_deletes_blocks
             .unwrap();
         assert_eq!(left[0].try_get::<i64>("", "n").unwrap(), 0);
         owner.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+fn busy(subject: &str, from: i64, to: i64) -> ImportedBusy {
+    ImportedBusy::new(
+        Some(subject),
+        TimeRange::new(later(from), later(to)).unwrap(),
+        false,
+        SyncMode::WithSubject,
+    )
+}
+
+#[tokio::test]
+async fn p4_a_sync_merges_blocks_by_occurrence_and_busy_only_drops_kept_subjects() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = account(&db.store, SyncMode::WithSubject).await;
+        let scope = db.store.write(a.tenant).await.unwrap();
+        let first = [
+            ([1; 32], busy("Doctor: private", 2, 3)),
+            ([2; 32], busy("Team", 5, 6)),
+            ([3; 32], busy("Lunch", 7, 8)),
+        ];
+        let merged = scope
+            .calendars()
+            .merge_busy(a.connection, &first)
+            .await
+            .unwrap()
+            .unwrap();
+        // Key 1 was kept from the account's set-up with the same content.
+        assert_eq!(
+            (merged.added, merged.changed, merged.removed),
+            (2, 0, 0),
+            "{engine:?}"
+        );
+        // The next sync moves one, drops one, keeps one.
+        let second = [
+            ([1; 32], busy("Doctor: private", 2, 3)),
+            ([2; 32], busy("Team", 9, 10)),
+        ];
+        let merged = scope
+            .calendars()
+            .merge_busy(a.connection, &second)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((merged.added, merged.changed, merged.removed), (0, 1, 1));
+        let kept = scope.calendars().imported(a.connection).await.unwrap();
+        let times: Vec<_> = kept
+            .iter()
+            .map(|b| (b.subject().map(str::to_owned), b.range().start()))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                (Some("Doctor: private".to_owned()), later(2)),
+                (Some("Team".to_owned()), later(9)),
+            ]
+        );
+        // Busy-only from now on: the kept subjects go at once.
+        assert!(
+            scope
+                .calendars()
+                .set_mode(a.connection, SyncMode::BusyOnly)
+                .await
+                .unwrap()
+        );
+        let kept = scope.calendars().imported(a.connection).await.unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|b| b.subject().is_none()));
+        scope.commit().await.unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p5_one_server_at_a_time_holds_a_connections_sync_lease() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let a = account(&db.store, SyncMode::BusyOnly).await;
+        let scope = db.store.write(a.tenant).await.unwrap();
+        assert!(scope.calendars().schedule(a.connection, now()).await.unwrap());
+        assert_eq!(
+            scope.calendars().due(now(), 10).await.unwrap(),
+            [a.connection]
+        );
+        assert!(
+            scope
+                .calendars()
+                .claim(a.connection, now(), later(1))
+                .await
+                .unwrap()
+        );
+        // Held: neither due nor claimable until it lapses.
+        assert!(scope.calendars().due(now(), 10).await.unwrap().is_empty());
+        assert!(
+            !scope
+                .calendars()
+                .claim(a.connection, now(), later(1))
+                .await
+                .unwrap()
+        );
+        assert!(
+            scope
+                .calendars()
+                .claim(a.connection, later(1), later(2))
+                .await
+                .unwrap(),
+            "a lease whose holder died lapses"
+        );
+        // A failure releases it and schedules the retry.
+        let failed = bookwarden_persistence::SyncFailure {
+            status: ConnectionStatus::Failing,
+            failures: 1,
+            error: "the calendar provider failed",
+            next_sync_at: Some(later(3)),
+        };
+        assert!(
+            scope
+                .calendars()
+                .record_failure(a.connection, &failed)
+                .await
+                .unwrap()
+        );
+        let record = scope.calendars().get(a.connection).await.unwrap().unwrap();
+        assert_eq!(record.failures, 1);
+        assert_eq!(record.next_sync_at, Some(later(3)));
+        assert!(scope.calendars().due(later(2), 10).await.unwrap().is_empty());
+        assert_eq!(
+            scope.calendars().due(later(3), 10).await.unwrap(),
+            [a.connection]
+        );
+        scope.commit().await.unwrap();
         db.finish().await;
     }
 }
