@@ -13,6 +13,7 @@
 )]
 
 mod booking;
+mod calendar;
 mod dst;
 mod intake;
 mod props;
