@@ -254,27 +254,42 @@ async fn fixture() -> Fixture {
                 provider: Provider::Ics,
                 mode: SyncMode::BusyOnly,
                 status: ConnectionStatus::Healthy,
+                label: "calendar.example".to_owned(),
                 sealed_secret: None,
                 sync_cursor: None,
                 last_synced_at: Some(now),
+                failures: 0,
+                next_sync_at: None,
+                last_error: None,
+                degraded: false,
+                // Fresh and covering the benchmark's weeks: trusted.
+                synced_until: Some(
+                    now.checked_add(SignedDuration::from_hours(24 * 400))
+                        .unwrap(),
+                ),
                 created_at: now,
             })
             .await
             .unwrap();
-        let blocks: Vec<ImportedBusy> = (0..125_i64)
+        let blocks: Vec<([u8; 32], ImportedBusy)> = (0..125_i64)
             .map(|k| {
+                let mut key = [0_u8; 32];
+                key[..8].copy_from_slice(&k.to_be_bytes());
                 let from = opening(k, 60 + i64::try_from(m).unwrap());
                 let range = TimeRange::new(
                     from,
                     from.checked_add(SignedDuration::from_mins(20)).unwrap(),
                 )
                 .unwrap();
-                ImportedBusy::new(None, range, false, SyncMode::BusyOnly)
+                (
+                    key,
+                    ImportedBusy::new(None, range, false, SyncMode::BusyOnly),
+                )
             })
             .collect();
         scope
             .calendars()
-            .replace_busy(connection, &blocks)
+            .merge_busy(connection, &blocks)
             .await
             .unwrap();
         scope.commit().await.unwrap();

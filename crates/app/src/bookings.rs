@@ -17,6 +17,7 @@ use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::{
     AnyBooking, Booking, CancelledBy, NewBooking, RequestError, Stage,
 };
+use bookwarden_domain::calendar::{SourceNotice, source_notices};
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId, TenantId};
 use bookwarden_domain::intake::{IntakeAnswer, IntakeAnswers, RawAnswer};
 use bookwarden_domain::jiff::Timestamp;
@@ -336,7 +337,8 @@ impl App {
         window: Window,
         zone: &TimeZone,
         exclude: Option<BookingId>,
-    ) -> Result<Vec<Slot>, AppError> {
+        public: bool,
+    ) -> Result<(Vec<Slot>, Vec<SourceNotice>), AppError> {
         let range = window.range();
         let wanted: Vec<StaffId> = service
             .staff()
@@ -345,7 +347,7 @@ impl App {
             .filter(|s| staff.is_none_or(|w| w == *s))
             .collect();
         if wanted.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         // Bookings that could touch the window: services never change, so
         // no booking is longer (with its buffers) than the longest service.
@@ -387,7 +389,17 @@ impl App {
             }
         }
         let busy = scope.calendars().busy_between(&wanted, wide).await?;
-        Ok(available_slots(&SlotQuery {
+        // Imported busy time is trusted only as far as it is fresh: the
+        // tenant's fail policy says whether a staff member whose calendar
+        // is not healthy is left out of the public flow.
+        let states = scope.calendars().states_of(&wanted).await?;
+        let notices = if states.is_empty() {
+            Vec::new()
+        } else {
+            let policy = scope.calendars().fail_policy().await?;
+            source_notices(&states, policy, self.now(), wide.end())
+        };
+        let mut slots = available_slots(&SlotQuery {
             service,
             // The engine ignores other staff members' schedules.
             schedules: &catalog.schedules,
@@ -397,7 +409,15 @@ impl App {
             staff,
             customer_zone: zone,
             now: self.now(),
-        }))
+        });
+        if public {
+            slots.retain(|slot| {
+                !notices
+                    .iter()
+                    .any(|n| n.withheld && n.staff == slot.staff())
+            });
+        }
+        Ok((slots, notices))
     }
 
     /// Free times of a public service, grouped by day in the requested
@@ -460,13 +480,16 @@ impl App {
                 asked,
                 &zone,
                 None,
+                true,
             )
             .await;
         scope.commit().await?;
+        let (slots, notices) = slots?;
         let listing = Arc::new(Listing::new(
             request.time_zone.to_owned(),
             service.timing().duration(),
-            &slots?,
+            &slots,
+            notices,
         ));
         self.listings.put(
             key,
@@ -507,8 +530,17 @@ impl App {
         service.offers(None, request.seats).map_err(request_error)?;
         let one = Window::at(start).ok_or_else(|| AppError::invalid("start", "out of range"))?;
         let utc = TimeZone::parse("UTC").map_err(AppError::internal)?;
-        let slots = self
-            .slots_in(scope, catalog, &service, staff, one, &utc, None)
+        let (slots, _) = self
+            .slots_in(
+                scope,
+                catalog,
+                &service,
+                staff,
+                one,
+                &utc,
+                None,
+                public_only,
+            )
             .await?;
         let slot = slots
             .iter()
@@ -769,7 +801,7 @@ impl App {
         if !open {
             return Err(AppError::Conflict(Conflict::BusinessClosed));
         }
-        self.reschedule_any(tenant, booking, start).await
+        self.reschedule_any(tenant, booking, start, true).await
     }
 
     async fn cancel_any(
@@ -799,6 +831,7 @@ impl App {
         tenant: TenantId,
         booking: AnyBooking,
         start: Timestamp,
+        public: bool,
     ) -> Result<BookingView, AppError> {
         let view = BookingView::from(&booking);
         let start = whole_second(start)?;
@@ -822,8 +855,10 @@ impl App {
                 one,
                 &utc,
                 Some(view.id),
+                public,
             )
             .await?
+            .0
             .into_iter()
             .any(|s| s.start() == start && s.seats_left() >= view.seats);
         if !free {
@@ -1046,6 +1081,7 @@ impl App {
     ) -> Result<BookingView, AppError> {
         principal.require(Need::Write)?;
         let booking = self.visible_booking(principal, id).await?;
-        self.reschedule_any(principal.tenant, booking, start).await
+        self.reschedule_any(principal.tenant, booking, start, false)
+            .await
     }
 }

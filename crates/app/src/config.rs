@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use bookwarden_calendar_sync::outbound::OutboundConfig;
 pub use bookwarden_crypto::password::{ARGON2_DEFAULT, Argon2Params, PasswordPolicy};
 use bookwarden_domain::tenant::Region;
 pub use bookwarden_persistence::PgPlacement;
@@ -102,6 +103,25 @@ impl Default for AuthSettings {
     }
 }
 
+/// How staff calendars are synced.
+#[derive(Clone, Debug)]
+pub struct CalendarSettings {
+    /// The outbound HTTP client every calendar request goes through: the
+    /// private-network guard, body size and time caps.
+    pub outbound: OutboundConfig,
+    /// Connections one process syncs at once.
+    pub max_concurrent_syncs: usize,
+}
+
+impl Default for CalendarSettings {
+    fn default() -> Self {
+        Self {
+            outbound: OutboundConfig::default(),
+            max_concurrent_syncs: 4,
+        }
+    }
+}
+
 /// What [`crate::App`] opens with. `Debug` shows database URLs only up to
 /// their scheme (they may carry passwords) and no key.
 #[derive(Clone)]
@@ -130,6 +150,8 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Sign-in throttling and sessions.
     pub auth: AuthSettings,
+    /// Calendar sync.
+    pub calendars: CalendarSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -175,6 +197,7 @@ impl Config {
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map_or(2, std::num::NonZero::get),
             auth: AuthSettings::default(),
+            calendars: CalendarSettings::default(),
             data_dir,
         }
     }

@@ -87,6 +87,8 @@ pub enum Conflict {
     CustomerExists,
     /// A value that must be unique is taken.
     Duplicate,
+    /// The business's plan has no calendar connections.
+    PlanWithoutCalendars,
     /// The email already has an account in this business.
     EmailTaken,
     /// The idempotency key was used for another request.
@@ -103,6 +105,8 @@ pub enum Conflict {
     ServiceInUse,
     /// The time is no longer available.
     SlotTaken,
+    /// A sync of this calendar is running now.
+    SyncRunning,
     /// The slug belongs to another business.
     SlugTaken,
     /// The staff member still has bookings or services.
@@ -125,6 +129,7 @@ impl Conflict {
             Self::BusinessClosed => "business_closed",
             Self::CustomerExists => "customer_exists",
             Self::Duplicate => "duplicate",
+            Self::PlanWithoutCalendars => "plan_without_calendars",
             Self::EmailTaken => "email_taken",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::InUse => "in_use",
@@ -133,6 +138,7 @@ impl Conflict {
             Self::ReferenceChanged => "reference_changed",
             Self::ServiceInUse => "service_in_use",
             Self::SlotTaken => "slot_taken",
+            Self::SyncRunning => "sync_running",
             Self::SlugTaken => "slug_taken",
             Self::StaffInUse => "staff_in_use",
             Self::TotpAlreadyEnabled => "totp_already_enabled",

@@ -22,6 +22,7 @@ compile_error!(
 mod accounts;
 mod auth;
 mod bookings;
+pub mod calendars;
 pub mod catalog;
 pub mod config;
 mod error;
@@ -29,6 +30,7 @@ mod ics;
 pub mod keys;
 pub mod listing;
 mod snapshot;
+mod tenants;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -49,9 +51,11 @@ pub use bookings::{
     AnswerValue, Booked, BookingRequest, BookingView, MAX_IDEMPOTENCY_KEY, answer_value,
 };
 pub use bookwarden_crypto::SecretString;
+pub use calendars::{ConnectCalendar, ConnectionView, SyncRound};
 pub use catalog::CustomerInput;
 pub use config::Config;
 pub use error::{AppError, Conflict};
+pub use tenants::{TenantChange, TenantChanged};
 
 /// Where "now" comes from; tests move it forward.
 pub trait Clock: Send + Sync {
@@ -86,6 +90,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     listings: listing::Listings,
     snapshots: snapshot::Snapshots,
+    outbound: bookwarden_calendar_sync::outbound::Outbound,
 }
 
 impl std::fmt::Debug for App {
@@ -182,7 +187,11 @@ impl App {
             slots,
             bookwarden_crypto::password::DEFAULT_MAX_QUEUE_WAIT,
         );
+        let outbound =
+            bookwarden_calendar_sync::outbound::Outbound::new(&config.calendars.outbound)
+                .map_err(|e| AppError::invalid("configuration", e))?;
         let app = Self {
+            outbound,
             store,
             keys: loaded.ring,
             hasher,

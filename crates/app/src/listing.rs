@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use bookwarden_domain::calendar::SourceNotice;
 use bookwarden_domain::id::{ServiceId, StaffId, TenantId};
 use bookwarden_domain::jiff::civil::Date;
 use bookwarden_domain::jiff::tz::Offset;
@@ -49,6 +50,10 @@ pub struct Listing {
     pub duration_minutes: i64,
     /// Days with at least one free time, in order.
     pub days: Vec<ListingDay>,
+    /// Staff members whose calendars are not healthy: the listing may miss
+    /// their busy time, or leaves their times out (the tenant's fail
+    /// policy).
+    pub calendars: Vec<SourceNotice>,
     rendered: OnceLock<Arc<[u8]>>,
 }
 
@@ -73,7 +78,12 @@ pub struct ListedSlot {
 
 impl Listing {
     /// Groups `slots` (any order, any staff) by day in their offsets.
-    pub(crate) fn new(time_zone: String, duration: SignedDuration, slots: &[Slot]) -> Self {
+    pub(crate) fn new(
+        time_zone: String,
+        duration: SignedDuration,
+        slots: &[Slot],
+        calendars: Vec<SourceNotice>,
+    ) -> Self {
         let times = slots
             .iter()
             .map(|s| ListedSlot {
@@ -82,7 +92,9 @@ impl Listing {
                 seats_left: s.seats_left(),
             })
             .collect();
-        Self::from_times(time_zone, duration, times)
+        let mut listing = Self::from_times(time_zone, duration, times);
+        listing.calendars = calendars;
+        listing
     }
 
     /// Groups free times (any order, repeated per staff member) by day.
@@ -108,6 +120,7 @@ impl Listing {
             time_zone,
             duration_minutes: duration.as_mins(),
             days,
+            calendars: Vec::new(),
             rendered: OnceLock::new(),
         }
     }

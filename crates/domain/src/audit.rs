@@ -85,9 +85,14 @@ kinds! {
     UserJoined => "user.joined", Notice;
     UserEnabled => "user.enabled", Critical;
     TenantCreated => "tenant.created", Notice;
+    TenantPlanChanged => "tenant.plan_changed", Notice;
+    TenantStatusChanged => "tenant.status_changed", Critical;
     UserDisabled => "user.disabled", Critical;
     CalendarConnected => "calendar.connected", Notice;
     CalendarDisconnected => "calendar.disconnected", Notice;
+    CalendarRevoked => "calendar.revoked", Critical;
+    CalendarModeChanged => "calendar.mode_changed", Notice;
+    CalendarPolicyChanged => "calendar.fail_policy_changed", Notice;
     DataExported => "data.exported", Critical;
     CustomerErased => "customer.erased", Critical;
     TenantErased => "tenant.erased", Critical;

@@ -6,6 +6,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::id::StaffId;
 use crate::text;
 use crate::time::TimeRange;
 
@@ -96,20 +97,16 @@ named_enum!(
 named_enum!(
     /// What the booking page does with a staff member whose calendar is
     /// not [`Health::Healthy`]: a tenant's choice.
+    #[derive(Default)]
     FailPolicy, "fail policy", {
         /// Offer none of their times (the default: a stale calendar must
         /// not cause a double booking).
+        #[default]
         Hide => "hide",
         /// Offer their times, with a warning naming the source's health.
         Warn => "warn",
     }
 );
-
-impl Default for FailPolicy {
-    fn default() -> Self {
-        Self::Hide
-    }
-}
 
 impl FailPolicy {
     /// Whether a staff member with a calendar in `health` is left out of
@@ -117,6 +114,61 @@ impl FailPolicy {
     pub fn withholds(self, health: Health) -> bool {
         self == Self::Hide && health != Health::Healthy
     }
+}
+
+impl Health {
+    /// How bad it is: healthy, stale, failing, revoked.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Healthy => 0,
+            Self::Stale => 1,
+            Self::Failing => 2,
+            Self::Revoked => 3,
+        }
+    }
+}
+
+/// What a slot listing says about one staff member's calendars.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SourceNotice {
+    /// Whose calendars.
+    pub staff: StaffId,
+    /// The worst health among them.
+    pub health: Health,
+    /// Whether the staff member's times are left out under the tenant's
+    /// fail policy.
+    pub withheld: bool,
+}
+
+/// The notices for a listing that needs busy time up to `until`: one per
+/// staff member any of whose connections (`states`) is not healthy, in
+/// the order first seen.
+pub fn source_notices(
+    states: &[(StaffId, SyncState)],
+    policy: FailPolicy,
+    now: Timestamp,
+    until: Timestamp,
+) -> Vec<SourceNotice> {
+    let mut notices: Vec<SourceNotice> = Vec::new();
+    for (staff, state) in states {
+        let health = state.health_until(now, until);
+        if health == Health::Healthy {
+            continue;
+        }
+        match notices.iter_mut().find(|n| n.staff == *staff) {
+            Some(notice) if health.rank() > notice.health.rank() => notice.health = health,
+            Some(_) => {}
+            None => notices.push(SourceNotice {
+                staff: *staff,
+                health,
+                withheld: false,
+            }),
+        }
+    }
+    for notice in &mut notices {
+        notice.withheld = policy.withholds(notice.health);
+    }
+    notices
 }
 
 /// Busy time older than this since its last good sync is [`Health::Stale`].
@@ -147,6 +199,8 @@ pub struct SyncState {
     pub failures: u32,
     /// The last good sync.
     pub last_good: Option<Timestamp>,
+    /// The end of the window the kept busy time was imported over.
+    pub synced_until: Option<Timestamp>,
 }
 
 impl SyncState {
@@ -163,7 +217,22 @@ impl SyncState {
         let fresh = self
             .last_good
             .is_some_and(|at| now.duration_since(at) <= STALE_AFTER);
-        if fresh { Health::Healthy } else { Health::Stale }
+        if fresh {
+            Health::Healthy
+        } else {
+            Health::Stale
+        }
+    }
+
+    /// Its health for busy time needed up to `until`: as
+    /// [`SyncState::health`], but a healthy calendar whose import stops
+    /// before `until` is [`Health::Stale`] for it (nothing is known of the
+    /// time beyond).
+    pub fn health_until(&self, now: Timestamp, until: Timestamp) -> Health {
+        match self.health(now) {
+            Health::Healthy if self.synced_until.is_none_or(|end| end < until) => Health::Stale,
+            other => other,
+        }
     }
 
     /// When to try next after this state was reached at `now`: after

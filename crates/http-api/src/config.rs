@@ -119,6 +119,10 @@ pub struct FileConfig {
     pub session_idle_minutes: Option<u32>,
     /// Hours a session lasts at most.
     pub session_absolute_hours: Option<u32>,
+    /// Let calendar URLs point at loopback (tests and local development).
+    pub calendar_allow_loopback: Option<bool>,
+    /// Calendar connections one process syncs at once.
+    pub calendar_max_concurrent_syncs: Option<usize>,
     /// `text` or `json`.
     pub log_format: Option<String>,
     /// A tracing filter such as `info` or `bookwarden=debug`.
@@ -804,6 +808,31 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "calendar_allow_loopback",
+        env: "BOOKWARDEN_CALENDAR_ALLOW_LOOPBACK",
+        kind: Kind::Switch,
+        default: DefaultValue::Value("false"),
+        meaning: "Lets calendar feed and CalDAV addresses point at loopback (127.0.0.1, ::1), \
+                  over plain http too. For tests and local development only: with it off, \
+                  only public https addresses are fetched (section 11).",
+        apply: |file, var| {
+            file.calendar_allow_loopback = var.switch()?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "calendar_max_concurrent_syncs",
+        env: "BOOKWARDEN_CALENDAR_MAX_CONCURRENT_SYNCS",
+        kind: Kind::Number,
+        default: DefaultValue::Value("4"),
+        meaning: "Calendar connections one process syncs at once, 1 to 64. Servers sharing a \
+                  database split the work through per-connection leases.",
+        apply: |file, var| {
+            file.calendar_max_concurrent_syncs = var.number()?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         env: "BOOKWARDEN_LOG_FORMAT",
         kind: Kind::Text,
@@ -1155,6 +1184,17 @@ impl Config {
                 ));
             }
         };
+        let calendars = bookwarden_app::config::CalendarSettings {
+            outbound: bookwarden_app::config::OutboundConfig {
+                allow_loopback: file.calendar_allow_loopback.unwrap_or(false),
+                ..bookwarden_app::config::OutboundConfig::default()
+            },
+            max_concurrent_syncs: match file.calendar_max_concurrent_syncs {
+                None => 4,
+                Some(n @ 1..=64) => n,
+                Some(_) => return Err(invalid("calendar_max_concurrent_syncs", "1 to 64")),
+            },
+        };
         let app = bookwarden_app::Config {
             data_dir,
             databases,
@@ -1174,6 +1214,7 @@ impl Config {
             password_policy,
             max_concurrent_hashes,
             auth,
+            calendars,
         };
         Ok(Self {
             app,
@@ -1388,6 +1429,8 @@ mod table {
             lockout_minutes,
             session_idle_minutes,
             session_absolute_hours,
+            calendar_allow_loopback,
+            calendar_max_concurrent_syncs,
             log_format,
             log_filter,
         } = file;
@@ -1401,6 +1444,7 @@ mod table {
              {request_timeout_seconds:?} {login_per_minute:?} {signup_per_hour:?} \
              {public_per_minute:?} {lockout_failures:?} {lockout_window_minutes:?} \
              {lockout_minutes:?} {session_idle_minutes:?} {session_absolute_hours:?} \
+             {calendar_allow_loopback:?} {calendar_max_concurrent_syncs:?} \
              {log_format:?} {log_filter:?}"
         )
     }
@@ -1440,11 +1484,12 @@ mod table {
             password_policy,
             max_concurrent_hashes,
             auth,
+            calendars,
         } = app;
         format!(
             "{data_dir:?} {databases:?} {default_region:?} {directory_region:?} \
              {max_connections:?} {postgres_placement:?} {keys:?} {primary_key:?} {argon2:?} \
-             {password_policy:?} {max_concurrent_hashes:?} {auth:?}"
+             {password_policy:?} {max_concurrent_hashes:?} {auth:?} {calendars:?}"
         )
     }
 

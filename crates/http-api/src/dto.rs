@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bookwarden_app::listing::Listing;
 use bookwarden_app::{
-    AnswerValue, ApiKeyView, BookingView, InvitationView, UserView, answer_value,
+    AnswerValue, ApiKeyView, BookingView, ConnectionView, InvitationView, UserView, answer_value,
 };
 use bookwarden_domain::account::{Customer, StaffMember};
 use bookwarden_domain::intake::FieldKind;
@@ -515,6 +515,69 @@ pub(crate) struct SlotsOut {
     pub(crate) duration_minutes: i64,
     /// Days with at least one free time, in order.
     pub(crate) days: Vec<SlotDayOut>,
+    /// Staff members whose external calendars are not healthy, so their
+    /// busy time may be out of date. Under the business's `hide` policy
+    /// their times are left out (`withheld`); under `warn` they are listed.
+    pub(crate) calendars: Vec<CalendarNoticeOut>,
+}
+
+/// One staff member whose calendar the listing cannot fully trust.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CalendarNoticeOut {
+    pub(crate) staff_id: String,
+    /// `stale`, `failing` or `revoked`.
+    pub(crate) health: String,
+    /// Whether their times are left out of this listing.
+    pub(crate) withheld: bool,
+}
+
+/// A staff member's connected calendar.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConnectionOut {
+    pub(crate) id: String,
+    pub(crate) staff_id: String,
+    /// `google`, `microsoft`, `caldav` or `ics`.
+    pub(crate) provider: String,
+    /// `busy_only` or `with_subject`.
+    pub(crate) mode: String,
+    /// The host it syncs from.
+    pub(crate) label: String,
+    /// `healthy`, `stale`, `failing` or `revoked`.
+    pub(crate) health: String,
+    pub(crate) last_synced_at: Option<String>,
+    /// What went wrong last, when the last sync failed.
+    pub(crate) last_error: Option<String>,
+    /// The last sync hit a bound (too many events or occurrences) and
+    /// imported only part of the calendar.
+    pub(crate) degraded: bool,
+    /// The next automatic sync; absent when retries stopped (reconnect or
+    /// sync by hand).
+    pub(crate) next_sync_at: Option<String>,
+    pub(crate) connected_at: String,
+}
+
+impl From<&ConnectionView> for ConnectionOut {
+    fn from(c: &ConnectionView) -> Self {
+        Self {
+            id: c.id.to_string(),
+            staff_id: c.staff.to_string(),
+            provider: c.provider.as_str().to_owned(),
+            mode: c.mode.as_str().to_owned(),
+            label: c.label.clone(),
+            health: c.health.as_str().to_owned(),
+            last_synced_at: c.last_synced_at.map(|t| t.to_string()),
+            last_error: c.last_error.clone(),
+            degraded: c.degraded,
+            next_sync_at: c.next_sync_at.map(|t| t.to_string()),
+            connected_at: c.connected_at.to_string(),
+        }
+    }
+}
+
+/// Calendar connections.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConnectionsOut {
+    pub(crate) connections: Vec<ConnectionOut>,
 }
 
 impl From<&Listing> for SlotsOut {
@@ -535,6 +598,15 @@ impl From<&Listing> for SlotsOut {
                             seats_left: s.seats_left,
                         })
                         .collect(),
+                })
+                .collect(),
+            calendars: l
+                .calendars
+                .iter()
+                .map(|n| CalendarNoticeOut {
+                    staff_id: n.staff.to_string(),
+                    health: n.health.as_str().to_owned(),
+                    withheld: n.withheld,
                 })
                 .collect(),
         }

@@ -1,7 +1,7 @@
 //! The `bookwarden` binary: `serve` runs the platform (by default on an
 //! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
-//! prepares databases, `keys` makes and rotates master keys, `tenant
-//! create` creates a business from the command line, `openapi` and
+//! prepares databases, `keys` makes and rotates master keys, `tenant`
+//! creates a business or changes its plan or status, `openapi` and
 //! `settings` print the API description and the settings table.
 
 use std::io::{BufRead as _, Write as _};
@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bookwarden_app::{App, ClientInfo, SecretString, Signup, SystemClock, keys};
+use bookwarden_app::{App, ClientInfo, SecretString, Signup, SystemClock, TenantChange, keys};
+use bookwarden_domain::tenant::{Plan, TenantStatus};
 use bookwarden_http_api::config::{Config, FileConfig};
 use bookwarden_http_api::telemetry::{self, Output};
 use bookwarden_http_api::{Listen, start, tls_config};
@@ -96,6 +97,31 @@ enum TenantCommand {
         #[arg(long)]
         owner_name: String,
     },
+    /// Move a business to another plan (free, pro or enterprise). A plan
+    /// without calendar connections (free) disconnects every calendar.
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
+        /// The new plan.
+        #[arg(long)]
+        plan: String,
+    },
+    /// Suspend, reactivate or cancel a business (suspended, active or
+    /// cancelled; cancelled is final). Suspending or cancelling
+    /// disconnects every calendar.
+    Status {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
+        /// The new status.
+        #[arg(long)]
+        status: String,
+    },
 }
 
 #[derive(Args)]
@@ -138,6 +164,9 @@ fn chain(error: &dyn std::error::Error) -> String {
     out
 }
 
+/// How often the server looks for calendar connections due a sync.
+const CALENDAR_SYNC_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn say(line: &str) {
     let _ignored = writeln!(std::io::stderr(), "{line}");
 }
@@ -166,6 +195,18 @@ async fn main() -> ExitCode {
             owner_email,
             owner_name,
         }) => create_tenant(&common, name, slug, time_zone, owner_email, owner_name).await,
+        Command::Tenant(TenantCommand::Plan { common, slug, plan }) => match Plan::parse(&plan) {
+            Ok(plan) => change_tenant(&common, &slug, TenantChange::Plan(plan)).await,
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Tenant(TenantCommand::Status {
+            common,
+            slug,
+            status,
+        }) => match TenantStatus::parse(&status) {
+            Ok(status) => change_tenant(&common, &slug, TenantChange::Status(status)).await,
+            Err(e) => Err(e.to_string()),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,8 +253,13 @@ async fn serve(common: &Common) -> Result<(), String> {
              an HTTPS proxy in front and set behind_proxy (docs/OPERATIONS.md)"
         );
     }
-    let server = start(Arc::new(app), Listen { listener, tls }, &config).map_err(|e| chain(&e))?;
-    server.await.map_err(|e| chain(&e))?;
+    let app = Arc::new(app);
+    let server = start(app.clone(), Listen { listener, tls }, &config).map_err(|e| chain(&e))?;
+    // Calendar sync runs beside the workers and stops with the server.
+    let sync = tokio::spawn(app.run_calendar_sync(CALENDAR_SYNC_TICK));
+    let stopped = server.await;
+    sync.abort();
+    stopped.map_err(|e| chain(&e))?;
     tracing::info!("bookwarden stopped");
     Ok(())
 }
@@ -285,4 +331,17 @@ async fn create_tenant(
         done.user
     )
     .map_err(|e| e.to_string())
+}
+
+async fn change_tenant(common: &Common, slug: &str, change: TenantChange) -> Result<(), String> {
+    let (app, _) = open(common, Output::Stderr).await?;
+    let done = app
+        .change_tenant(slug, change)
+        .await
+        .map_err(|e| chain(&e))?;
+    say(&format!(
+        "changed {slug}; {} calendar connection(s) disconnected",
+        done.calendars_disconnected
+    ));
+    Ok(())
 }

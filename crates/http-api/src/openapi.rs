@@ -146,6 +146,13 @@ impl Modify for Security {
         routes::bookings::manage_cancel,
         routes::bookings::manage_reschedule,
         routes::bookings::manage_ics,
+        routes::calendars::connect,
+        routes::calendars::connections,
+        routes::calendars::change_mode,
+        routes::calendars::sync_now,
+        routes::calendars::disconnect,
+        routes::calendars::fail_policy,
+        routes::calendars::set_fail_policy,
     )
 )]
 pub(crate) struct ApiDoc;

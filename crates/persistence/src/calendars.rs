@@ -75,6 +75,7 @@ impl ConnectionRecord {
             status: self.status,
             failures: self.failures,
             last_good: self.last_synced_at,
+            synced_until: self.synced_until,
         }
     }
 }
@@ -346,7 +347,10 @@ impl Calendars<'_> {
         }
         if mode == SyncMode::BusyOnly {
             busy_blocks::Entity::update_many()
-                .col_expr(busy_blocks::Column::Subject, Expr::value(Option::<String>::None))
+                .col_expr(
+                    busy_blocks::Column::Subject,
+                    Expr::value(Option::<String>::None),
+                )
                 .filter(busy_blocks::Column::TenantId.eq(self.0.uuid()))
                 .filter(busy_blocks::Column::ConnectionId.eq(*id.as_uuid()))
                 .exec(self.0.tx())

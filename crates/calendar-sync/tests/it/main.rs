@@ -14,5 +14,6 @@
 mod caldav;
 mod feed;
 mod props;
+mod radicale;
 mod recurrence;
 mod support;

@@ -17,6 +17,7 @@ fn state(status: ConnectionStatus, failures: u32, last_good: Option<&str>) -> Sy
         status,
         failures,
         last_good: last_good.map(at),
+        synced_until: Some(at("2027-12-05T00:00:00Z")),
     }
 }
 
@@ -24,7 +25,11 @@ fn state(status: ConnectionStatus, failures: u32, last_good: Option<&str>) -> Sy
 fn p5_health_is_healthy_only_while_the_last_good_sync_is_fresh() {
     let now = at("2026-12-04T12:00:00Z");
     let fresh = state(ConnectionStatus::Healthy, 0, Some("2026-12-04T10:00:00Z"));
-    assert_eq!(fresh.health(now), Health::Healthy, "exactly STALE_AFTER old");
+    assert_eq!(
+        fresh.health(now),
+        Health::Healthy,
+        "exactly STALE_AFTER old"
+    );
     let old = state(ConnectionStatus::Healthy, 0, Some("2026-12-04T09:59:59Z"));
     assert_eq!(old.health(now), Health::Stale);
     assert_eq!(
@@ -47,6 +52,15 @@ fn p5_health_is_healthy_only_while_the_last_good_sync_is_fresh() {
     let revoked = state(ConnectionStatus::Revoked, 0, Some("2026-12-04T11:59:00Z"));
     assert_eq!(revoked.health(now), Health::Revoked);
     assert_eq!(STALE_AFTER, SignedDuration::from_hours(2));
+    // Beyond the imported window nothing is known.
+    assert_eq!(
+        fresh.health_until(now, at("2027-12-05T00:00:00Z")),
+        Health::Healthy
+    );
+    assert_eq!(
+        fresh.health_until(now, at("2027-12-05T00:00:01Z")),
+        Health::Stale
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod bookings;
+pub(crate) mod calendars;
 pub(crate) mod catalog;
 pub(crate) mod ops;
 pub(crate) mod sessions;
@@ -16,4 +17,5 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
     accounts::configure(config);
     catalog::configure(config);
     bookings::configure(config);
+    calendars::configure(config);
 }

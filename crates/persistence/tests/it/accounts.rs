@@ -495,7 +495,13 @@ async fn p5_one_server_at_a_time_holds_a_connections_sync_lease() {
         let db = TestDb::new(engine).await;
         let a = account(&db.store, SyncMode::BusyOnly).await;
         let scope = db.store.write(a.tenant).await.unwrap();
-        assert!(scope.calendars().schedule(a.connection, now()).await.unwrap());
+        assert!(
+            scope
+                .calendars()
+                .schedule(a.connection, now())
+                .await
+                .unwrap()
+        );
         assert_eq!(
             scope.calendars().due(now(), 10).await.unwrap(),
             [a.connection]
@@ -541,7 +547,14 @@ async fn p5_one_server_at_a_time_holds_a_connections_sync_lease() {
         let record = scope.calendars().get(a.connection).await.unwrap().unwrap();
         assert_eq!(record.failures, 1);
         assert_eq!(record.next_sync_at, Some(later(3)));
-        assert!(scope.calendars().due(later(2), 10).await.unwrap().is_empty());
+        assert!(
+            scope
+                .calendars()
+                .due(later(2), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             scope.calendars().due(later(3), 10).await.unwrap(),
             [a.connection]

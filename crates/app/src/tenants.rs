@@ -1,0 +1,91 @@
+//! An operator's changes to a business: its plan and its status. A plan
+//! without calendar connections, a suspension or a cancellation
+//! disconnects every calendar in the same transaction (P5): nothing keeps
+//! syncing a calendar the business no longer may use.
+
+use std::collections::BTreeMap;
+
+use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::tenant::{Plan, Tenant, TenantSlug, TenantStatus};
+
+use crate::App;
+use crate::auth::audit;
+use crate::error::AppError;
+
+/// What an operator's change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantChanged {
+    /// Calendar connections disconnected because of it.
+    pub calendars_disconnected: usize,
+}
+
+/// The change an operator asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantChange {
+    /// Move to another plan.
+    Plan(Plan),
+    /// Suspend, reactivate or cancel.
+    Status(TenantStatus),
+}
+
+impl App {
+    /// Changes a business's plan or status (an operator's command, not an
+    /// API call), audited in the business's own log.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown slug; [`AppError::Invalid`]
+    /// for a change the tenant's life does not allow (a cancelled business
+    /// stays cancelled).
+    pub async fn change_tenant(
+        &self,
+        slug: &str,
+        change: TenantChange,
+    ) -> Result<TenantChanged, AppError> {
+        let slug = TenantSlug::parse(slug).map_err(|e| AppError::invalid("slug", e))?;
+        let id = self
+            .store
+            .system()
+            .locate(&slug)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let now = self.now();
+        let scope = self.store.write(id).await?;
+        let mut tenant: Tenant = scope.tenant_row().await?.ok_or(AppError::NotFound)?;
+        let (kind, detail) = match change {
+            TenantChange::Plan(plan) => {
+                tenant
+                    .change_plan(plan)
+                    .map_err(|e| AppError::invalid("plan", e))?;
+                (AuditKind::TenantPlanChanged, ("plan", plan.as_str()))
+            }
+            TenantChange::Status(status) => {
+                tenant
+                    .set_status(status)
+                    .map_err(|e| AppError::invalid("status", e))?;
+                (AuditKind::TenantStatusChanged, ("status", status.as_str()))
+            }
+        };
+        scope.update_tenant(&tenant).await?;
+        audit(
+            &scope,
+            kind,
+            None,
+            Some(id.to_string()),
+            BTreeMap::from([(detail.0.to_owned(), detail.1.to_owned())]),
+            now,
+        )
+        .await?;
+        let keeps_calendars =
+            tenant.plan().allows_calendar_connections() && tenant.accepts_bookings();
+        let calendars_disconnected = if keeps_calendars {
+            0
+        } else {
+            let reason = format!("{}_{}", detail.0, detail.1);
+            self.disconnect_all_calendars(&scope, &reason, now).await?
+        };
+        scope.commit().await?;
+        Ok(TenantChanged {
+            calendars_disconnected,
+        })
+    }
+}
