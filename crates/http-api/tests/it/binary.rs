@@ -803,3 +803,104 @@ async fn migrate_on_a_fresh_postgres_database_logs_no_info_notices() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p4_no_calendar_field_feed_address_or_provider_body_appears_in_any_log_line() {
+    use crate::calendars::{Answer, FakeFeed, markers, meeting};
+    let dir = folder();
+    let password = "calendar log words 81";
+    let (ok, _, err) = run(
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Log Calendars",
+            "--slug",
+            "log-calendars",
+            "--owner-email",
+            "o@logcal.example",
+            "--owner-name",
+            "Olive",
+        ],
+        &dir,
+        &[],
+        &format!("{password}\n"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(
+        &["tenant", "plan", "--slug", "log-calendars", "--plan", "pro"],
+        &dir,
+        &[],
+        "",
+    );
+    assert!(ok, "{err}");
+    let when = bookwarden_domain::jiff::Timestamp::now()
+        + bookwarden_domain::jiff::SignedDuration::from_hours(48);
+    let feed = FakeFeed::start(meeting(when, "SUBJECT-Secret-Meeting", "log")).await;
+    let feed_token = format!("private-{}", uuid::Uuid::new_v4().simple());
+    let served = serve(
+        &dir,
+        &[
+            ("BOOKWARDEN_LOG_FORMAT", "json"),
+            ("BOOKWARDEN_LOG", "debug"),
+            ("BOOKWARDEN_CALENDAR_ALLOW_LOOPBACK", "true"),
+        ],
+    )
+    .await;
+    let login = served
+        .post(
+            "/v1/sessions",
+            None,
+            json!({ "tenant": "log-calendars", "email": "o@logcal.example", "password": password }),
+        )
+        .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let staff = served
+        .post("/v1/staff", Some(&token), json!({ "name": "Sam" }))
+        .await;
+    let connected = served
+        .post(
+            "/v1/calendar-connections",
+            Some(&token),
+            json!({
+                "staff_id": staff["id"], "kind": "ics", "url": feed.url(&feed_token),
+                "mode": "with_subject",
+            }),
+        )
+        .await;
+    let id = connected["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{connected}"));
+    let sync = format!("/v1/calendar-connections/{id}/sync");
+    for answer in [Answer::Status(500), Answer::Status(401), Answer::Calendar] {
+        feed.answer(answer);
+        let view = served.post(&sync, Some(&token), json!(null)).await;
+        assert!(view["health"].is_string(), "{view}");
+    }
+    let deleted = served
+        .http
+        .delete(format!("{}/v1/calendar-connections/{id}", served.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let (success, out, err) = served.stop();
+    feed.stop().await;
+    assert!(success);
+    assert!(
+        out.contains("calendar sync failed"),
+        "the failures were logged: {out}"
+    );
+    let mut secrets = markers("log");
+    secrets.extend([
+        feed_token,
+        "SUBJECT-Secret-Meeting".to_owned(),
+        "MARKER-ERROR-BODY".to_owned(),
+    ]);
+    for secret in &secrets {
+        assert!(!out.contains(secret.as_str()), "stdout leaks {secret}");
+        assert!(!err.contains(secret.as_str()), "stderr leaks {secret}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

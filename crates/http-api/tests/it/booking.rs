@@ -11,13 +11,13 @@ use crate::harness::{Options, Owner, TestApp, engines, every_day, spawn_app, spa
 
 /// A business with one staff member working 09:00-17:00 UTC every day and
 /// one public 30-minute service asking for a reason.
-struct Shop {
-    owner: Owner,
-    staff: String,
-    service: String,
+pub(crate) struct Shop {
+    pub(crate) owner: Owner,
+    pub(crate) staff: String,
+    pub(crate) service: String,
 }
 
-async fn shop(app: &TestApp) -> Shop {
+pub(crate) async fn shop(app: &TestApp) -> Shop {
     let owner = app.owner().await;
     let staff: Value = app
         .post(
@@ -68,7 +68,7 @@ async fn shop(app: &TestApp) -> Shop {
 }
 
 /// 10:00 UTC, `days` days after the app's now.
-fn at_ten(app: &TestApp, days: i64) -> Timestamp {
+pub(crate) fn at_ten(app: &TestApp, days: i64) -> Timestamp {
     use bookwarden_app::Clock as _;
     let day = app
         .clock
@@ -83,7 +83,7 @@ fn at_ten(app: &TestApp, days: i64) -> Timestamp {
 }
 
 /// Every listed time of a slots response, day after day.
-fn listed_slots(body: &Value) -> Vec<Value> {
+pub(crate) fn listed_slots(body: &Value) -> Vec<Value> {
     body["days"]
         .as_array()
         .unwrap()

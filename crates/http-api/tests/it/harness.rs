@@ -33,6 +33,10 @@ pub enum Engine {
 pub struct ManualClock(Mutex<Timestamp>);
 
 impl ManualClock {
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap() = at;
+    }
+
     pub fn advance(&self, seconds: i64) {
         let mut now = self.0.lock().unwrap();
         *now = now.checked_add(SignedDuration::from_secs(seconds)).unwrap();
@@ -382,6 +386,36 @@ impl TestApp {
             .iter()
             .map(|e| e["kind"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    /// Everything the database holds, as bytes: every file in the SQLite
+    /// folder (the WAL too), or a plain `pg_dump` of the PostgreSQL
+    /// database. For tests that look for what must never be stored.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match &self.cleanup {
+            Cleanup::Folder(folder) => {
+                let mut bytes = Vec::new();
+                for entry in std::fs::read_dir(folder).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.is_file() {
+                        bytes.extend(std::fs::read(path).unwrap());
+                    }
+                }
+                bytes
+            }
+            Cleanup::Database { name, .. } => {
+                let out = Command::new("pg_dump")
+                    .arg(url_for("postgres", name))
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
     }
 
     pub async fn finish(self) {

@@ -1,7 +1,8 @@
 //! The HTTP API end to end, over real loopback HTTP: sign-up and sign-in,
 //! sessions, two-factor, invitations, roles, API keys, audit, hostile
 //! input, request limits, the binary itself (and the isolation check
-//! aimed at it), login timing and a login flood.
+//! aimed at it), staff calendars (a fake feed and a real CalDAV server),
+//! login timing and a login flood.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,6 +19,7 @@ mod accounts;
 mod auth;
 mod binary;
 mod booking;
+mod calendars;
 mod conformance;
 mod edges;
 mod harness;
