@@ -814,7 +814,7 @@ pub const SETTINGS: &[Setting] = &[
         default: DefaultValue::Value("false"),
         meaning: "Lets calendar feed and CalDAV addresses point at loopback (127.0.0.1, ::1), \
                   over plain http too. For tests and local development only: with it off, \
-                  only public https addresses are fetched (section 11).",
+                  only public https addresses are fetched (section 9).",
         apply: |file, var| {
             file.calendar_allow_loopback = var.switch()?;
             Ok(())

@@ -3,7 +3,7 @@
 //! one shell per document, in a scratch folder, against the binary under
 //! test and (for OPERATIONS.md) a scratch PostgreSQL database and roles.
 //! The only changes made to the text are the substitutions that
-//! docs/OPERATIONS.md section 10 lists; `substitute` is that list in code.
+//! docs/OPERATIONS.md section 11 lists; `substitute` is that list in code.
 //!
 //! A recipe passes when its shell exits 0 under `set -euo pipefail`, with
 //! `curl` failing on any HTTP error answer, so a request the server refuses
@@ -95,7 +95,7 @@ impl Postgres {
     }
 }
 
-/// The substitutions docs/OPERATIONS.md section 10 documents, applied to
+/// The substitutions docs/OPERATIONS.md section 11 documents, applied to
 /// one block's text.
 fn substitute(text: &str, scratch: &Scratch) -> String {
     let mut out = String::new();
@@ -264,7 +264,7 @@ fn run(document: &str, postgres: Option<Postgres>) {
         .env("PATH", path)
         .env("BOOKWARDEN_LISTEN", format!("127.0.0.1:{port}"))
         // Raised so the isolation check's many sign-ups, sign-ins and
-        // public requests are not slowed by 429s (OPERATIONS.md section 10).
+        // public requests are not slowed by 429s (OPERATIONS.md section 11).
         .env("BOOKWARDEN_SIGNUP_PER_HOUR", "1000")
         .env("BOOKWARDEN_LOGIN_PER_MINUTE", "10000")
         .env("BOOKWARDEN_PUBLIC_PER_MINUTE", "100000")
