@@ -97,6 +97,15 @@ impl EventKey {
         Self(digest.finish())
     }
 
+    /// The key of an event instance that has an id of its own (Google's
+    /// and Graph's instances of a series do), whatever its start: a moved
+    /// instance keeps its key, and a removal names it by id alone.
+    pub fn instance(instance_id: &str) -> Self {
+        let mut digest = Sha256::labelled(b"bookwarden calendar instance");
+        digest.update_framed(instance_id.as_bytes());
+        Self(digest.finish())
+    }
+
     /// The key's bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -13,6 +13,11 @@
 //! - [`feed`]: a read-only iCalendar feed URL, fetched conditionally.
 //! - [`caldav`]: CalDAV accounts (iCloud, any RFC 4791 server): discovery
 //!   and the events of every calendar in the window.
+//! - [`oauth`]: OAuth 2.0 with PKCE for the providers that need it:
+//!   authorization, code exchange, refresh and revocation.
+//! - [`google`] and [`microsoft`]: Google Calendar and Microsoft Graph,
+//!   asking only for the fields that may be kept, with incremental syncs
+//!   ([`api::ApiSync`]).
 //! - [`outbound`]: the one HTTP client every request goes through, which
 //!   refuses URLs that point into private networks (SSRF).
 //!
@@ -44,10 +49,14 @@
 //! # }
 //! ```
 
+pub mod api;
 pub mod caldav;
 pub mod error;
 pub mod feed;
+pub mod google;
 pub mod ical;
+pub mod microsoft;
+pub mod oauth;
 pub mod outbound;
 
 use bookwarden_domain::calendar::SyncMode;

@@ -14,6 +14,7 @@
 mod caldav;
 mod feed;
 mod props;
+mod providers;
 mod radicale;
 mod recurrence;
 mod support;
