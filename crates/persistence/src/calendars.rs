@@ -381,6 +381,49 @@ impl Calendars<'_> {
         let Some(connection) = self.get(id).await? else {
             return Ok(None);
         };
+        let (mut by_key, mut stale) = self.kept_blocks(id).await?;
+        let mut merged = self.upsert_blocks(&connection, &mut by_key, blocks).await?;
+        merged.removed = by_key.len();
+        stale.extend(by_key.into_values().map(|row| row.busy_block_id));
+        self.delete_blocks(&stale).await?;
+        Ok(Some(merged))
+    }
+
+    /// Applies an incremental sync's changes to the blocks kept for a
+    /// connection: `changed` occurrences added or updated, `removed` ones
+    /// deleted, every other block left as it is (a delta is never the
+    /// whole calendar). False for an unknown connection.
+    pub async fn apply_busy_changes(
+        &self,
+        id: ConnectionId,
+        changed: &[([u8; 32], ImportedBusy)],
+        removed: &[[u8; 32]],
+    ) -> Result<Option<Merged>, StoreError> {
+        let Some(connection) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let (mut by_key, stale) = self.kept_blocks(id).await?;
+        let mut merged = self
+            .upsert_blocks(&connection, &mut by_key, changed)
+            .await?;
+        let gone: Vec<_> = removed
+            .iter()
+            .filter_map(|key| by_key.remove(key.as_slice()))
+            .map(|row| row.busy_block_id)
+            .collect();
+        merged.removed = gone.len();
+        self.delete_blocks(&gone).await?;
+        self.delete_blocks(&stale).await?;
+        Ok(Some(merged))
+    }
+
+    /// The blocks kept for a connection by occurrence key, and those to
+    /// drop whatever the sync says (duplicates, and blocks from before
+    /// occurrence keys).
+    async fn kept_blocks(
+        &self,
+        id: ConnectionId,
+    ) -> Result<(HashMap<Vec<u8>, busy_blocks::Model>, Vec<uuid::Uuid>), StoreError> {
         let scope = self.0;
         let kept = busy_blocks::Entity::find()
             .filter(busy_blocks::Column::TenantId.eq(scope.uuid()))
@@ -400,6 +443,17 @@ impl Calendars<'_> {
                 None => stale.push(row.busy_block_id),
             }
         }
+        Ok((by_key, stale))
+    }
+
+    /// Adds or updates `blocks`, taking each one's key out of `by_key`.
+    async fn upsert_blocks(
+        &self,
+        connection: &ConnectionRecord,
+        by_key: &mut HashMap<Vec<u8>, busy_blocks::Model>,
+        blocks: &[([u8; 32], ImportedBusy)],
+    ) -> Result<Merged, StoreError> {
+        let scope = self.0;
         let mut merged = Merged::default();
         let mut seen = std::collections::HashSet::new();
         for (key, block) in blocks {
@@ -435,7 +489,7 @@ impl Calendars<'_> {
                     busy_blocks::ActiveModel {
                         tenant_id: Set(scope.uuid()),
                         busy_block_id: Set(*BusyBlockId::random().as_uuid()),
-                        connection_id: Set(*id.as_uuid()),
+                        connection_id: Set(*connection.id.as_uuid()),
                         staff_id: Set(*connection.staff.as_uuid()),
                         subject: Set(subject),
                         starts_at_us: Set(start),
@@ -449,16 +503,19 @@ impl Calendars<'_> {
                 }
             }
         }
-        merged.removed = by_key.len();
-        stale.extend(by_key.into_values().map(|row| row.busy_block_id));
-        for batch in stale.chunks(DELETE_BATCH) {
+        Ok(merged)
+    }
+
+    /// Deletes blocks by id, in batches.
+    async fn delete_blocks(&self, ids: &[uuid::Uuid]) -> Result<(), StoreError> {
+        for batch in ids.chunks(DELETE_BATCH) {
             busy_blocks::Entity::delete_many()
-                .filter(busy_blocks::Column::TenantId.eq(scope.uuid()))
+                .filter(busy_blocks::Column::TenantId.eq(self.0.uuid()))
                 .filter(busy_blocks::Column::BusyBlockId.is_in(batch.iter().copied()))
-                .exec(scope.tx())
+                .exec(self.0.tx())
                 .await?;
         }
-        Ok(Some(merged))
+        Ok(())
     }
 
     /// The sync state of every connection of `staff`, for the slot

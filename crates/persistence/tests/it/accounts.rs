@@ -427,7 +427,8 @@ fn busy(subject: &str, from: i64, to: i64) -> ImportedBusy {
 }
 
 #[tokio::test]
-async fn p4_a_sync_merges_blocks_by_occurrence_and_busy_only_drops_kept_subjects() {
+async fn p4_a_sync_merges_blocks_by_occurrence_a_delta_touches_only_what_it_names_and_busy_only_drops_subjects()
+ {
     for engine in engines().await {
         let db = TestDb::new(engine).await;
         let a = account(&db.store, SyncMode::WithSubject).await;
@@ -472,6 +473,46 @@ async fn p4_a_sync_merges_blocks_by_occurrence_and_busy_only_drops_kept_subjects
                 (Some("Doctor: private".to_owned()), later(2)),
                 (Some("Team".to_owned()), later(9)),
             ]
+        );
+        // An incremental sync's changes touch only what they name: one
+        // added, one moved, one removed, and a removal of a key never kept
+        // is no error.
+        let merged = scope
+            .calendars()
+            .apply_busy_changes(
+                a.connection,
+                &[
+                    ([4; 32], busy("New", 11, 12)),
+                    ([2; 32], busy("Team", 13, 14)),
+                ],
+                &[[1; 32], [9; 32]],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (merged.added, merged.changed, merged.removed),
+            (1, 1, 1),
+            "{engine:?}"
+        );
+        let kept = scope.calendars().imported(a.connection).await.unwrap();
+        let times: Vec<_> = kept.iter().map(|b| b.range().start()).collect();
+        assert_eq!(times, [later(11), later(13)]);
+        let untouched = scope
+            .calendars()
+            .apply_busy_changes(a.connection, &[], &[])
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!untouched.any(), "an empty delta keeps every block");
+        assert_eq!(
+            scope
+                .calendars()
+                .imported(a.connection)
+                .await
+                .unwrap()
+                .len(),
+            2
         );
         // Busy-only from now on: the kept subjects go at once.
         assert!(
