@@ -19,9 +19,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bookwarden_calendar_sync::api::ApiSync;
 use bookwarden_calendar_sync::caldav::{CalDav, DavSync};
 use bookwarden_calendar_sync::feed::{FeedSync, IcsFeed, Validators};
-use bookwarden_calendar_sync::ical::{Expansion, Limits};
+use bookwarden_calendar_sync::google::GoogleCalendar;
+use bookwarden_calendar_sync::ical::{Degraded, Expansion, Imported, Limits};
+use bookwarden_calendar_sync::microsoft::GraphCalendar;
 use bookwarden_calendar_sync::outbound::FetchError;
 use bookwarden_calendar_sync::{Scope, SyncError};
 use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
@@ -37,6 +40,7 @@ use bookwarden_persistence::{ConnectionRecord, SyncFailure, SyncSuccess, TenantS
 
 use crate::App;
 use crate::auth::{ClientInfo, Need, Principal, audit};
+use crate::config::CalendarProvider;
 use crate::error::{AppError, Conflict};
 
 /// Days before today whose busy time is imported.
@@ -132,7 +136,7 @@ pub struct ConnectionView {
 }
 
 impl ConnectionView {
-    fn of(record: &ConnectionRecord, now: Timestamp) -> Self {
+    pub(crate) fn of(record: &ConnectionRecord, now: Timestamp) -> Self {
         Self {
             id: record.id,
             staff: record.staff,
@@ -160,24 +164,122 @@ pub struct SyncRound {
     pub skipped: usize,
 }
 
+/// A connection whose first sync worked, ready to store.
+pub(crate) struct NewConnection<'a> {
+    pub(crate) id: ConnectionId,
+    pub(crate) staff: StaffId,
+    pub(crate) provider: Provider,
+    pub(crate) mode: SyncMode,
+    pub(crate) label: String,
+    pub(crate) credentials: Credentials<'a>,
+    pub(crate) window: TimeRange,
+    pub(crate) fetched: Fetched,
+}
+
+/// What a new connection seals.
+pub(crate) enum Credentials<'a> {
+    /// A feed address or CalDAV account.
+    Source(&'a ConnectCalendar),
+    /// OAuth tokens.
+    Tokens(&'a OAuthTokens),
+}
+
 /// A source ready to fetch from.
-enum Source {
+pub(crate) enum Source {
     Feed(IcsFeed),
     Dav(CalDav),
+    /// Google or Microsoft, with the connection's OAuth tokens.
+    Api {
+        provider: Provider,
+        tokens: OAuthTokens,
+    },
 }
 
 /// What a fetch found.
-enum Fetched {
+pub(crate) enum Fetched {
     Unchanged,
+    /// The whole busy time of the window.
     Changed {
         expansion: Expansion,
         cursor: Option<String>,
     },
+    /// Changes since the cursor, to merge.
+    Changes {
+        changed: Vec<Imported>,
+        removed: Vec<[u8; 32]>,
+        degraded: Degraded,
+        cursor: String,
+    },
+}
+
+impl From<ApiSync> for Fetched {
+    fn from(sync: ApiSync) -> Self {
+        match sync {
+            ApiSync::Full { expansion, cursor } => Self::Changed { expansion, cursor },
+            ApiSync::Changes {
+                changed,
+                removed,
+                degraded,
+                cursor,
+            } => Self::Changes {
+                changed,
+                removed: removed.iter().map(|k| *k.as_bytes()).collect(),
+                degraded,
+                cursor,
+            },
+        }
+    }
+}
+
+/// An OAuth connection's tokens, sealed together under
+/// [`Purpose::OAUTH_REFRESH_TOKEN`].
+pub(crate) struct OAuthTokens {
+    pub(crate) refresh: SecretString,
+    pub(crate) access: SecretString,
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+/// An access token this close to its expiry is refreshed first.
+const REFRESH_AHEAD: SignedDuration = SignedDuration::from_mins(2);
+
+impl OAuthTokens {
+    pub(crate) fn seal(&self, key: &TenantDataKey, id: ConnectionId) -> Result<Vec<u8>, AppError> {
+        let mut plain = Vec::new();
+        frame(&mut plain, self.refresh.expose_secret())?;
+        frame(&mut plain, self.access.expose_secret())?;
+        let expiry = self
+            .expires_at
+            .map(|t| t.as_second().to_string())
+            .unwrap_or_default();
+        frame(&mut plain, &expiry)?;
+        vault::seal(key, &Purpose::OAUTH_REFRESH_TOKEN, id.as_bytes(), &plain)
+            .map_err(AppError::internal)
+    }
+
+    pub(crate) fn open(key: &TenantDataKey, id: ConnectionId, sealed: &[u8]) -> Option<Self> {
+        let plain = vault::open(key, &Purpose::OAUTH_REFRESH_TOKEN, id.as_bytes(), sealed).ok()?;
+        let (refresh, rest) = unframe(plain.expose_secret())?;
+        let (access, rest) = unframe(rest)?;
+        let (expiry, _) = unframe(rest)?;
+        Some(Self {
+            refresh: SecretString::new(refresh.to_owned()),
+            access: SecretString::new(access.to_owned()),
+            expires_at: expiry
+                .parse::<i64>()
+                .ok()
+                .and_then(|s| Timestamp::from_second(s).ok()),
+        })
+    }
+
+    fn fresh_at(&self, now: Timestamp) -> bool {
+        self.expires_at
+            .is_some_and(|at| now.checked_add(REFRESH_AHEAD).is_ok_and(|soon| soon < at))
+    }
 }
 
 /// The window imported at `now`: whole UTC days, so it stays the same all
 /// day and a cursor stays usable until midnight.
-fn sync_window(now: Timestamp) -> Result<TimeRange, AppError> {
+pub(crate) fn sync_window(now: Timestamp) -> Result<TimeRange, AppError> {
     let day = SignedDuration::from_hours(24);
     let midnight = Timestamp::from_second(now.as_second().div_euclid(86_400) * 86_400)
         .map_err(AppError::internal)?;
@@ -192,12 +294,12 @@ fn sync_window(now: Timestamp) -> Result<TimeRange, AppError> {
 
 /// A spread of 0 to 255 taken from the connection's id, so connections
 /// that failed together do not retry together.
-fn jitter(id: ConnectionId) -> u8 {
+pub(crate) fn jitter(id: ConnectionId) -> u8 {
     id.as_bytes().last().copied().unwrap_or_default()
 }
 
 /// Appends `field` to `out` with its length in front.
-fn frame(out: &mut Vec<u8>, field: &str) -> Result<(), AppError> {
+pub(crate) fn frame(out: &mut Vec<u8>, field: &str) -> Result<(), AppError> {
     let len =
         u32::try_from(field.len()).map_err(|_too_long| AppError::invalid("user", "too long"))?;
     out.extend_from_slice(&len.to_be_bytes());
@@ -206,7 +308,7 @@ fn frame(out: &mut Vec<u8>, field: &str) -> Result<(), AppError> {
 }
 
 /// Takes one length-framed field off the front of `bytes`.
-fn unframe(bytes: &[u8]) -> Option<(&str, &[u8])> {
+pub(crate) fn unframe(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let (len, rest) = bytes.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
     let (field, rest) = rest.split_at_checked(len)?;
@@ -259,7 +361,12 @@ fn open_source(key: &TenantDataKey, record: &ConnectionRecord) -> Option<Source>
             let password = SecretString::new(std::str::from_utf8(password).ok()?.to_owned());
             CalDav::new(server, user, password).ok().map(Source::Dav)
         }
-        Provider::Google | Provider::Microsoft => None,
+        Provider::Google | Provider::Microsoft => {
+            OAuthTokens::open(key, record.id, sealed).map(|tokens| Source::Api {
+                provider: record.provider,
+                tokens,
+            })
+        }
     }
 }
 
@@ -280,7 +387,7 @@ fn label_of(source: &ConnectCalendar) -> String {
 /// The refusal a first sync's failure becomes. Whether a URL was refused
 /// by the private-network guard or could not be reached is one answer, so
 /// the endpoint tells nobody what lies inside a network.
-fn connect_refusal(field: &'static str, error: &SyncError) -> AppError {
+pub(crate) fn connect_refusal(field: &'static str, error: &SyncError) -> AppError {
     match error {
         SyncError::Unauthorized => {
             AppError::invalid(field, "the calendar server refused these credentials")
@@ -299,7 +406,7 @@ impl App {
     /// Whether `principal` may manage the calendars of `staff`: their own,
     /// or anyone's for admins. Refuses an unknown staff member as not
     /// found.
-    async fn may_manage_calendars(
+    pub(crate) async fn may_manage_calendars(
         &self,
         principal: &Principal,
         staff: StaffId,
@@ -339,7 +446,11 @@ impl App {
 
     /// The zone a staff member's all-day events and floating times are
     /// read in: their schedule's, else the business's.
-    async fn staff_zone(&self, scope: &TenantScope, staff: StaffId) -> Result<TimeZone, AppError> {
+    pub(crate) async fn staff_zone(
+        &self,
+        scope: &TenantScope,
+        staff: StaffId,
+    ) -> Result<TimeZone, AppError> {
         if let Some(schedule) = scope.schedules().of_staff(staff).await? {
             return Ok(schedule.zone().clone());
         }
@@ -347,8 +458,48 @@ impl App {
         Ok(tenant.time_zone().clone())
     }
 
+    /// The OAuth provider of `provider`, when this server is configured
+    /// for it.
+    pub(crate) fn calendar_provider(
+        &self,
+        provider: Provider,
+    ) -> Result<&CalendarProvider, SyncError> {
+        let configured = match provider {
+            Provider::Google => self.config.calendars.google.as_ref(),
+            Provider::Microsoft => self.config.calendars.microsoft.as_ref(),
+            Provider::CalDav | Provider::Ics => None,
+        };
+        configured.ok_or(SyncError::Fetch(FetchError::Refused(
+            "this server is not configured for the provider",
+        )))
+    }
+
+    /// Refreshes an OAuth source's access token when it is about to
+    /// expire; true when it did. A refresh the provider refuses
+    /// (`invalid_grant`) is [`SyncError::Unauthorized`]: the grant is
+    /// dead.
+    async fn refresh_if_due(&self, source: &mut Source, now: Timestamp) -> Result<bool, SyncError> {
+        let Source::Api { provider, tokens } = source else {
+            return Ok(false);
+        };
+        if tokens.fresh_at(now) {
+            return Ok(false);
+        }
+        let api = self.calendar_provider(*provider)?;
+        let fresh = api
+            .oauth
+            .refresh(&self.outbound, &tokens.refresh, now)
+            .await?;
+        tokens.access = fresh.access;
+        tokens.expires_at = fresh.expires_at;
+        if let Some(refresh) = fresh.refresh {
+            tokens.refresh = refresh;
+        }
+        Ok(true)
+    }
+
     /// Fetches a source over `scope`, within [`SYNC_DEADLINE`].
-    async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         source: &Source,
         scope: &Scope<'_>,
@@ -378,6 +529,19 @@ impl App {
                             Fetched::Changed { expansion, cursor }
                         }
                     })
+                }
+                Source::Api { provider, tokens } => {
+                    let api = self.calendar_provider(*provider)?;
+                    let found = if *provider == Provider::Google {
+                        GoogleCalendar::new(&api.api_base)?
+                            .sync(&self.outbound, &tokens.access, scope, cursor)
+                            .await?
+                    } else {
+                        GraphCalendar::new(&api.api_base)?
+                            .sync(&self.outbound, &tokens.access, scope, cursor)
+                            .await?
+                    };
+                    Ok(Fetched::from(found))
                 }
             }
         };
@@ -449,12 +613,48 @@ impl App {
             )
             .await
             .map_err(|e| refused(&e))?;
+        let id = ConnectionId::random();
+        self.save_connection(
+            principal,
+            NewConnection {
+                id,
+                staff,
+                provider: source.provider(),
+                mode,
+                label: label_of(&source),
+                credentials: Credentials::Source(&source),
+                window,
+                fetched,
+            },
+            client,
+        )
+        .await
+    }
+
+    /// Stores a connection after its first sync worked: the sealed
+    /// credentials, the busy time found and the audit event, in one
+    /// transaction.
+    pub(crate) async fn save_connection(
+        &self,
+        principal: &Principal,
+        new: NewConnection<'_>,
+        client: &ClientInfo,
+    ) -> Result<ConnectionView, AppError> {
+        let NewConnection {
+            id,
+            staff,
+            provider,
+            mode,
+            label,
+            credentials,
+            window,
+            fetched,
+        } = new;
         let Fetched::Changed { expansion, cursor } = fetched else {
             return Err(AppError::internal(SyncError::Malformed(
-                "a first fetch answered not-modified",
+                "a first fetch answered with changes only",
             )));
         };
-        let id = ConnectionId::random();
         let done = self.now();
         let fresh = SyncState {
             status: ConnectionStatus::Healthy,
@@ -464,14 +664,18 @@ impl App {
         };
         let scope = self.store.write(principal.tenant).await?;
         let key = self.data_key(&scope).await?;
+        let sealed = match credentials {
+            Credentials::Source(source) => seal_source(&key, id, source)?,
+            Credentials::Tokens(tokens) => tokens.seal(&key, id)?,
+        };
         let record = ConnectionRecord {
             id,
             staff,
-            provider: source.provider(),
+            provider,
             mode,
             status: ConnectionStatus::Healthy,
-            label: label_of(&source),
-            sealed_secret: Some(seal_source(&key, id, &source)?),
+            label,
+            sealed_secret: Some(sealed),
             sync_cursor: cursor,
             last_synced_at: Some(done),
             failures: 0,
@@ -542,6 +746,11 @@ impl App {
     ) -> Result<ConnectionView, AppError> {
         principal.require(Need::Write)?;
         let record = self.managed_connection(principal, id).await?;
+        if record.mode != mode && record.provider == Provider::Google {
+            // Each mode has its own, narrowest scope at Google: another
+            // mode needs the person's consent again.
+            return Err(AppError::Conflict(Conflict::ReconnectRequired));
+        }
         if record.mode != mode {
             let now = self.now();
             let scope = self.store.write(principal.tenant).await?;
@@ -612,6 +821,9 @@ impl App {
         let record = self.managed_connection(principal, id).await?;
         let now = self.now();
         let scope = self.store.write(principal.tenant).await?;
+        let grants = self
+            .grants_of(&scope, std::slice::from_ref(&record))
+            .await?;
         if !scope.calendars().delete(id).await? {
             scope.rollback().await?;
             return Err(AppError::NotFound);
@@ -629,19 +841,45 @@ impl App {
         )
         .await?;
         scope.commit().await?;
+        self.revoke_grants(grants).await;
         Ok(())
+    }
+
+    /// The OAuth grants among `records` to revoke at their providers once
+    /// the connections are deleted.
+    async fn grants_of(
+        &self,
+        scope: &TenantScope,
+        records: &[ConnectionRecord],
+    ) -> Result<Vec<(Provider, SecretString)>, AppError> {
+        if !records
+            .iter()
+            .any(|r| matches!(r.provider, Provider::Google | Provider::Microsoft))
+        {
+            return Ok(Vec::new());
+        }
+        let key = self.data_key(scope).await?;
+        Ok(records
+            .iter()
+            .filter_map(|record| match open_source(&key, record)? {
+                Source::Api { provider, tokens } => Some((provider, tokens.refresh)),
+                Source::Feed(_) | Source::Dav(_) => None,
+            })
+            .collect())
     }
 
     /// Disconnects every calendar of a tenant inside `scope` (its plan no
     /// longer has calendars, or it was suspended or cancelled), auditing
-    /// each with `reason`.
+    /// each with `reason`. Answers the OAuth grants to revoke at their
+    /// providers once the transaction is committed.
     pub(crate) async fn disconnect_all_calendars(
         &self,
         scope: &TenantScope,
         reason: &str,
         now: Timestamp,
-    ) -> Result<usize, AppError> {
+    ) -> Result<(usize, Vec<(Provider, SecretString)>), AppError> {
         let all = scope.calendars().list().await?;
+        let grants = self.grants_of(scope, &all).await?;
         for record in &all {
             scope.calendars().delete(record.id).await?;
             let detail = BTreeMap::from([
@@ -659,7 +897,7 @@ impl App {
             )
             .await?;
         }
-        Ok(all.len())
+        Ok((all.len(), grants))
     }
 
     /// What the booking page does with staff whose calendar is not
@@ -730,7 +968,7 @@ impl App {
         }
         let zone = self.staff_zone(&scope, record.staff).await?;
         let key = self.data_key(&scope).await?;
-        let source = open_source(&key, &record);
+        let mut source = open_source(&key, &record);
         scope.commit().await?;
         let window = sync_window(now)?;
         // A cursor speaks for the window it was taken over only.
@@ -738,7 +976,8 @@ impl App {
             .sync_cursor
             .as_deref()
             .filter(|_| record.synced_until == Some(window.end()));
-        let outcome = match &source {
+        let mut refreshed = false;
+        let outcome = match &mut source {
             Some(source) => {
                 let scope = Scope {
                     window,
@@ -746,7 +985,13 @@ impl App {
                     mode: record.mode,
                     limits: Limits::default(),
                 };
-                self.fetch(source, &scope, cursor).await
+                match self.refresh_if_due(source, now).await {
+                    Ok(did) => {
+                        refreshed = did;
+                        self.fetch(source, &scope, cursor).await
+                    }
+                    Err(error) => Err(error),
+                }
             }
             // Sealed credentials that no longer open are as good as
             // refused: the staff member must reconnect.
@@ -759,6 +1004,15 @@ impl App {
             scope.rollback().await?;
             return Err(AppError::NotFound);
         };
+        // Refreshed tokens are kept whatever the fetch did: a provider may
+        // have rotated the refresh token.
+        if let (true, Some(Source::Api { tokens, .. })) = (refreshed, &source) {
+            let key = self.data_key(&scope).await?;
+            scope
+                .calendars()
+                .set_sealed_secret(id, &tokens.seal(&key, id)?)
+                .await?;
+        }
         match outcome {
             Ok(fetched) => {
                 let (cursor, degraded) = match fetched {
@@ -771,6 +1025,22 @@ impl App {
                             .collect();
                         scope.calendars().merge_busy(id, &blocks).await?;
                         (cursor, expansion.degraded.any())
+                    }
+                    Fetched::Changes {
+                        changed,
+                        removed,
+                        degraded,
+                        cursor,
+                    } => {
+                        let changed: Vec<_> = changed
+                            .into_iter()
+                            .map(|e| (*e.key.as_bytes(), e.busy))
+                            .collect();
+                        scope
+                            .calendars()
+                            .apply_busy_changes(id, &changed, &removed)
+                            .await?;
+                        (Some(cursor), current.degraded || degraded.any())
                     }
                 };
                 let fresh = SyncState {

@@ -6,9 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use bookwarden_calendar_sync::oauth::OAuthApp;
 pub use bookwarden_calendar_sync::outbound::OutboundConfig;
+use bookwarden_crypto::SecretString;
 pub use bookwarden_crypto::password::{ARGON2_DEFAULT, Argon2Params, PasswordPolicy};
 use bookwarden_domain::tenant::Region;
 pub use bookwarden_persistence::PgPlacement;
@@ -111,6 +114,11 @@ pub struct CalendarSettings {
     pub outbound: OutboundConfig,
     /// Connections one process syncs at once.
     pub max_concurrent_syncs: usize,
+    /// Google Calendar, when the deployment registered an OAuth app there.
+    pub google: Option<CalendarProvider>,
+    /// Microsoft 365 and Outlook.com calendars, when the deployment
+    /// registered an app with the Microsoft identity platform.
+    pub microsoft: Option<CalendarProvider>,
 }
 
 impl Default for CalendarSettings {
@@ -118,7 +126,76 @@ impl Default for CalendarSettings {
         Self {
             outbound: OutboundConfig::default(),
             max_concurrent_syncs: 4,
+            google: None,
+            microsoft: None,
         }
+    }
+}
+
+/// Google's production endpoints: authorization, token, API, revocation.
+pub const GOOGLE_DEFAULTS: [&str; 4] = [
+    bookwarden_calendar_sync::google::AUTH_URL,
+    bookwarden_calendar_sync::google::TOKEN_URL,
+    bookwarden_calendar_sync::google::API_BASE,
+    bookwarden_calendar_sync::google::REVOKE_URL,
+];
+
+/// Microsoft's production endpoints: authorization, token, API (no
+/// revocation).
+pub const MICROSOFT_DEFAULTS: [&str; 3] = [
+    bookwarden_calendar_sync::microsoft::AUTH_URL,
+    bookwarden_calendar_sync::microsoft::TOKEN_URL,
+    bookwarden_calendar_sync::microsoft::API_BASE,
+];
+
+/// The text of a provider's settings, before checking.
+#[derive(Clone, Copy, Debug)]
+pub struct ProviderText<'a> {
+    /// The OAuth client identifier the provider issued.
+    pub oauth_client: &'a str,
+    /// The authorization endpoint.
+    pub auth_url: &'a str,
+    /// The token endpoint.
+    pub token_url: &'a str,
+    /// The revocation endpoint, where there is one.
+    pub revoke_url: Option<&'a str>,
+    /// Where the browser comes back.
+    pub redirect_url: &'a str,
+    /// The calendar API's root.
+    pub api_url: &'a str,
+}
+
+/// An OAuth calendar provider: the app registered with it, and its API.
+#[derive(Clone, Debug)]
+pub struct CalendarProvider {
+    /// The registered app and the provider's OAuth endpoints.
+    pub oauth: Arc<OAuthApp>,
+    /// The calendar API's root (Google's `https://www.googleapis.com/calendar/v3/`,
+    /// Graph's `https://graph.microsoft.com/v1.0/`).
+    pub api_base: String,
+}
+
+impl CalendarProvider {
+    /// A provider from its settings' text and its client secret.
+    ///
+    /// # Errors
+    /// The name of the first field that is not an http(s) URL
+    /// (`auth_url`, `token_url`, `revoke_url`, `redirect_url`, `api_url`).
+    pub fn new(text: ProviderText<'_>, client_secret: SecretString) -> Result<Self, &'static str> {
+        let oauth = OAuthApp::new(
+            text.oauth_client,
+            client_secret,
+            [text.auth_url, text.token_url, text.redirect_url],
+            text.revoke_url,
+        )?;
+        let api = text.api_url.trim();
+        if !(api.starts_with("https://") || api.starts_with("http://")) {
+            return Err("api_url");
+        }
+        Ok(Self {
+            oauth: Arc::new(oauth),
+            api_base: api.to_owned(),
+        })
     }
 }
 

@@ -107,6 +107,8 @@ pub enum Conflict {
     SlotTaken,
     /// A sync of this calendar is running now.
     SyncRunning,
+    /// The change needs the provider's consent again: connect anew.
+    ReconnectRequired,
     /// The slug belongs to another business.
     SlugTaken,
     /// The staff member still has bookings or services.
@@ -138,6 +140,7 @@ impl Conflict {
             Self::ReferenceChanged => "reference_changed",
             Self::ServiceInUse => "service_in_use",
             Self::SlotTaken => "slot_taken",
+            Self::ReconnectRequired => "reconnect_required",
             Self::SyncRunning => "sync_running",
             Self::SlugTaken => "slug_taken",
             Self::StaffInUse => "staff_in_use",

@@ -22,6 +22,7 @@ compile_error!(
 mod accounts;
 mod auth;
 mod bookings;
+mod calendar_oauth;
 pub mod calendars;
 pub mod catalog;
 pub mod config;

@@ -77,13 +77,14 @@ impl App {
         .await?;
         let keeps_calendars =
             tenant.plan().allows_calendar_connections() && tenant.accepts_bookings();
-        let calendars_disconnected = if keeps_calendars {
-            0
+        let (calendars_disconnected, grants) = if keeps_calendars {
+            (0, Vec::new())
         } else {
             let reason = format!("{}_{}", detail.0, detail.1);
             self.disconnect_all_calendars(&scope, &reason, now).await?
         };
         scope.commit().await?;
+        self.revoke_grants(grants).await;
         Ok(TenantChanged {
             calendars_disconnected,
         })

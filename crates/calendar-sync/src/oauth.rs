@@ -98,28 +98,59 @@ pub fn pkce_challenge(verifier: &str) -> String {
         .to_owned()
 }
 
-/// Sends one of the `oauth2` crate's requests through the guarded client.
-async fn send(outbound: &Outbound, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-    let url =
-        Url::parse(&request.uri().to_string()).map_err(|_bad| FetchError::Refused("not a URL"))?;
-    let method = Method::from_bytes(request.method().as_str().as_bytes())
-        .map_err(|_bad| FetchError::Transport)?;
-    let mut guarded = outbound.credentialed(method, url)?;
-    for (name, value) in request.headers() {
-        let name = HeaderName::from_bytes(name.as_str().as_bytes())
+/// A fresh PKCE verifier: 32 random bytes, base64url (RFC 7636).
+pub fn new_verifier() -> SecretString {
+    let (_challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    SecretString::new(verifier.secret().clone())
+}
+
+/// A token endpoint's answer to come: boxed and `Send`, so the caller's
+/// future stays `Send` whatever the `oauth2` crate's futures hold.
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, SyncError>> + Send + 'a>>;
+
+/// The future of one request the `oauth2` crate sends.
+type Sending<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, FetchError>> + Send + 'a>>;
+
+/// Sends one of the `oauth2` crate's requests through the guarded client
+/// (boxed and `Send`, so a sync can run on any worker).
+fn send(outbound: &Outbound, request: HttpRequest) -> Sending<'_> {
+    Box::pin(async move {
+        let url = Url::parse(&request.uri().to_string())
+            .map_err(|_bad| FetchError::Refused("not a URL"))?;
+        let method = Method::from_bytes(request.method().as_str().as_bytes())
             .map_err(|_bad| FetchError::Transport)?;
-        let value = value.to_str().map_err(|_bad| FetchError::Transport)?;
-        guarded = guarded.header(name, value);
+        let mut guarded = outbound.credentialed(method, url)?;
+        for (name, value) in request.headers() {
+            let name = HeaderName::from_bytes(name.as_str().as_bytes())
+                .map_err(|_bad| FetchError::Transport)?;
+            let value = value.to_str().map_err(|_bad| FetchError::Transport)?;
+            guarded = guarded.header(name, value);
+        }
+        let body = String::from_utf8(request.into_body()).map_err(|_bad| FetchError::Transport)?;
+        let fetched = outbound.fetch(guarded.body(body)).await?;
+        let mut response = oauth2::http::Response::builder().status(fetched.status);
+        for (name, value) in &fetched.headers {
+            response = response.header(name.as_str(), value.as_bytes());
+        }
+        response
+            .body(fetched.body)
+            .map_err(|_bad| FetchError::Transport)
+    })
+}
+
+/// The guarded client as the `oauth2` crate's HTTP client (a clone:
+/// it shares the connection pool, and owns no lifetime the compiler would
+/// have to prove `Send` for every choice of).
+struct Guard(Outbound);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Guard {
+    type Error = FetchError;
+    type Future = Sending<'c>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        send(&self.0, request)
     }
-    let body = String::from_utf8(request.into_body()).map_err(|_bad| FetchError::Transport)?;
-    let fetched = outbound.fetch(guarded.body(body)).await?;
-    let mut response = oauth2::http::Response::builder().status(fetched.status);
-    for (name, value) in &fetched.headers {
-        response = response.header(name.as_str(), value.as_bytes());
-    }
-    response
-        .body(fetched.body)
-        .map_err(|_bad| FetchError::Transport)
 }
 
 /// Maps a token endpoint's refusal: a grant the provider no longer
@@ -179,6 +210,34 @@ fn tokens<R: oauth2::TokenResponse>(response: &R, now: Timestamp) -> Tokens {
 }
 
 impl OAuthApp {
+    /// An app from its client id and secret and the text of its
+    /// `[authorization, token, redirect]` URLs and revocation URL.
+    ///
+    /// # Errors
+    /// The first field that is not an http(s) URL: `auth_url`,
+    /// `token_url`, `redirect_url` or `revoke_url`.
+    pub fn new(
+        client_id: &str,
+        client_secret: SecretString,
+        [auth, token, redirect]: [&str; 3],
+        revoke: Option<&str>,
+    ) -> Result<Self, &'static str> {
+        fn url(text: &str, field: &'static str) -> Result<Url, &'static str> {
+            Url::parse(text.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "https" | "http"))
+                .ok_or(field)
+        }
+        Ok(Self {
+            client_id: client_id.trim().to_owned(),
+            client_secret,
+            auth_url: url(auth, "auth_url")?,
+            token_url: url(token, "token_url")?,
+            revoke_url: revoke.map(|r| url(r, "revoke_url")).transpose()?,
+            redirect_url: url(redirect, "redirect_url")?,
+        })
+    }
+
     fn client(
         &self,
     ) -> oauth2::Client<
@@ -205,14 +264,35 @@ impl OAuthApp {
             .set_auth_type(AuthType::RequestBody)
     }
 
-    /// Starts an authorization asking for `scopes`, with a fresh `state`
-    /// and PKCE verifier, and the provider's `extra` parameters (Google's
-    /// `access_type=offline`, say).
+    /// Starts an authorization asking for `scopes`, with a fresh random
+    /// `state` and PKCE verifier, and the provider's `extra` parameters
+    /// (Google's `access_type=offline`, say).
     pub fn authorize(&self, scopes: &[&str], extra: &[(&str, &str)]) -> Authorization {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let verifier = new_verifier();
+        let state = SecretString::new(CsrfToken::new_random().secret().clone());
+        Authorization {
+            url: self.authorize_with(scopes, extra, &state, &verifier),
+            state,
+            verifier,
+        }
+    }
+
+    /// The consent page's URL for a `state` and PKCE `verifier` the caller
+    /// made (an embedder that seals its flow into the state itself).
+    pub fn authorize_with(
+        &self,
+        scopes: &[&str],
+        extra: &[(&str, &str)],
+        state: &SecretString,
+        verifier: &SecretString,
+    ) -> Url {
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            verifier.expose_secret().to_owned(),
+        ));
+        let state = state.expose_secret().to_owned();
         let client = self.client();
         let mut request = client
-            .authorize_url(CsrfToken::new_random)
+            .authorize_url(move || CsrfToken::new(state))
             .set_pkce_challenge(challenge);
         for scope in scopes {
             request = request.add_scope(oauth2::Scope::new((*scope).to_owned()));
@@ -220,12 +300,7 @@ impl OAuthApp {
         for (name, value) in extra {
             request = request.add_extra_param(*name, *value);
         }
-        let (url, state) = request.url();
-        Authorization {
-            url,
-            state: SecretString::new(state.secret().clone()),
-            verifier: SecretString::new(verifier.secret().clone()),
-        }
+        request.url().0
     }
 
     /// Exchanges the code the provider sent back for tokens, with the
@@ -235,22 +310,24 @@ impl OAuthApp {
     /// [`SyncError::Unauthorized`] for a code or verifier the provider
     /// refuses (`invalid_grant`); [`SyncError::Fetch`] and
     /// [`SyncError::Malformed`] otherwise.
-    pub async fn exchange(
-        &self,
-        outbound: &Outbound,
-        code: &SecretString,
-        verifier: &SecretString,
+    pub fn exchange<'a>(
+        &'a self,
+        outbound: &'a Outbound,
+        code: &'a SecretString,
+        verifier: &'a SecretString,
         now: Timestamp,
-    ) -> Result<Tokens, SyncError> {
-        let http = |request| send(outbound, request);
-        let response = self
-            .client()
-            .exchange_code(AuthorizationCode::new(code.expose_secret().to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()))
-            .request_async(&http)
-            .await
-            .map_err(token_error)?;
-        Ok(tokens(&response, now))
+    ) -> Boxed<'a, Tokens> {
+        Box::pin(async move {
+            let http = Guard(outbound.clone());
+            let response = self
+                .client()
+                .exchange_code(AuthorizationCode::new(code.expose_secret().to_owned()))
+                .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()))
+                .request_async(&http)
+                .await
+                .map_err(token_error)?;
+            Ok(tokens(&response, now))
+        })
     }
 
     /// A fresh access token for `refresh`.
@@ -258,21 +335,23 @@ impl OAuthApp {
     /// # Errors
     /// [`SyncError::Unauthorized`] when the grant was revoked or expired
     /// (`invalid_grant`): the connection is dead until reconnected.
-    pub async fn refresh(
-        &self,
-        outbound: &Outbound,
-        refresh: &SecretString,
+    pub fn refresh<'a>(
+        &'a self,
+        outbound: &'a Outbound,
+        refresh: &'a SecretString,
         now: Timestamp,
-    ) -> Result<Tokens, SyncError> {
-        let http = |request| send(outbound, request);
-        let token = RefreshToken::new(refresh.expose_secret().to_owned());
-        let response = self
-            .client()
-            .exchange_refresh_token(&token)
-            .request_async(&http)
-            .await
-            .map_err(token_error)?;
-        Ok(tokens(&response, now))
+    ) -> Boxed<'a, Tokens> {
+        Box::pin(async move {
+            let http = Guard(outbound.clone());
+            let token = RefreshToken::new(refresh.expose_secret().to_owned());
+            let response = self
+                .client()
+                .exchange_refresh_token(&token)
+                .request_async(&http)
+                .await
+                .map_err(token_error)?;
+            Ok(tokens(&response, now))
+        })
     }
 
     /// Revokes `token` (a refresh token: revoking it ends the whole grant)
@@ -282,28 +361,30 @@ impl OAuthApp {
     /// # Errors
     /// [`SyncError`] when the endpoint cannot be reached or refuses; a
     /// token the provider no longer knows counts as revoked.
-    pub async fn revoke(
-        &self,
-        outbound: &Outbound,
-        token: &SecretString,
-    ) -> Result<bool, SyncError> {
-        if self.revoke_url.is_none() {
-            return Ok(false);
-        }
-        let http = |request| send(outbound, request);
-        let token = StandardRevocableToken::RefreshToken(RefreshToken::new(
-            token.expose_secret().to_owned(),
-        ));
-        let client = self.client();
-        let request = client
-            .revoke_token(token)
-            .map_err(|_insecure| FetchError::Refused("the revocation endpoint is not https"))?;
-        match request.request_async(&http).await {
-            Ok(()) => Ok(true),
-            Err(RequestTokenError::ServerResponse(refusal)) if refusal.is_invalid_grant() => {
-                Ok(true)
+    pub fn revoke<'a>(
+        &'a self,
+        outbound: &'a Outbound,
+        token: &'a SecretString,
+    ) -> Boxed<'a, bool> {
+        Box::pin(async move {
+            if self.revoke_url.is_none() {
+                return Ok(false);
             }
-            Err(error) => Err(token_error(error)),
-        }
+            let http = Guard(outbound.clone());
+            let token = StandardRevocableToken::RefreshToken(RefreshToken::new(
+                token.expose_secret().to_owned(),
+            ));
+            let client = self.client();
+            let request = client
+                .revoke_token(token)
+                .map_err(|_insecure| FetchError::Refused("the revocation endpoint is not https"))?;
+            match request.request_async(&http).await {
+                Ok(()) => Ok(true),
+                Err(RequestTokenError::ServerResponse(refusal)) if refusal.is_invalid_grant() => {
+                    Ok(true)
+                }
+                Err(error) => Err(token_error(error)),
+            }
+        })
     }
 }

@@ -40,6 +40,65 @@ fn without_values(message: &str) -> String {
     out
 }
 
+/// A calendar provider's OAuth app, when its client id and secret are
+/// set (both, or neither), with the redirect URL and its endpoints
+/// (`endpoints`: the settings' values, in the order of `defaults`).
+fn oauth_provider(
+    redirect: Option<&str>,
+    name: &str,
+    (id, secret): (Option<&str>, Option<&str>),
+    endpoints: &[Option<&str>],
+    defaults: &[&'static str],
+) -> Result<Option<bookwarden_app::config::CalendarProvider>, ConfigError> {
+    let (id, secret) = match (id, secret) {
+        (None, None) => return Ok(None),
+        (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.trim().is_empty() => {
+            (id, secret)
+        }
+        _ => {
+            return Err(invalid(
+                &format!("{name}_client_secret"),
+                format!("{name}_client_id and {name}_client_secret are set together"),
+            ));
+        }
+    };
+    let redirect_url = redirect.ok_or_else(|| {
+        invalid(
+            "calendar_oauth_redirect_url",
+            format!("is needed to enable {name} calendars"),
+        )
+    })?;
+    let at = |i: usize| {
+        endpoints
+            .get(i)
+            .copied()
+            .flatten()
+            .or_else(|| defaults.get(i).copied())
+            .unwrap_or_default()
+    };
+    let text = bookwarden_app::config::ProviderText {
+        oauth_client: id,
+        auth_url: at(0),
+        token_url: at(1),
+        api_url: at(2),
+        revoke_url: (defaults.len() > 3).then(|| at(3)),
+        redirect_url,
+    };
+    bookwarden_app::config::CalendarProvider::new(
+        text,
+        bookwarden_app::SecretString::new(secret.trim().to_owned()),
+    )
+    .map(Some)
+    .map_err(|field| {
+        let setting = if field == "redirect_url" {
+            "calendar_oauth_redirect_url".to_owned()
+        } else {
+            format!("{name}_{field}")
+        };
+        invalid(&setting, "is not an http(s) URL")
+    })
+}
+
 fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
@@ -123,6 +182,32 @@ pub struct FileConfig {
     pub calendar_allow_loopback: Option<bool>,
     /// Calendar connections one process syncs at once.
     pub calendar_max_concurrent_syncs: Option<usize>,
+    /// A PEM file of extra certificate authorities calendar requests trust (tests).
+    pub calendar_extra_ca_file: Option<PathBuf>,
+    /// Where Google and Microsoft send the browser back after consent.
+    pub calendar_oauth_redirect_url: Option<String>,
+    /// Google OAuth client id.
+    pub google_client_id: Option<String>,
+    /// Google OAuth client secret.
+    pub google_client_secret: Option<String>,
+    /// Google's authorization endpoint.
+    pub google_auth_url: Option<String>,
+    /// Google's token endpoint.
+    pub google_token_url: Option<String>,
+    /// Google's revocation endpoint.
+    pub google_revoke_url: Option<String>,
+    /// Google Calendar API root.
+    pub google_api_url: Option<String>,
+    /// Microsoft identity platform application (client) id.
+    pub microsoft_client_id: Option<String>,
+    /// Microsoft client secret.
+    pub microsoft_client_secret: Option<String>,
+    /// Microsoft's authorization endpoint.
+    pub microsoft_auth_url: Option<String>,
+    /// Microsoft's token endpoint.
+    pub microsoft_token_url: Option<String>,
+    /// Microsoft Graph API root.
+    pub microsoft_api_url: Option<String>,
     /// `text` or `json`.
     pub log_format: Option<String>,
     /// A tracing filter such as `info` or `bookwarden=debug`.
@@ -833,6 +918,151 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "calendar_extra_ca_file",
+        env: "BOOKWARDEN_CALENDAR_EXTRA_CA_FILE",
+        kind: Kind::Path,
+        default: DefaultValue::Described("none"),
+        meaning: "A PEM file of certificate authorities calendar requests trust besides the public ones. For tests whose fake providers serve https with their own authority; never needed in production.",
+        apply: |file, var| {
+            file.calendar_extra_ca_file = var.path();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "calendar_oauth_redirect_url",
+        env: "BOOKWARDEN_CALENDAR_OAUTH_REDIRECT_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Described("none"),
+        meaning: "Where Google and Microsoft send a person's browser back after consent: your page that passes `code` and `state` to `POST /v1/calendar-connections/oauth/complete`. Register it with both providers (section 9). Needed to enable either.",
+        apply: |file, var| {
+            file.calendar_oauth_redirect_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "google_client_id",
+        env: "BOOKWARDEN_GOOGLE_CLIENT_ID",
+        kind: Kind::Text,
+        default: DefaultValue::Described("none (Google off)"),
+        meaning: "The OAuth client id of your Google Cloud app; with `google_client_secret` and `calendar_oauth_redirect_url` it enables Google calendars.",
+        apply: |file, var| {
+            file.google_client_id = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "google_client_secret",
+        env: "BOOKWARDEN_GOOGLE_CLIENT_SECRET",
+        kind: Kind::Text,
+        default: DefaultValue::Described("none"),
+        meaning: "The OAuth client secret of your Google Cloud app. Prefer the variable to the file.",
+        apply: |file, var| {
+            file.google_client_secret = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "google_auth_url",
+        env: "BOOKWARDEN_GOOGLE_AUTH_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value("https://accounts.google.com/o/oauth2/v2/auth"),
+        meaning: "Google's authorization endpoint.",
+        apply: |file, var| {
+            file.google_auth_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "google_token_url",
+        env: "BOOKWARDEN_GOOGLE_TOKEN_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value("https://oauth2.googleapis.com/token"),
+        meaning: "Google's token endpoint.",
+        apply: |file, var| {
+            file.google_token_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "google_revoke_url",
+        env: "BOOKWARDEN_GOOGLE_REVOKE_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value("https://oauth2.googleapis.com/revoke"),
+        meaning: "Google's revocation endpoint, called when a connection is disconnected.",
+        apply: |file, var| {
+            file.google_revoke_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "google_api_url",
+        env: "BOOKWARDEN_GOOGLE_API_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value("https://www.googleapis.com/calendar/v3/"),
+        meaning: "The Google Calendar API root.",
+        apply: |file, var| {
+            file.google_api_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "microsoft_client_id",
+        env: "BOOKWARDEN_MICROSOFT_CLIENT_ID",
+        kind: Kind::Text,
+        default: DefaultValue::Described("none (Microsoft off)"),
+        meaning: "The application (client) id of your Microsoft Entra app registration; with `microsoft_client_secret` and `calendar_oauth_redirect_url` it enables Microsoft calendars.",
+        apply: |file, var| {
+            file.microsoft_client_id = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "microsoft_client_secret",
+        env: "BOOKWARDEN_MICROSOFT_CLIENT_SECRET",
+        kind: Kind::Text,
+        default: DefaultValue::Described("none"),
+        meaning: "A client secret of your Microsoft app registration. Prefer the variable to the file.",
+        apply: |file, var| {
+            file.microsoft_client_secret = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "microsoft_auth_url",
+        env: "BOOKWARDEN_MICROSOFT_AUTH_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value(
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+        ),
+        meaning: "The Microsoft identity platform's authorization endpoint (`common` takes work, school and personal accounts; put your directory's id there to take only its accounts).",
+        apply: |file, var| {
+            file.microsoft_auth_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "microsoft_token_url",
+        env: "BOOKWARDEN_MICROSOFT_TOKEN_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value("https://login.microsoftonline.com/common/oauth2/v2.0/token"),
+        meaning: "The Microsoft identity platform's token endpoint.",
+        apply: |file, var| {
+            file.microsoft_token_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "microsoft_api_url",
+        env: "BOOKWARDEN_MICROSOFT_API_URL",
+        kind: Kind::Text,
+        default: DefaultValue::Value("https://graph.microsoft.com/v1.0/"),
+        meaning: "The Microsoft Graph API root.",
+        apply: |file, var| {
+            file.microsoft_api_url = var.text();
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         env: "BOOKWARDEN_LOG_FORMAT",
         kind: Kind::Text,
@@ -1184,9 +1414,17 @@ impl Config {
                 ));
             }
         };
+        let extra_roots_pem =
+            match &file.calendar_extra_ca_file {
+                None => Vec::new(),
+                Some(path) => vec![std::fs::read(path).map_err(|e| {
+                    invalid("calendar_extra_ca_file", format!("cannot read it: {e}"))
+                })?],
+            };
         let calendars = bookwarden_app::config::CalendarSettings {
             outbound: bookwarden_app::config::OutboundConfig {
                 allow_loopback: file.calendar_allow_loopback.unwrap_or(false),
+                extra_roots_pem,
                 ..bookwarden_app::config::OutboundConfig::default()
             },
             max_concurrent_syncs: match file.calendar_max_concurrent_syncs {
@@ -1194,6 +1432,35 @@ impl Config {
                 Some(n @ 1..=64) => n,
                 Some(_) => return Err(invalid("calendar_max_concurrent_syncs", "1 to 64")),
             },
+            google: oauth_provider(
+                file.calendar_oauth_redirect_url.as_deref(),
+                "google",
+                (
+                    file.google_client_id.as_deref(),
+                    file.google_client_secret.as_deref(),
+                ),
+                &[
+                    file.google_auth_url.as_deref(),
+                    file.google_token_url.as_deref(),
+                    file.google_api_url.as_deref(),
+                    file.google_revoke_url.as_deref(),
+                ],
+                &bookwarden_app::config::GOOGLE_DEFAULTS,
+            )?,
+            microsoft: oauth_provider(
+                file.calendar_oauth_redirect_url.as_deref(),
+                "microsoft",
+                (
+                    file.microsoft_client_id.as_deref(),
+                    file.microsoft_client_secret.as_deref(),
+                ),
+                &[
+                    file.microsoft_auth_url.as_deref(),
+                    file.microsoft_token_url.as_deref(),
+                    file.microsoft_api_url.as_deref(),
+                ],
+                &bookwarden_app::config::MICROSOFT_DEFAULTS,
+            )?,
         };
         let app = bookwarden_app::Config {
             data_dir,
@@ -1431,6 +1698,19 @@ mod table {
             session_absolute_hours,
             calendar_allow_loopback,
             calendar_max_concurrent_syncs,
+            calendar_extra_ca_file,
+            calendar_oauth_redirect_url,
+            google_client_id,
+            google_client_secret,
+            google_auth_url,
+            google_token_url,
+            google_revoke_url,
+            google_api_url,
+            microsoft_client_id,
+            microsoft_client_secret,
+            microsoft_auth_url,
+            microsoft_token_url,
+            microsoft_api_url,
             log_format,
             log_filter,
         } = file;
@@ -1445,6 +1725,7 @@ mod table {
              {public_per_minute:?} {lockout_failures:?} {lockout_window_minutes:?} \
              {lockout_minutes:?} {session_idle_minutes:?} {session_absolute_hours:?} \
              {calendar_allow_loopback:?} {calendar_max_concurrent_syncs:?} \
+             {calendar_extra_ca_file:?} {calendar_oauth_redirect_url:?} {google_client_id:?} {google_client_secret:?} {google_auth_url:?} {google_token_url:?} {google_revoke_url:?} {google_api_url:?} {microsoft_client_id:?} {microsoft_client_secret:?} {microsoft_auth_url:?} {microsoft_token_url:?} {microsoft_api_url:?} \
              {log_format:?} {log_filter:?}"
         )
     }

@@ -147,6 +147,8 @@ impl Modify for Security {
         routes::bookings::manage_reschedule,
         routes::bookings::manage_ics,
         routes::calendars::connect,
+        routes::calendars::start_oauth,
+        routes::calendars::complete_oauth,
         routes::calendars::connections,
         routes::calendars::change_mode,
         routes::calendars::sync_now,

@@ -334,6 +334,24 @@ impl Calendars<'_> {
         Ok(result.rows_affected == 1)
     }
 
+    /// Replaces a connection's sealed credentials (an OAuth connection's
+    /// tokens after a refresh).
+    pub async fn set_sealed_secret(
+        &self,
+        id: ConnectionId,
+        sealed: &[u8],
+    ) -> Result<bool, StoreError> {
+        let result = calendar_connections::Entity::update_many()
+            .col_expr(
+                calendar_connections::Column::SealedSecret,
+                Some(sealed.to_vec()).into(),
+            )
+            .filter(self.this(id))
+            .exec(self.0.tx())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// Changes how much a connection imports. Moving to busy-only drops
     /// every subject already kept, in the same transaction (P4).
     pub async fn set_mode(&self, id: ConnectionId, mode: SyncMode) -> Result<bool, StoreError> {

@@ -12,6 +12,7 @@
 )]
 
 mod caldav;
+mod fake_provider;
 mod feed;
 mod props;
 mod providers;

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use bookwarden_app::{AppError, ConnectCalendar, SecretString};
-use bookwarden_domain::calendar::{FailPolicy, SyncMode};
+use bookwarden_domain::calendar::{FailPolicy, Provider, SyncMode};
 use bookwarden_domain::id::{ConnectionId, StaffId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,6 +19,8 @@ use crate::state::State;
 pub(super) fn configure(config: &mut web::ServiceConfig) {
     config
         .service(connect)
+        .service(start_oauth)
+        .service(complete_oauth)
         .service(connections)
         .service(change_mode)
         .service(sync_now)
@@ -104,6 +106,92 @@ pub(crate) async fn connect(
     let view = state
         .app
         .connect_calendar(&principal, staff, mode, source, &client.0)
+        .await?;
+    Ok(HttpResponse::Created().json(ConnectionOut::from(&view)))
+}
+
+/// A Google or Microsoft calendar to connect.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartOAuthBody {
+    /// Whose calendar.
+    staff_id: String,
+    /// `google` or `microsoft`.
+    provider: String,
+    /// `busy_only` (the default) or `with_subject`.
+    mode: Option<String>,
+}
+
+/// Where to send the person's browser.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StartOAuthOut {
+    /// The provider's consent page, carrying the `state` to hand back.
+    authorization_url: String,
+}
+
+/// Starts connecting a Google or Microsoft calendar (the person's own;
+/// admins for anyone): answers the provider's consent page. The provider
+/// sends the browser back to the configured redirect page with `code` and
+/// `state`, which that page passes to `.../oauth/complete` within ten
+/// minutes, signed in as the same person.
+#[utoipa::path(tag = "calendars", security(("bearer" = []), ("session_cookie" = [])), request_body = StartOAuthBody, responses((status = 200, body = StartOAuthOut), Errors))]
+#[post("/v1/calendar-connections/oauth")]
+pub(crate) async fn start_oauth(
+    state: web::Data<State>,
+    Person(principal): Person,
+    body: web::Json<StartOAuthBody>,
+) -> Result<HttpResponse, ApiError> {
+    let staff: StaffId = field_id("staff_id", &body.staff_id)?;
+    let provider = match Provider::parse(&body.provider) {
+        Ok(p @ (Provider::Google | Provider::Microsoft)) => p,
+        _ => return Err(AppError::invalid("provider", "google or microsoft").into()),
+    };
+    let mode = mode(body.mode.as_deref())?;
+    let url = state
+        .app
+        .start_calendar_oauth(&principal, staff, provider, mode)
+        .await?;
+    Ok(HttpResponse::Ok().json(StartOAuthOut {
+        authorization_url: url,
+    }))
+}
+
+/// What the provider sent the browser back with.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CompleteOAuthBody {
+    /// The authorization code.
+    code: String,
+    /// The `state`, unchanged.
+    state: String,
+}
+
+/// Completes a Google or Microsoft connection: the code is exchanged, a
+/// first sync runs, and the connection is stored. A `state` this person
+/// did not start, or older than ten minutes, is refused.
+#[utoipa::path(tag = "calendars", security(("bearer" = []), ("session_cookie" = [])), request_body = CompleteOAuthBody, responses((status = 201, body = ConnectionOut), Errors))]
+#[post("/v1/calendar-connections/oauth/complete")]
+pub(crate) async fn complete_oauth(
+    state: web::Data<State>,
+    client: Client,
+    Person(principal): Person,
+    body: web::Json<CompleteOAuthBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.code.trim().is_empty() || body.code.len() > 4096 {
+        return Err(AppError::invalid("code", "1 to 4096 characters").into());
+    }
+    if body.state.len() > 4096 {
+        return Err(AppError::invalid("state", "too long").into());
+    }
+    let view = state
+        .app
+        .complete_calendar_oauth(
+            &principal,
+            &SecretString::new(body.code),
+            &body.state,
+            &client.0,
+        )
         .await?;
     Ok(HttpResponse::Created().json(ConnectionOut::from(&view)))
 }

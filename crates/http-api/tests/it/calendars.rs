@@ -7,8 +7,8 @@
 //! calendars disconnects them all (P4, P5), on SQLite and PostgreSQL.
 
 use std::net::TcpListener;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
@@ -204,7 +204,7 @@ pub(crate) fn meeting(from: Timestamp, subject: &str, tag: &str) -> String {
 
 fn with_loopback() -> Options {
     Options {
-        configure: |file| file.calendar_allow_loopback = Some(true),
+        configure: Arc::new(|file| file.calendar_allow_loopback = Some(true)),
         ..Options::default()
     }
 }
@@ -865,4 +865,330 @@ async fn p4_a_caldav_account_connects_through_the_api_and_keeps_only_busy_time()
         assert_eq!(view["health"], "healthy", "{view}");
         app.finish().await;
     }
+}
+
+#[path = "../../../calendar-sync/tests/it/fake_provider.rs"]
+mod fake_provider;
+
+const REDIRECT: &str = "https://book.example.com/calendar/callback";
+
+/// A server whose Google and Microsoft apps point at `fake`, trusting its
+/// certificate.
+fn with_providers(fake: &fake_provider::Fake, engine: crate::harness::Engine) -> Options {
+    let base = fake.base.clone();
+    let ca = fake.folder.join("trusted.pem");
+    std::fs::write(&ca, &fake.cert).unwrap();
+    Options {
+        engine,
+        configure: Arc::new(move |file| {
+            file.calendar_allow_loopback = Some(true);
+            file.calendar_extra_ca_file = Some(ca.clone());
+            file.calendar_oauth_redirect_url = Some(REDIRECT.to_owned());
+            file.google_client_id = Some(fake_provider::CLIENT_ID.to_owned());
+            file.google_client_secret = Some(fake_provider::CLIENT_SECRET.to_owned());
+            file.google_auth_url = Some(format!("{base}/authorize"));
+            file.google_token_url = Some(format!("{base}/token"));
+            file.google_revoke_url = Some(format!("{base}/revoke"));
+            file.google_api_url = Some(format!("{base}/calendar/v3/"));
+            file.microsoft_client_id = Some(fake_provider::CLIENT_ID.to_owned());
+            file.microsoft_client_secret = Some(fake_provider::CLIENT_SECRET.to_owned());
+            file.microsoft_auth_url = Some(format!("{base}/authorize"));
+            file.microsoft_token_url = Some(format!("{base}/token"));
+            file.microsoft_api_url = Some(format!("{base}/v1.0/"));
+        }),
+        ..Options::default()
+    }
+}
+
+fn query_value(url: &reqwest::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Starts an OAuth connection as `token` and lets the fake issue `code`
+/// for it; answers the authorization URL.
+async fn consent(
+    app: &TestApp,
+    fake: &fake_provider::Fake,
+    token: &str,
+    body: Value,
+    code: &str,
+) -> reqwest::Url {
+    let started = app
+        .post("/v1/calendar-connections/oauth", Some(token), body)
+        .await;
+    assert_eq!(started.status(), 200);
+    let started: Value = started.json().await.unwrap();
+    let url: reqwest::Url = started["authorization_url"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let challenge = query_value(&url, "code_challenge").unwrap();
+    fake.state
+        .lock()
+        .unwrap()
+        .codes
+        .insert(code.to_owned(), challenge);
+    url
+}
+
+async fn complete(app: &TestApp, token: &str, code: &str, state: &str) -> reqwest::Response {
+    app.post(
+        "/v1/calendar-connections/oauth/complete",
+        Some(token),
+        json!({ "code": code, "state": state }),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p5_a_google_calendar_connects_by_oauth_refreshes_and_is_revoked_on_disconnect_and_downgrade()
+ {
+    let fake = fake_provider::fake().await;
+    for engine in engines() {
+        let app = spawn_with(with_providers(&fake, engine)).await;
+        let shop = pro_shop(&app).await;
+        let token = &shop.owner.token;
+        let meeting_at = at_ten(&app, 2);
+        fake.state.lock().unwrap().google_busy = vec![json!({
+            "start": meeting_at.to_string(),
+            "end": (meeting_at + SignedDuration::from_hours(1)).to_string(),
+        })];
+        let body = json!({ "staff_id": shop.staff, "provider": "google", "mode": "busy_only" });
+        let url = consent(&app, &fake, token, body.clone(), "code-a").await;
+        assert_eq!(
+            query_value(&url, "scope").as_deref(),
+            Some("https://www.googleapis.com/auth/calendar.freebusy"),
+            "busy-only asks for free/busy alone"
+        );
+        assert_eq!(query_value(&url, "redirect_uri").as_deref(), Some(REDIRECT));
+        assert_eq!(
+            query_value(&url, "code_challenge_method").as_deref(),
+            Some("S256")
+        );
+        let state = query_value(&url, "state").unwrap();
+
+        // A state that is not this person's live flow is refused before
+        // any code is exchanged: made up, altered, or someone else's.
+        let (_, staff_token) = app
+            .member(&shop.owner, token, "staff", "kim@oauth.example")
+            .await;
+        let mut altered = state.clone();
+        altered.replace_range(10..11, if &state[10..11] == "A" { "B" } else { "A" });
+        for (who, state) in [
+            (token.as_str(), "made-up"),
+            (token.as_str(), altered.as_str()),
+            (staff_token.as_str(), state.as_str()),
+        ] {
+            let refused = complete(&app, who, "code-a", state).await;
+            assert_eq!(refused.status(), 422, "{engine:?}");
+            let refused: Value = refused.json().await.unwrap();
+            assert_eq!(refused["field"], "state", "{refused}");
+        }
+        assert!(
+            fake.state.lock().unwrap().codes.contains_key("code-a"),
+            "no code was spent on a refused state"
+        );
+        let connected = complete(&app, token, "code-a", &state).await;
+        assert_eq!(connected.status(), 201, "{engine:?}");
+        let connected: Value = connected.json().await.unwrap();
+        assert_eq!(connected["provider"], "google");
+        assert_eq!(connected["health"], "healthy");
+        let id = connected["id"].as_str().unwrap().to_owned();
+        // The same state and code again: the code is spent.
+        assert_eq!(complete(&app, token, "code-a", &state).await.status(), 422);
+        let (slots, _) = day_slots(&app, &shop, 2).await;
+        assert_eq!(slots.len(), 14, "{engine:?}");
+        assert!(!slots.contains(&meeting_at));
+
+        // Tokens and the client secret are stored sealed only.
+        let stored = app.stored_bytes();
+        let (access, refresh) = {
+            let state = fake.state.lock().unwrap();
+            (
+                state.access.iter().last().unwrap().clone(),
+                state.refresh.iter().last().unwrap().clone(),
+            )
+        };
+        for secret in [
+            format!("\"{access}\""),
+            refresh.clone(),
+            fake_provider::CLIENT_SECRET.to_owned(),
+        ] {
+            assert!(!contains(&stored, &secret), "{engine:?}: {secret}");
+        }
+
+        // Another mode needs Google's consent again.
+        let changed = app
+            .patch(
+                &format!("/v1/calendar-connections/{id}"),
+                token,
+                json!({ "mode": "with_subject" }),
+            )
+            .await;
+        assert_eq!(changed.status(), 409);
+        let changed: Value = changed.json().await.unwrap();
+        assert_eq!(changed["code"], "reconnect_required");
+
+        // Near its expiry the access token is refreshed before a sync.
+        let issued = fake.state.lock().unwrap().issued;
+        app.clock.advance(2 * 60 * 60);
+        let token = app
+            .token(
+                &shop.owner.slug,
+                &shop.owner.email,
+                crate::harness::PASSWORD,
+            )
+            .await;
+        let view = sync_now(&app, &token, &id).await;
+        assert_eq!(view["health"], "healthy", "{engine:?}: {view}");
+        assert_eq!(fake.state.lock().unwrap().issued, issued + 1, "refreshed");
+
+        // Disconnecting revokes the grant at Google.
+        let gone = app
+            .delete(&format!("/v1/calendar-connections/{id}"), &token)
+            .await;
+        assert_eq!(gone.status(), 204);
+        assert!(
+            fake.state.lock().unwrap().revoked.contains(&refresh),
+            "{engine:?}: revoked at the provider"
+        );
+
+        // A grant that dies at Google revokes the connection, audited.
+        let url = consent(&app, &fake, &token, body.clone(), "code-b").await;
+        let state = query_value(&url, "state").unwrap();
+        let connected: Value = complete(&app, &token, "code-b", &state)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = connected["id"].as_str().unwrap().to_owned();
+        fake.state.lock().unwrap().refresh.clear();
+        app.clock.advance(2 * 60 * 60);
+        let token = app
+            .token(
+                &shop.owner.slug,
+                &shop.owner.email,
+                crate::harness::PASSWORD,
+            )
+            .await;
+        let view = sync_now(&app, &token, &id).await;
+        assert_eq!(view["health"], "revoked", "{engine:?}: {view}");
+        assert!(
+            app.audit_kinds(&token)
+                .await
+                .iter()
+                .any(|k| k == "calendar.revoked")
+        );
+
+        // Moving to a plan without calendars revokes every grant.
+        let url = consent(&app, &fake, &token, body.clone(), "code-c").await;
+        let state = query_value(&url, "state").unwrap();
+        assert_eq!(complete(&app, &token, "code-c", &state).await.status(), 201);
+        let refresh = fake
+            .state
+            .lock()
+            .unwrap()
+            .refresh
+            .iter()
+            .last()
+            .unwrap()
+            .clone();
+        let changed = app
+            .app
+            .change_tenant(&shop.owner.slug, TenantChange::Plan(Plan::Free))
+            .await
+            .unwrap();
+        assert_eq!(changed.calendars_disconnected, 2, "{engine:?}");
+        assert!(fake.state.lock().unwrap().revoked.contains(&refresh));
+        app.finish().await;
+    }
+    fake.server.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p5_a_microsoft_calendar_connects_by_oauth_and_merges_its_delta_rounds() {
+    let fake = fake_provider::fake().await;
+    for engine in engines() {
+        let app = spawn_with(with_providers(&fake, engine)).await;
+        let early = Timestamp::now().as_second() / 86_400 * 86_400 + 3600;
+        app.clock.set(Timestamp::from_second(early).unwrap());
+        let shop = pro_shop(&app).await;
+        let token = &shop.owner.token;
+        let meeting_at = at_ten(&app, 2);
+        let graph_time = |at: Timestamp| at.strftime("%Y-%m-%dT%H:%M:%S.0000000").to_string();
+        fake.state.lock().unwrap().graph_events = vec![json!({
+            "id": "review",
+            "start": { "dateTime": graph_time(meeting_at), "timeZone": "UTC" },
+            "end": { "dateTime": graph_time(meeting_at + SignedDuration::from_hours(1)), "timeZone": "UTC" },
+            "isAllDay": false, "showAs": "busy", "isCancelled": false, "subject": "SUBJECT-Graph",
+        })];
+        fake.state.lock().unwrap().graph_changes = Some(Vec::new());
+        let body = json!({ "staff_id": shop.staff, "provider": "microsoft" });
+        let url = consent(&app, &fake, token, body, "code-m").await;
+        assert_eq!(
+            query_value(&url, "scope").as_deref(),
+            Some("offline_access Calendars.Read")
+        );
+        let state = query_value(&url, "state").unwrap();
+        let connected = complete(&app, token, "code-m", &state).await;
+        assert_eq!(connected.status(), 201, "{engine:?}");
+        let connected: Value = connected.json().await.unwrap();
+        assert_eq!(connected["provider"], "microsoft");
+        let id = connected["id"].as_str().unwrap().to_owned();
+        let (slots, _) = day_slots(&app, &shop, 2).await;
+        assert_eq!(slots.len(), 14, "{engine:?}");
+        assert!(!contains(&app.stored_bytes(), "SUBJECT-Graph"), "busy only");
+        // Graph's one permission covers both modes: no new consent.
+        let changed = app
+            .patch(
+                &format!("/v1/calendar-connections/{id}"),
+                token,
+                json!({ "mode": "with_subject" }),
+            )
+            .await;
+        assert_eq!(changed.status(), 200);
+        assert!(contains(&app.stored_bytes(), "SUBJECT-Graph"), "{engine:?}");
+        // The meeting is deleted: the next round's delta removes it and
+        // leaves everything else alone.
+        fake.state.lock().unwrap().graph_changes = Some(vec![
+            json!({ "id": "review", "@removed": { "reason": "deleted" } }),
+        ]);
+        app.clock.advance(20 * 60);
+        let round = app.app.sync_due_calendars().await.unwrap();
+        assert_eq!((round.synced, round.failed), (1, 0), "{engine:?}");
+        let (slots, _) = day_slots(&app, &shop, 2).await;
+        assert_eq!(slots.len(), 16, "{engine:?}");
+        // Microsoft has no revocation of one app's grant: disconnecting
+        // deletes the tokens and calls nothing.
+        let revoked = fake.state.lock().unwrap().revoked.len();
+        let gone = app
+            .delete(&format!("/v1/calendar-connections/{id}"), token)
+            .await;
+        assert_eq!(gone.status(), 204);
+        assert_eq!(fake.state.lock().unwrap().revoked.len(), revoked);
+        app.finish().await;
+    }
+    fake.server.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p5_a_provider_the_server_has_no_app_for_is_refused() {
+    let app = spawn_with(with_loopback()).await;
+    let shop = pro_shop(&app).await;
+    for provider in ["google", "microsoft", "ics", "exchange"] {
+        let refused = app
+            .post(
+                "/v1/calendar-connections/oauth",
+                Some(&shop.owner.token),
+                json!({ "staff_id": shop.staff, "provider": provider }),
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{provider}");
+        let refused: Value = refused.json().await.unwrap();
+        assert_eq!(refused["field"], "provider");
+    }
+    app.finish().await;
 }

@@ -60,7 +60,7 @@ pub struct Options {
     pub behind_proxy: bool,
     pub workers: usize,
     /// Last word on the file configuration (request limits and the like).
-    pub configure: fn(&mut FileConfig),
+    pub configure: Arc<dyn Fn(&mut FileConfig) + Send + Sync>,
 }
 
 impl Default for Options {
@@ -73,7 +73,7 @@ impl Default for Options {
             max_concurrent_hashes: 2,
             behind_proxy: false,
             workers: 2,
-            configure: |_| {},
+            configure: Arc::new(|_| {}),
         }
     }
 }

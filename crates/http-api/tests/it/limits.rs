@@ -450,7 +450,7 @@ async fn a_request_head_slower_than_the_timeout_is_answered_408_and_closed() {
     // The documented default is 10 s (checked against the settings above);
     // the test runs on the smallest allowed value to stay quick.
     let app = spawn_with(Options {
-        configure: |file| file.request_timeout_seconds = Some(1),
+        configure: std::sync::Arc::new(|file| file.request_timeout_seconds = Some(1)),
         ..Options::default()
     })
     .await;
