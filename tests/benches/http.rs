@@ -10,6 +10,12 @@
 //!
 //! Each measured iteration sends 64 requests at once from one client, for
 //! the baseline and for Bookwarden alike.
+//!
+//! Then the same cold listings and bookings again, with a staff member's
+//! calendar feed (5,000 events, 500 of them weekly series, served by the
+//! baseline's server) synced in full over and over beside them through
+//! `POST /v1/calendar-connections/{id}/sync`: what a sync costs the
+//! booking page.
 
 #![allow(
     clippy::unwrap_used,
@@ -29,7 +35,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bookwarden_app::{
-    App, BookingRequest, ClientInfo, CustomerInput, LoginRequest, SecretString, Signup, SystemClock,
+    App, BookingRequest, ClientInfo, CustomerInput, LoginRequest, SecretString, Signup,
+    SystemClock, TenantChange,
 };
 use bookwarden_domain::calendar::{ConnectionStatus, ImportedBusy, Provider, SyncMode};
 use bookwarden_domain::id::{ConnectionId, StaffId};
@@ -294,6 +301,12 @@ async fn fixture() -> Fixture {
             .unwrap();
         scope.commit().await.unwrap();
     }
+    app.change_tenant(
+        &slug,
+        TenantChange::Plan(bookwarden_domain::tenant::Plan::Pro),
+    )
+    .await
+    .unwrap();
     drop(app);
     let port = free_port();
     let server = Command::new(binary())
@@ -301,6 +314,8 @@ async fn fixture() -> Fixture {
         .arg(&dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("BOOKWARDEN_PUBLIC_PER_MINUTE", "100000000")
+        // The calendar feed is served on loopback, by the baseline's server.
+        .env("BOOKWARDEN_CALENDAR_ALLOW_LOOPBACK", "true")
         .env("BOOKWARDEN_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -326,19 +341,61 @@ async fn fixture() -> Fixture {
     }
 }
 
-/// An actix hello-world on the same runtime settings (2 workers).
-fn hello_server() -> String {
+/// A staff calendar of 5,000 events within `month`: 4,500 single
+/// half-hour meetings and 500 weekly series of four, every one with the
+/// description, location and attendee a real calendar carries.
+fn feed_text(month: (Timestamp, Timestamp)) -> String {
+    let stamp = |at: Timestamp| at.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Bench//EN\r\n");
+    for n in 0..5_000_i64 {
+        // Spread over the first three weeks, 08:00 to 18:00.
+        let day = n % 21;
+        let minute = (n / 21) % 20 * 30;
+        let start =
+            month.0 + SignedDuration::from_hours(24 * day + 8) + SignedDuration::from_mins(minute);
+        let end = start + SignedDuration::from_mins(30);
+        text.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:bench-{n}@feed.example\r\nDTSTAMP:20261101T000000Z\r\n\
+             DTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Meeting {n}\r\n\
+             DESCRIPTION:Agenda for meeting {n}: review\\, plan\\, next steps\r\n\
+             LOCATION:Room {n}\r\nATTENDEE;CN=Guest {n}:mailto:guest{n}@example.com\r\n",
+            stamp(start),
+            stamp(end),
+        ));
+        if n < 500 {
+            text.push_str("RRULE:FREQ=WEEKLY;COUNT=4\r\n");
+        }
+        text.push_str("END:VEVENT\r\n");
+    }
+    text.push_str("END:VCALENDAR\r\n");
+    text
+}
+
+/// An actix hello-world on the same runtime settings (2 workers); it also
+/// serves the calendar feed synced in the last benchmarks.
+fn hello_server(feed: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let feed = actix_web::web::Data::new(feed);
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            actix_web::HttpServer::new(|| {
-                actix_web::App::new().route(
-                    "/hello",
-                    actix_web::web::get().to(|| async {
-                        actix_web::HttpResponse::Ok().json(json!({ "hello": "world" }))
-                    }),
-                )
+            actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(feed.clone())
+                    .route(
+                        "/hello",
+                        actix_web::web::get().to(|| async {
+                            actix_web::HttpResponse::Ok().json(json!({ "hello": "world" }))
+                        }),
+                    )
+                    .route(
+                        "/private-bench/basic.ics",
+                        actix_web::web::get().to(|feed: actix_web::web::Data<String>| async move {
+                            actix_web::HttpResponse::Ok()
+                                .content_type("text/calendar")
+                                .body(feed.get_ref().clone())
+                        }),
+                    )
             })
             .workers(2)
             .listen(listener)
@@ -384,7 +441,7 @@ fn http(c: &mut Criterion) {
         .pool_max_idle_per_host(128)
         .build()
         .unwrap();
-    let hello = hello_server();
+    let hello = hello_server(feed_text(fixture.month));
     let (idle_kib, _) = memory(fixture.server.id());
     let mut group = c.benchmark_group("http");
     group.throughput(Throughput::Elements(BATCH));
@@ -507,6 +564,110 @@ fn http(c: &mut Criterion) {
             })
         });
     });
+    // A calendar synced over and over beside the booking page.
+    let (connection, owner) = runtime.block_on(async {
+        let login: Value = client
+            .post(format!("{}/v1/sessions", fixture.base))
+            .json(&json!({ "tenant": fixture.slug, "email": "owner@bench.example", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let owner = login["token"].as_str().unwrap().to_owned();
+        let connected = client
+            .post(format!("{}/v1/calendar-connections", fixture.base))
+            .bearer_auth(&owner)
+            .json(&json!({
+                "staff_id": fixture.staff[0], "kind": "ics",
+                "url": format!("{hello}/private-bench/basic.ics"),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(connected.status(), 201, "{}", connected.text().await.unwrap_or_default());
+        let connected: Value = connected.json().await.unwrap();
+        (connected["id"].as_str().unwrap().to_owned(), owner)
+    });
+    let syncs = Arc::new(AtomicUsize::new(0));
+    let syncing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sync_loop = {
+        let (client, syncs, syncing) = (client.clone(), syncs.clone(), syncing.clone());
+        let url = format!("{}/v1/calendar-connections/{connection}/sync", fixture.base);
+        runtime.spawn(async move {
+            let started = Instant::now();
+            while syncing.load(Ordering::Relaxed) {
+                let answer = client.post(&url).bearer_auth(&owner).send().await.unwrap();
+                let view: Value = answer.json().await.unwrap();
+                assert_eq!(view["health"], "healthy", "{view}");
+                syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            started.elapsed()
+        })
+    };
+    group.sample_size(20);
+    group.bench_function("slots_month_cold_64_syncing", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests = (0..BATCH)
+                        .map(|_| {
+                            let n = i64::try_from(cold.fetch_add(1, Ordering::Relaxed)).unwrap();
+                            let to = fixture
+                                .month
+                                .1
+                                .checked_sub(SignedDuration::from_secs(n))
+                                .unwrap();
+                            client.get(format!(
+                                "{}/v1/public/{}/services/{}/slots?from={}&to={to}&time_zone=Europe/Berlin",
+                                fixture.base, fixture.slug, fixture.service, fixture.month.0
+                            ))
+                        })
+                        .collect();
+                    total += batch(requests).await;
+                }
+                total
+            })
+        });
+    });
+    group.sample_size(10);
+    group.bench_function("book_64_syncing", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests = (0..BATCH)
+                        .map(|_| {
+                            let n = next.fetch_add(1, Ordering::Relaxed);
+                            let member = &fixture.staff[n % fixture.staff.len()];
+                            let slot = i64::try_from(n / fixture.staff.len()).unwrap();
+                            let at = after_month
+                                .checked_add(SignedDuration::from_hours(24 * (slot / 60) + 8))
+                                .and_then(|t| t.checked_add(SignedDuration::from_mins(10 * (slot % 60))))
+                                .unwrap();
+                            client.post(&book_url).json(&json!({
+                                "service_id": fixture.quick,
+                                "staff_id": member,
+                                "start": at.to_string(),
+                                "customer": { "email": format!("b{n}@bench.example"), "name": "Booker" },
+                            }))
+                        })
+                        .collect();
+                    total += batch(requests).await;
+                }
+                total
+            })
+        });
+    });
+    syncing.store(false, Ordering::Relaxed);
+    let busy_for = runtime.block_on(sync_loop).unwrap();
+    let done = syncs.load(Ordering::Relaxed);
+    eprintln!(
+        "{done} full syncs of a 5,000-event feed ran beside them, {} each on average",
+        humantime_ms(busy_for, done)
+    );
     group.finish();
     let (_, peak_kib) = memory(fixture.server.id());
     let out =
@@ -520,6 +681,12 @@ fn http(c: &mut Criterion) {
     let _ = fixture.server.kill();
     let _ = fixture.server.wait();
     let _ = std::fs::remove_dir_all(&fixture.dir);
+}
+
+/// `total / count` in milliseconds, for the terminal.
+fn humantime_ms(total: Duration, count: usize) -> String {
+    let count = u32::try_from(count.max(1)).unwrap_or(u32::MAX);
+    format!("{:.0} ms", (total / count).as_secs_f64() * 1000.0)
 }
 
 criterion_group!(benches, http);

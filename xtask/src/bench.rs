@@ -32,6 +32,18 @@ const RATIOS: &[Ratio] = &[
         goal: None,
     },
     Ratio {
+        label: "the month computed for every request, with a 5,000-event calendar synced in full beside it vs without",
+        subject: "http/slots_month_cold_64_syncing",
+        baseline: "http/slots_month_cold_64",
+        goal: None,
+    },
+    Ratio {
+        label: "public bookings with a 5,000-event calendar synced in full beside them vs without",
+        subject: "http/book_64_syncing",
+        baseline: "http/book_64",
+        goal: None,
+    },
+    Ratio {
         label: "slot engine vs bare sweep, 0 busy blocks",
         subject: "slots/engine/0",
         baseline: "slots/bare_sweep/0",
@@ -119,6 +131,16 @@ const THROUGHPUTS: &[(&str, &str, Option<f64>)] = &[
         "POST public booking on SQLite, bookings/s",
         "http/book_64",
         Some(3_000.0),
+    ),
+    (
+        "GET slots computed for every request, a calendar syncing beside, requests/s",
+        "http/slots_month_cold_64_syncing",
+        None,
+    ),
+    (
+        "POST public booking, a calendar syncing beside, bookings/s",
+        "http/book_64_syncing",
+        None,
     ),
 ];
 
