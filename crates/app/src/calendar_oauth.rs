@@ -52,6 +52,9 @@ fn refused_state() -> AppError {
 
 /// A started flow, as sealed into the `state`.
 struct Flow {
+    /// The connection whose consent this renews (a Google mode change),
+    /// if any.
+    replaces: Option<ConnectionId>,
     staff: StaffId,
     provider: Provider,
     mode: SyncMode,
@@ -62,6 +65,10 @@ struct Flow {
 impl Flow {
     fn to_plain(&self) -> Result<Vec<u8>, AppError> {
         let mut plain = Vec::new();
+        frame(
+            &mut plain,
+            &self.replaces.map(|id| id.to_string()).unwrap_or_default(),
+        )?;
         frame(&mut plain, &self.staff.to_string())?;
         frame(&mut plain, self.provider.as_str())?;
         frame(&mut plain, self.mode.as_str())?;
@@ -71,12 +78,18 @@ impl Flow {
     }
 
     fn from_plain(plain: &[u8]) -> Option<Self> {
-        let (staff, rest) = unframe(plain)?;
+        let (replaces, rest) = unframe(plain)?;
+        let (staff, rest) = unframe(rest)?;
         let (provider, rest) = unframe(rest)?;
         let (mode, rest) = unframe(rest)?;
         let (verifier, rest) = unframe(rest)?;
         let (expires_at, _) = unframe(rest)?;
         Some(Self {
+            replaces: if replaces.is_empty() {
+                None
+            } else {
+                Some(replaces.parse().ok()?)
+            },
             staff: staff.parse().ok()?,
             provider: Provider::parse(provider).ok()?,
             mode: SyncMode::parse(mode).ok()?,
@@ -97,7 +110,9 @@ impl App {
 
     /// Starts connecting `staff`'s Google or Microsoft calendar: the
     /// provider's consent page to send the person's browser to. Busy-only
-    /// Google connections ask only to see free/busy time.
+    /// Google connections ask only to see free/busy time. With `replaces`,
+    /// the consent renews that connection of theirs in place, in `mode`
+    /// (how a Google connection changes mode: each has its own scope).
     ///
     /// # Errors
     /// [`AppError::Forbidden`] without a signed-in person or for someone
@@ -110,12 +125,22 @@ impl App {
         staff: StaffId,
         provider: Provider,
         mode: SyncMode,
+        replaces: Option<ConnectionId>,
     ) -> Result<String, AppError> {
         principal.require(Need::Person)?;
         if !matches!(provider, Provider::Google | Provider::Microsoft) {
             return Err(AppError::invalid("provider", "google or microsoft"));
         }
         self.may_manage_calendars(principal, staff).await?;
+        if let Some(id) = replaces {
+            let record = self.managed_connection(principal, id).await?;
+            if record.staff != staff || record.provider != provider {
+                return Err(AppError::invalid(
+                    "connection_id",
+                    "is not this staff member's connection at this provider",
+                ));
+            }
+        }
         let api = self.oauth_provider(provider)?;
         let scope = self.store.read(principal.tenant).await?;
         let tenant = scope.tenant_row().await?.ok_or(AppError::NotFound)?;
@@ -125,6 +150,7 @@ impl App {
             return Err(AppError::Conflict(Conflict::PlanWithoutCalendars));
         }
         let flow = Flow {
+            replaces,
             staff,
             provider,
             mode,
@@ -197,16 +223,45 @@ impl App {
                 SyncError::Unauthorized => {
                     AppError::invalid("code", "the provider refused this code; start again")
                 }
-                other => connect_refusal("code", &other),
+                SyncError::Fetch(_) => AppError::invalid(
+                    "code",
+                    "the provider could not be reached to complete the sign-in; start again",
+                ),
+                _ => AppError::invalid(
+                    "code",
+                    "the provider did not complete the sign-in; start again",
+                ),
             })?;
         let refresh = granted.refresh.ok_or_else(|| {
             AppError::invalid("code", "the provider gave no refresh token; start again")
         })?;
+        let spare = SecretString::new(refresh.expose_secret().to_owned());
         let tokens = OAuthTokens {
             refresh,
             access: granted.access,
             expires_at: granted.expires_at,
         };
+        let stored = self
+            .store_granted(principal, &flow, api, tokens, now, client)
+            .await;
+        if stored.is_err() {
+            // Nothing kept the grant: it is not left live at the provider.
+            self.revoke_grants(vec![(flow.provider, spare)]).await;
+        }
+        stored
+    }
+
+    /// The first sync with fresh tokens, then the connection stored (or,
+    /// for a renewed consent, updated in place).
+    async fn store_granted(
+        &self,
+        principal: &Principal,
+        flow: &Flow,
+        api: &CalendarProvider,
+        tokens: OAuthTokens,
+        now: Timestamp,
+        client: &ClientInfo,
+    ) -> Result<ConnectionView, AppError> {
         let zone = {
             let scope = self.store.read(principal.tenant).await?;
             let zone = self.staff_zone(&scope, flow.staff).await?;
@@ -236,7 +291,11 @@ impl App {
                 "not an API source",
             )));
         };
-        let label = url_host(&api.api_base);
+        if let Some(id) = flow.replaces {
+            return self
+                .renew_connection(principal, id, flow.mode, tokens, window, fetched, client)
+                .await;
+        }
         self.save_connection(
             principal,
             NewConnection {
@@ -244,7 +303,7 @@ impl App {
                 staff: flow.staff,
                 provider: flow.provider,
                 mode: flow.mode,
-                label,
+                label: url_host(&api.api_base),
                 credentials: Credentials::Tokens(tokens),
                 window,
                 fetched,

@@ -427,7 +427,7 @@ impl App {
 
     /// A connection the principal may manage; not found otherwise when it
     /// is someone else's and the principal is no admin.
-    async fn managed_connection(
+    pub(crate) async fn managed_connection(
         &self,
         principal: &Principal,
         id: ConnectionId,
@@ -475,14 +475,19 @@ impl App {
     }
 
     /// Refreshes an OAuth source's access token when it is about to
-    /// expire; true when it did. A refresh the provider refuses
-    /// (`invalid_grant`) is [`SyncError::Unauthorized`]: the grant is
-    /// dead.
-    async fn refresh_if_due(&self, source: &mut Source, now: Timestamp) -> Result<bool, SyncError> {
+    /// expire, or whatever its expiry when `force`d; true when it did. A
+    /// refresh the provider refuses (`invalid_grant`) is
+    /// [`SyncError::Unauthorized`]: the grant is dead.
+    async fn refresh_if_due(
+        &self,
+        source: &mut Source,
+        now: Timestamp,
+        force: bool,
+    ) -> Result<bool, SyncError> {
         let Source::Api { provider, tokens } = source else {
             return Ok(false);
         };
-        if tokens.fresh_at(now) {
+        if !force && tokens.fresh_at(now) {
             return Ok(false);
         }
         let api = self.calendar_provider(*provider)?;
@@ -631,6 +636,83 @@ impl App {
         .await
     }
 
+    /// Renews an OAuth connection in place with a fresh consent's tokens,
+    /// in `mode`, merging the first sync's busy time: how a Google
+    /// connection changes mode without a second connection (revoking the
+    /// old one would end the grant both share).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one step of the OAuth completion"
+    )]
+    pub(crate) async fn renew_connection(
+        &self,
+        principal: &Principal,
+        id: ConnectionId,
+        mode: SyncMode,
+        tokens: &OAuthTokens,
+        window: TimeRange,
+        fetched: Fetched,
+        client: &ClientInfo,
+    ) -> Result<ConnectionView, AppError> {
+        let Fetched::Changed { expansion, cursor } = fetched else {
+            return Err(AppError::internal(SyncError::Malformed(
+                "a first fetch answered with changes only",
+            )));
+        };
+        let done = self.now();
+        let scope = self.store.write(principal.tenant).await?;
+        if scope.calendars().get(id).await?.is_none() {
+            scope.rollback().await?;
+            return Err(AppError::NotFound);
+        }
+        let key = self.data_key(&scope).await?;
+        scope.calendars().set_mode(id, mode).await?;
+        scope
+            .calendars()
+            .set_sealed_secret(id, &tokens.seal(&key, id)?)
+            .await?;
+        let blocks: Vec<_> = expansion
+            .events
+            .into_iter()
+            .map(|e| (*e.key.as_bytes(), e.busy))
+            .collect();
+        scope.calendars().merge_busy(id, &blocks).await?;
+        let fresh = SyncState {
+            status: ConnectionStatus::Healthy,
+            failures: 0,
+            last_good: Some(done),
+            synced_until: Some(window.end()),
+        };
+        scope
+            .calendars()
+            .record_success(
+                id,
+                &SyncSuccess {
+                    cursor: cursor.as_deref(),
+                    at: done,
+                    synced_until: window.end(),
+                    degraded: expansion.degraded.any(),
+                    next_sync_at: fresh.next_attempt(done, None, jitter(id)),
+                },
+            )
+            .await?;
+        let mut detail = client.detail();
+        detail.insert("mode".to_owned(), mode.as_str().to_owned());
+        detail.insert("consent".to_owned(), "renewed".to_owned());
+        audit(
+            &scope,
+            AuditKind::CalendarModeChanged,
+            principal.actor(),
+            Some(id.to_string()),
+            detail,
+            done,
+        )
+        .await?;
+        let record = scope.calendars().get(id).await?.ok_or(AppError::NotFound)?;
+        scope.commit().await?;
+        Ok(ConnectionView::of(&record, done))
+    }
+
     /// Stores a connection after its first sync worked: the sealed
     /// credentials, the busy time found and the audit event, in one
     /// transaction.
@@ -663,6 +745,16 @@ impl App {
             synced_until: Some(window.end()),
         };
         let scope = self.store.write(principal.tenant).await?;
+        // The plan is checked again where the connection is stored: a
+        // downgrade or suspension during the first sync wins.
+        let allowed = scope
+            .tenant_row()
+            .await?
+            .is_some_and(|t| t.plan().allows_calendar_connections() && t.accepts_bookings());
+        if !allowed {
+            scope.rollback().await?;
+            return Err(AppError::Conflict(Conflict::PlanWithoutCalendars));
+        }
         let key = self.data_key(&scope).await?;
         let sealed = match credentials {
             Credentials::Source(source) => seal_source(&key, id, source)?,
@@ -847,7 +939,7 @@ impl App {
 
     /// The OAuth grants among `records` to revoke at their providers once
     /// the connections are deleted.
-    async fn grants_of(
+    pub(crate) async fn grants_of(
         &self,
         scope: &TenantScope,
         records: &[ConnectionRecord],
@@ -985,10 +1077,26 @@ impl App {
                     mode: record.mode,
                     limits: Limits::default(),
                 };
-                match self.refresh_if_due(source, now).await {
+                match self.refresh_if_due(source, now, false).await {
                     Ok(did) => {
                         refreshed = did;
-                        self.fetch(source, &scope, cursor).await
+                        match self.fetch(source, &scope, cursor).await {
+                            // A provider may end an access token early: one
+                            // refresh and one more try before the grant is
+                            // taken for dead.
+                            Err(SyncError::Unauthorized)
+                                if !did && matches!(source, Source::Api { .. }) =>
+                            {
+                                match self.refresh_if_due(source, now, true).await {
+                                    Ok(_) => {
+                                        refreshed = true;
+                                        self.fetch(source, &scope, cursor).await
+                                    }
+                                    Err(error) => Err(error),
+                                }
+                            }
+                            other => other,
+                        }
                     }
                     Err(error) => Err(error),
                 }

@@ -126,6 +126,16 @@ impl App {
     pub async fn delete_staff(&self, principal: &Principal, id: StaffId) -> Result<(), AppError> {
         principal.require(Need::Admin)?;
         let scope = self.store.write(principal.tenant).await?;
+        // Their calendar connections go with them (the database cascades):
+        // their grants are revoked at the providers once it is done.
+        let theirs: Vec<_> = scope
+            .calendars()
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| c.staff == id)
+            .collect();
+        let grants = self.grants_of(&scope, &theirs).await?;
         match scope.staff().delete(id).await {
             Ok(true) => {}
             Ok(false) => {
@@ -139,6 +149,7 @@ impl App {
             Err(other) => return Err(other.into()),
         }
         scope.commit().await?;
+        self.revoke_grants(grants).await;
         Ok(())
     }
 

@@ -138,6 +138,25 @@ pub(crate) fn json<T: DeserializeOwned>(fetched: &Fetched) -> Result<T, SyncErro
         .map_err(|_bad| SyncError::Malformed("the answer is not the JSON the API documents"))
 }
 
+/// What a sync that hit a bound (too many changes or pages) answers: a
+/// full sync keeps what it read, marked cut; an incremental one starts
+/// over in full (its changes are not all known).
+pub(crate) fn cut(
+    changes: Vec<Change>,
+    cap: usize,
+    incremental: bool,
+) -> Result<ApiSync, SyncError> {
+    if incremental {
+        return Err(SyncError::NotFound);
+    }
+    let mut degraded = Degraded {
+        calendar_cut: true,
+        ..Degraded::default()
+    };
+    let (busy, _gone) = split(changes, cap, &mut degraded);
+    Ok(full(busy, degraded, None))
+}
+
 /// A full answer: `busy` is all of the window's busy time.
 pub(crate) fn full(busy: Vec<Imported>, degraded: Degraded, cursor: Option<String>) -> ApiSync {
     ApiSync::Full {

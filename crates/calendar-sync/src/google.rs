@@ -21,7 +21,7 @@ use crate::Scope;
 use crate::api::{self, ApiSync, Change};
 use crate::error::SyncError;
 use crate::ical::{Degraded, EventKey};
-use crate::outbound::{FetchError, Outbound};
+use crate::outbound::{FetchError, Fetched, Outbound};
 
 /// Google's production API root.
 pub const API_BASE: &str = "https://www.googleapis.com/calendar/v3/";
@@ -111,6 +111,65 @@ struct FreeBusyCalendar {
     errors: Vec<serde_json::Value>,
 }
 
+/// Google's error body: `{"error": {"errors": [{"reason": ..}]}}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    errors: Vec<ErrorReason>,
+}
+
+#[derive(Deserialize)]
+struct ErrorReason {
+    reason: Option<String>,
+}
+
+/// The error a failed answer means. Google answers 403 for exhausted
+/// quotas and a project without the API as well as for refused access:
+/// a quota is a wait, a missing API the operator's to fix, and neither
+/// revokes the person's connection.
+fn failure(fetched: &Fetched) -> SyncError {
+    if fetched.status == 403 {
+        let reasons: Vec<String> = serde_json::from_slice::<ErrorBody>(&fetched.body)
+            .map(|b| {
+                b.error
+                    .errors
+                    .into_iter()
+                    .filter_map(|e| e.reason)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let quota = [
+            "rateLimitExceeded",
+            "userRateLimitExceeded",
+            "dailyLimitExceeded",
+            "quotaExceeded",
+        ];
+        if reasons.iter().any(|r| quota.contains(&r.as_str())) {
+            return SyncError::RateLimited {
+                retry_after: fetched.retry_after(),
+            };
+        }
+        if reasons.iter().any(|r| r == "accessNotConfigured") {
+            return SyncError::Unexpected { status: 403 };
+        }
+    }
+    SyncError::from_status(fetched.status, fetched.retry_after())
+}
+
+/// The JSON body of a successful answer, or the error it means.
+fn answer<T: serde::de::DeserializeOwned>(fetched: &Fetched) -> Result<T, SyncError> {
+    if (200..300).contains(&fetched.status) {
+        api::json(fetched)
+    } else {
+        Err(failure(fetched))
+    }
+}
+
 #[derive(Deserialize)]
 struct FreeBusy {
     calendars: std::collections::BTreeMap<String, FreeBusyCalendar>,
@@ -188,7 +247,7 @@ impl GoogleCalendar {
             .to_string();
             let fetched =
                 api::call(outbound, Method::POST, url.clone(), token, &[], Some(body)).await?;
-            let answer: FreeBusy = api::json(&fetched)?;
+            let answer: FreeBusy = answer(&fetched)?;
             let calendar = answer
                 .calendars
                 .get("primary")
@@ -248,8 +307,11 @@ impl GoogleCalendar {
                 // The sync token expired: a full sync is required.
                 return Err(SyncError::NotFound);
             }
-            let page: Page = api::json(&fetched)?;
+            let page: Page = answer(&fetched)?;
             changes.extend(page.items.iter().map(|e| event_change(e, scope)));
+            if changes.len() > scope.limits.per_calendar {
+                return api::cut(changes, scope.limits.per_calendar, cursor.is_some());
+            }
             match (page.next_page_token, page.next_sync_token) {
                 (Some(next), _) => page_token = Some(next),
                 (None, next_sync) => {
@@ -270,7 +332,7 @@ impl GoogleCalendar {
                 }
             }
         }
-        Err(SyncError::Malformed("too many pages"))
+        api::cut(changes, scope.limits.per_calendar, cursor.is_some())
     }
 }
 

@@ -5,7 +5,9 @@
 //! `$select` of start, end, isAllDay, showAs, isCancelled (and subject only
 //! where the connection keeps subjects). Pages follow `@odata.nextLink`;
 //! the round's `@odata.deltaLink` is the cursor of the next one, which
-//! gets only what changed, removals marked `@removed`. Every link must
+//! gets only what changed, removals marked `@removed`. (Graph may ignore
+//! `$select` on delta and send whole events: whatever arrives is parsed
+//! into a type holding only those fields, and the rest is never kept.) Every link must
 //! point at the API's own origin, or the bearer token would follow it.
 //! A `410 Gone` means the delta state expired: the round starts over in
 //! full.
@@ -167,6 +169,9 @@ impl GraphCalendar {
             let fetched = api::call(outbound, Method::GET, next, token, &headers, None).await?;
             let page: Page = api::json(&fetched)?;
             changes.extend(page.value.iter().map(|e| event_change(e, scope)));
+            if changes.len() > scope.limits.per_calendar {
+                return api::cut(changes, scope.limits.per_calendar, incremental);
+            }
             match (page.next_link, page.delta_link) {
                 (Some(link), _) => next = self.own_link(&link)?,
                 (None, Some(delta)) => {
@@ -189,7 +194,7 @@ impl GraphCalendar {
                 }
             }
         }
-        Err(SyncError::Malformed("too many pages"))
+        api::cut(changes, scope.limits.per_calendar, incremental)
     }
 }
 

@@ -380,7 +380,12 @@ impl OAuthApp {
                 .map_err(|_insecure| FetchError::Refused("the revocation endpoint is not https"))?;
             match request.request_async(&http).await {
                 Ok(()) => Ok(true),
-                Err(RequestTokenError::ServerResponse(refusal)) if refusal.is_invalid_grant() => {
+                // A token the provider no longer knows is as good as
+                // revoked (Google answers `invalid_token`).
+                Err(RequestTokenError::ServerResponse(refusal))
+                    if refusal.is_invalid_grant()
+                        || refusal.error().as_ref() == "invalid_token" =>
+                {
                     Ok(true)
                 }
                 Err(error) => Err(token_error(error)),

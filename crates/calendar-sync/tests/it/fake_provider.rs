@@ -53,8 +53,10 @@ pub(crate) struct Provider {
     pub(crate) queries: Vec<(String, String)>,
     /// `Prefer` headers seen on Graph requests.
     pub(crate) prefers: Vec<String>,
-    /// Answer every API request with this status instead.
+    /// Answer every API request with this status instead, and this JSON
+    /// body when given (else an HTML page with a marker).
     pub(crate) failing: Option<u16>,
+    pub(crate) failing_json: Option<Value>,
 }
 
 pub(crate) type Shared = web::Data<Mutex<Provider>>;
@@ -81,11 +83,12 @@ fn ts(text: &str) -> Timestamp {
 fn bearer(request: &HttpRequest, state: &Provider) -> Option<HttpResponse> {
     if let Some(status) = state.failing {
         let status = actix_web::http::StatusCode::from_u16(status).unwrap();
-        return Some(
-            HttpResponse::build(status)
-                .insert_header(("retry-after", "120"))
-                .body("<html>MARKER-API-ERROR</html>"),
-        );
+        let mut answer = HttpResponse::build(status);
+        answer.insert_header(("retry-after", "120"));
+        return Some(match &state.failing_json {
+            Some(body) => answer.json(body),
+            None => answer.body("<html>MARKER-API-ERROR</html>"),
+        });
     }
     let token = request
         .headers()
@@ -127,11 +130,11 @@ async fn token(form: web::Form<BTreeMap<String, String>>, state: Shared) -> Http
         _ => return HttpResponse::BadRequest().json(json!({ "error": "unsupported_grant_type" })),
     };
     state.issued += 1;
-    let access = format!("access-{}", state.issued);
+    let access = format!("ya29.fake-access-{}-7c1f40", state.issued);
     state.access.insert(access.clone());
     let mut answer = json!({ "access_token": access, "token_type": "Bearer", "expires_in": 3599 });
     if give_refresh {
-        let refresh = format!("refresh-{}", state.issued);
+        let refresh = format!("1//fake-refresh-{}-9d2e17", state.issued);
         state.refresh.insert(refresh.clone());
         answer["refresh_token"] = json!(refresh);
     }

@@ -594,6 +594,33 @@ async fn p5_hostile_api_answers_are_typed_errors_that_say_when_to_retry() {
             assert_no_marker(&format!("{error} {error:?}"));
         }
     }
+    // Google answers 403 for an exhausted quota too: a wait, never a
+    // revocation. A 403 for anything else is refused access.
+    let quota = json!({ "error": { "code": 403, "errors": [{ "reason": "userRateLimitExceeded", "domain": "usageLimits" }] } });
+    fake.state.lock().unwrap().failing = Some(403);
+    fake.state.lock().unwrap().failing_json = Some(quota);
+    let waited = google
+        .sync(&outbound, &token, &scope, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            waited,
+            SyncError::RateLimited {
+                retry_after: Some(_)
+            }
+        ),
+        "{waited:?}"
+    );
+    assert!(!waited.revokes());
+    fake.state.lock().unwrap().failing_json =
+        Some(json!({ "error": { "code": 403, "errors": [{ "reason": "forbidden" }] } }));
+    let refused = google
+        .sync(&outbound, &token, &scope, None)
+        .await
+        .unwrap_err();
+    assert!(refused.revokes(), "{refused:?}");
+    fake.state.lock().unwrap().failing_json = None;
     fake.state.lock().unwrap().failing = None;
     // A provider that is not the one configured at all: refused, never
     // a panic.

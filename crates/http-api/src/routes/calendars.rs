@@ -120,6 +120,9 @@ pub(crate) struct StartOAuthBody {
     provider: String,
     /// `busy_only` (the default) or `with_subject`.
     mode: Option<String>,
+    /// A connection of theirs at the same provider whose consent this
+    /// renews, in `mode` (how a Google connection changes mode).
+    connection_id: Option<String>,
 }
 
 /// Where to send the person's browser.
@@ -147,9 +150,14 @@ pub(crate) async fn start_oauth(
         _ => return Err(AppError::invalid("provider", "google or microsoft").into()),
     };
     let mode = mode(body.mode.as_deref())?;
+    let replaces: Option<ConnectionId> = body
+        .connection_id
+        .as_deref()
+        .map(|id| field_id("connection_id", id))
+        .transpose()?;
     let url = state
         .app
-        .start_calendar_oauth(&principal, staff, provider, mode)
+        .start_calendar_oauth(&principal, staff, provider, mode, replaces)
         .await?;
     Ok(HttpResponse::Ok().json(StartOAuthOut {
         authorization_url: url,

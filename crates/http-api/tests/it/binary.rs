@@ -806,8 +806,19 @@ async fn migrate_on_a_fresh_postgres_database_logs_no_info_notices() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p4_no_calendar_field_feed_address_or_provider_body_appears_in_any_log_line() {
-    use crate::calendars::{Answer, FakeFeed, markers, meeting};
+    use crate::calendars::{Answer, FakeFeed, fake_provider, markers, meeting, query_value};
     let dir = folder();
+    let provider = fake_provider::fake().await;
+    let ca = dir.join("provider-ca.pem");
+    std::fs::write(&ca, &provider.cert).unwrap();
+    let graph_start = bookwarden_domain::jiff::Timestamp::now()
+        + bookwarden_domain::jiff::SignedDuration::from_hours(30);
+    provider.state.lock().unwrap().graph_events = vec![json!({
+        "id": "graph-1",
+        "start": { "dateTime": graph_start.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC" },
+        "end": { "dateTime": (graph_start + bookwarden_domain::jiff::SignedDuration::from_hours(1)).strftime("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC" },
+        "isAllDay": false, "showAs": "busy", "isCancelled": false, "subject": "SUBJECT-Graph-Secret",
+    })];
     let password = "calendar log words 81";
     let (ok, _, err) = run(
         &[
@@ -844,6 +855,28 @@ async fn p4_no_calendar_field_feed_address_or_provider_body_appears_in_any_log_l
             ("BOOKWARDEN_LOG_FORMAT", "json"),
             ("BOOKWARDEN_LOG", "debug"),
             ("BOOKWARDEN_CALENDAR_ALLOW_LOOPBACK", "true"),
+            ("BOOKWARDEN_CALENDAR_EXTRA_CA_FILE", ca.to_str().unwrap()),
+            (
+                "BOOKWARDEN_CALENDAR_OAUTH_REDIRECT_URL",
+                "https://book.example.com/cb",
+            ),
+            ("BOOKWARDEN_MICROSOFT_CLIENT_ID", fake_provider::CLIENT_ID),
+            (
+                "BOOKWARDEN_MICROSOFT_CLIENT_SECRET",
+                fake_provider::CLIENT_SECRET,
+            ),
+            (
+                "BOOKWARDEN_MICROSOFT_AUTH_URL",
+                &format!("{}/authorize", provider.base),
+            ),
+            (
+                "BOOKWARDEN_MICROSOFT_TOKEN_URL",
+                &format!("{}/token", provider.base),
+            ),
+            (
+                "BOOKWARDEN_MICROSOFT_API_URL",
+                &format!("{}/v1.0/", provider.base),
+            ),
         ],
     )
     .await;
@@ -885,8 +918,56 @@ async fn p4_no_calendar_field_feed_address_or_provider_body_appears_in_any_log_l
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
+    // A Microsoft calendar through OAuth, with subjects: its code, state,
+    // tokens and client secret never reach a log line either.
+    let started = served
+        .post(
+            "/v1/calendar-connections/oauth",
+            Some(&token),
+            json!({ "staff_id": staff["id"], "provider": "microsoft", "mode": "with_subject" }),
+        )
+        .await;
+    let url: reqwest::Url = started["authorization_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .parse()
+        .unwrap();
+    let state = query_value(&url, "state").unwrap();
+    provider.state.lock().unwrap().codes.insert(
+        "code-for-logs-7781".to_owned(),
+        query_value(&url, "code_challenge").unwrap(),
+    );
+    let connected = served
+        .post(
+            "/v1/calendar-connections/oauth/complete",
+            Some(&token),
+            json!({ "code": "code-for-logs-7781", "state": state }),
+        )
+        .await;
+    let graph_id = connected["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{connected}"));
+    provider.state.lock().unwrap().failing = Some(503);
+    let view = served
+        .post(
+            &format!("/v1/calendar-connections/{graph_id}/sync"),
+            Some(&token),
+            json!(null),
+        )
+        .await;
+    assert!(view["last_error"].is_string(), "{view}");
     let (success, out, err) = served.stop();
     feed.stop().await;
+    let provider_secrets: Vec<String> = {
+        let state = provider.state.lock().unwrap();
+        state
+            .access
+            .iter()
+            .chain(state.refresh.iter())
+            .cloned()
+            .collect()
+    };
+    provider.server.stop(false).await;
     assert!(success);
     assert!(
         out.contains("calendar sync failed"),
@@ -897,7 +978,15 @@ async fn p4_no_calendar_field_feed_address_or_provider_body_appears_in_any_log_l
         feed_token,
         "SUBJECT-Secret-Meeting".to_owned(),
         "MARKER-ERROR-BODY".to_owned(),
+        "SUBJECT-Graph-Secret".to_owned(),
+        "MARKER-API-ERROR".to_owned(),
+        "code-for-logs-7781".to_owned(),
+        state,
+        fake_provider::CLIENT_SECRET.to_owned(),
     ]);
+    secrets.extend(fake_provider::MARKERS.iter().map(|m| (*m).to_owned()));
+    assert!(provider_secrets.len() >= 2, "tokens were issued");
+    secrets.extend(provider_secrets);
     for secret in &secrets {
         assert!(!out.contains(secret.as_str()), "stdout leaks {secret}");
         assert!(!err.contains(secret.as_str()), "stderr leaks {secret}");

@@ -868,7 +868,7 @@ async fn p4_a_caldav_account_connects_through_the_api_and_keeps_only_busy_time()
 }
 
 #[path = "../../../calendar-sync/tests/it/fake_provider.rs"]
-mod fake_provider;
+pub(crate) mod fake_provider;
 
 const REDIRECT: &str = "https://book.example.com/calendar/callback";
 
@@ -900,7 +900,7 @@ fn with_providers(fake: &fake_provider::Fake, engine: crate::harness::Engine) ->
     }
 }
 
-fn query_value(url: &reqwest::Url, name: &str) -> Option<String> {
+pub(crate) fn query_value(url: &reqwest::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
@@ -947,7 +947,15 @@ async fn complete(app: &TestApp, token: &str, code: &str, state: &str) -> reqwes
 async fn p5_a_google_calendar_connects_by_oauth_refreshes_and_is_revoked_on_disconnect_and_downgrade()
  {
     let fake = fake_provider::fake().await;
+    // The refresh token the fake issued last, with an exchange.
+    let last_refresh = |fake: &fake_provider::Fake| {
+        format!(
+            "1//fake-refresh-{}-9d2e17",
+            fake.state.lock().unwrap().issued
+        )
+    };
     for engine in engines() {
+        fake.state.lock().unwrap().revoked.clear();
         let app = spawn_with(with_providers(&fake, engine)).await;
         let shop = pro_shop(&app).await;
         let token = &shop.owner.token;
@@ -1005,18 +1013,15 @@ async fn p5_a_google_calendar_connects_by_oauth_refreshes_and_is_revoked_on_disc
 
         // Tokens and the client secret are stored sealed only.
         let stored = app.stored_bytes();
-        let (access, refresh) = {
+        let issued_tokens: Vec<String> = {
             let state = fake.state.lock().unwrap();
-            (
-                state.access.iter().last().unwrap().clone(),
-                state.refresh.iter().last().unwrap().clone(),
-            )
+            state.access.iter().chain(&state.refresh).cloned().collect()
         };
-        for secret in [
-            format!("\"{access}\""),
-            refresh.clone(),
-            fake_provider::CLIENT_SECRET.to_owned(),
-        ] {
+        assert!(!issued_tokens.is_empty());
+        for secret in issued_tokens
+            .into_iter()
+            .chain([fake_provider::CLIENT_SECRET.to_owned()])
+        {
             assert!(!contains(&stored, &secret), "{engine:?}: {secret}");
         }
 
@@ -1031,6 +1036,56 @@ async fn p5_a_google_calendar_connects_by_oauth_refreshes_and_is_revoked_on_disc
         assert_eq!(changed.status(), 409);
         let changed: Value = changed.json().await.unwrap();
         assert_eq!(changed["code"], "reconnect_required");
+
+        // An access token the provider ended early: one refresh, and the
+        // sync goes on; the grant is not taken for dead.
+        let issued = fake.state.lock().unwrap().issued;
+        fake.state.lock().unwrap().access.clear();
+        let view = sync_now(&app, token, &id).await;
+        assert_eq!(view["health"], "healthy", "{engine:?}: {view}");
+        assert_eq!(
+            fake.state.lock().unwrap().issued,
+            issued + 1,
+            "refreshed once"
+        );
+
+        // Renewed consent changes the mode in place: the same connection,
+        // now reading events (with subjects).
+        fake.state.lock().unwrap().google_events = vec![json!({
+            "id": "meeting-1", "status": "confirmed", "summary": "SUBJECT-Google",
+            "start": { "dateTime": meeting_at.to_string() },
+            "end": { "dateTime": (meeting_at + SignedDuration::from_hours(1)).to_string() },
+        })];
+        let renewal = json!({
+            "staff_id": shop.staff, "provider": "google", "mode": "with_subject", "connection_id": id,
+        });
+        let url = consent(&app, &fake, token, renewal, "code-r").await;
+        assert_eq!(
+            query_value(&url, "scope").as_deref(),
+            Some("https://www.googleapis.com/auth/calendar.events.readonly")
+        );
+        let state = query_value(&url, "state").unwrap();
+        let renewed = complete(&app, token, "code-r", &state).await;
+        assert_eq!(renewed.status(), 201, "{engine:?}");
+        let refresh = last_refresh(&fake);
+        let renewed: Value = renewed.json().await.unwrap();
+        assert_eq!(renewed["id"], id.as_str(), "the same connection");
+        assert_eq!(renewed["mode"], "with_subject");
+        let listed: Value = app
+            .get("/v1/calendar-connections", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["connections"].as_array().unwrap().len(), 1);
+        assert!(
+            contains(&app.stored_bytes(), "SUBJECT-Google"),
+            "{engine:?}"
+        );
+        let (slots, _) = day_slots(&app, &shop, 2).await;
+        assert_eq!(slots.len(), 14, "{engine:?}: still blocked");
+        let revoked_before = fake.state.lock().unwrap().revoked.len();
+        assert_eq!(revoked_before, 0, "nothing revoked by a renewal");
 
         // Near its expiry the access token is refreshed before a sync.
         let issued = fake.state.lock().unwrap().issued;
@@ -1087,15 +1142,7 @@ async fn p5_a_google_calendar_connects_by_oauth_refreshes_and_is_revoked_on_disc
         let url = consent(&app, &fake, &token, body.clone(), "code-c").await;
         let state = query_value(&url, "state").unwrap();
         assert_eq!(complete(&app, &token, "code-c", &state).await.status(), 201);
-        let refresh = fake
-            .state
-            .lock()
-            .unwrap()
-            .refresh
-            .iter()
-            .last()
-            .unwrap()
-            .clone();
+        let refresh = last_refresh(&fake);
         let changed = app
             .app
             .change_tenant(&shop.owner.slug, TenantChange::Plan(Plan::Free))
@@ -1138,9 +1185,22 @@ async fn p5_a_microsoft_calendar_connects_by_oauth_and_merges_its_delta_rounds()
         let connected: Value = connected.json().await.unwrap();
         assert_eq!(connected["provider"], "microsoft");
         let id = connected["id"].as_str().unwrap().to_owned();
-        let (slots, _) = day_slots(&app, &shop, 2).await;
+        let (slots, listing) = day_slots(&app, &shop, 2).await;
         assert_eq!(slots.len(), 14, "{engine:?}");
-        assert!(!contains(&app.stored_bytes(), "SUBJECT-Graph"), "busy only");
+        let stored = app.stored_bytes();
+        assert!(!contains(&stored, "SUBJECT-Graph"), "busy only");
+        // Graph's answers carried a description, location, attendees,
+        // organizer and body: none of it is kept or answered.
+        let listed = app
+            .get("/v1/calendar-connections", token)
+            .await
+            .text()
+            .await
+            .unwrap();
+        for marker in fake_provider::MARKERS {
+            assert!(!contains(&stored, marker), "{engine:?}: {marker}");
+            assert!(!listed.contains(marker) && !listing.to_string().contains(marker));
+        }
         // Graph's one permission covers both modes: no new consent.
         let changed = app
             .patch(
@@ -1150,7 +1210,11 @@ async fn p5_a_microsoft_calendar_connects_by_oauth_and_merges_its_delta_rounds()
             )
             .await;
         assert_eq!(changed.status(), 200);
-        assert!(contains(&app.stored_bytes(), "SUBJECT-Graph"), "{engine:?}");
+        let stored = app.stored_bytes();
+        assert!(contains(&stored, "SUBJECT-Graph"), "{engine:?}");
+        for marker in fake_provider::MARKERS {
+            assert!(!contains(&stored, marker), "{engine:?}: {marker}");
+        }
         // The meeting is deleted: the next round's delta removes it and
         // leaves everything else alone.
         fake.state.lock().unwrap().graph_changes = Some(vec![
