@@ -30,6 +30,7 @@ use bookwarden_calendar_sync::{Scope, SyncError};
 use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
 use bookwarden_crypto::{SecretBytes, SecretString};
 use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::calendar::ImportedBusy;
 use bookwarden_domain::calendar::{
     ConnectionStatus, FailPolicy, Health, Provider, SyncMode, SyncState,
 };
@@ -203,6 +204,14 @@ pub(crate) enum Fetched {
         expansion: Expansion,
         cursor: Option<String>,
     },
+    /// A whole window already compared with the kept blocks: what to
+    /// add or change, and what to remove.
+    Diff {
+        changed: Vec<([u8; 32], ImportedBusy)>,
+        removed: Vec<[u8; 32]>,
+        degraded: bool,
+        cursor: Option<String>,
+    },
     /// Changes since the cursor, to merge.
     Changes {
         changed: Vec<Imported>,
@@ -228,6 +237,34 @@ impl From<ApiSync> for Fetched {
                 cursor,
             },
         }
+    }
+}
+
+/// A full answer as the difference from the `kept` blocks: the occurrences
+/// new or changed (as the store would keep them in `mode`), and the keys no
+/// longer in the calendar.
+fn full_as_changes(
+    expansion: Expansion,
+    cursor: Option<String>,
+    mut kept: std::collections::HashMap<[u8; 32], ImportedBusy>,
+    mode: SyncMode,
+) -> Fetched {
+    let degraded = expansion.degraded.any();
+    let mut changed = Vec::new();
+    for event in expansion.events {
+        let key = *event.key.as_bytes();
+        let busy = event.busy;
+        let as_kept = ImportedBusy::new(busy.subject(), busy.range(), busy.all_day(), mode);
+        match kept.remove(&key) {
+            Some(before) if before == as_kept => {}
+            _ => changed.push((key, busy)),
+        }
+    }
+    Fetched::Diff {
+        changed,
+        removed: kept.into_keys().collect(),
+        degraded,
+        cursor,
     }
 }
 
@@ -1105,6 +1142,19 @@ impl App {
             // refused: the staff member must reconnect.
             None => Err(SyncError::Unauthorized),
         };
+        // A full answer is compared with the kept blocks before the write
+        // transaction, so the write holds the database's writer only for
+        // what changed (the lease keeps any other sync of this connection
+        // out meanwhile).
+        let outcome = match outcome {
+            Ok(Fetched::Changed { expansion, cursor }) => {
+                let scope = self.store.read(tenant).await?;
+                let kept = scope.calendars().imported_by_key(id).await?;
+                scope.commit().await?;
+                Ok(full_as_changes(expansion, cursor, kept, record.mode))
+            }
+            other => other,
+        };
         let done = self.now();
         let scope = self.store.write(tenant).await?;
         let Some(current) = scope.calendars().get(id).await? else {
@@ -1133,6 +1183,18 @@ impl App {
                             .collect();
                         scope.calendars().merge_busy(id, &blocks).await?;
                         (cursor, expansion.degraded.any())
+                    }
+                    Fetched::Diff {
+                        changed,
+                        removed,
+                        degraded,
+                        cursor,
+                    } => {
+                        scope
+                            .calendars()
+                            .apply_busy_changes(id, &changed, &removed)
+                            .await?;
+                        (cursor, degraded)
                     }
                     Fetched::Changes {
                         changed,

@@ -420,7 +420,30 @@ impl Calendars<'_> {
         let Some(connection) = self.get(id).await? else {
             return Ok(None);
         };
-        let (mut by_key, stale) = self.kept_blocks(id).await?;
+        // Only the blocks the changes name are read: a small delta is a
+        // short write, whatever the connection keeps.
+        let named: Vec<Vec<u8>> = changed
+            .iter()
+            .map(|(key, _)| key.to_vec())
+            .chain(removed.iter().map(|key| key.to_vec()))
+            .collect();
+        let mut by_key: HashMap<Vec<u8>, busy_blocks::Model> = HashMap::new();
+        let mut twins = Vec::new();
+        for batch in named.chunks(DELETE_BATCH) {
+            let rows = busy_blocks::Entity::find()
+                .filter(busy_blocks::Column::TenantId.eq(self.0.uuid()))
+                .filter(busy_blocks::Column::ConnectionId.eq(*id.as_uuid()))
+                .filter(busy_blocks::Column::EventKey.is_in(batch.iter().cloned()))
+                .all(self.0.tx())
+                .await?;
+            for row in rows {
+                if let Some(key) = row.event_key.clone()
+                    && let Some(twin) = by_key.insert(key, row)
+                {
+                    twins.push(twin.busy_block_id);
+                }
+            }
+        }
         let mut merged = self
             .upsert_blocks(&connection, &mut by_key, changed)
             .await?;
@@ -431,8 +454,39 @@ impl Calendars<'_> {
             .collect();
         merged.removed = gone.len();
         self.delete_blocks(&gone).await?;
-        self.delete_blocks(&stale).await?;
+        self.delete_blocks(&twins).await?;
         Ok(Some(merged))
+    }
+
+    /// The blocks kept for a connection by occurrence key, as a sync
+    /// compares them with what it found (blocks without a key left out).
+    pub async fn imported_by_key(
+        &self,
+        id: ConnectionId,
+    ) -> Result<HashMap<[u8; 32], ImportedBusy>, StoreError> {
+        let rows = busy_blocks::Entity::find()
+            .filter(busy_blocks::Column::TenantId.eq(self.0.uuid()))
+            .filter(busy_blocks::Column::ConnectionId.eq(*id.as_uuid()))
+            .all(self.0.tx())
+            .await?;
+        let mut kept = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let Some(key) = row
+                .event_key
+                .as_deref()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            else {
+                continue;
+            };
+            let busy = ImportedBusy::new(
+                row.subject.as_deref(),
+                range("busy_blocks", row.starts_at_us, row.ends_at_us)?,
+                row.all_day,
+                SyncMode::WithSubject,
+            );
+            kept.insert(key, busy);
+        }
+        Ok(kept)
     }
 
     /// The blocks kept for a connection by occurrence key, and those to
