@@ -268,6 +268,46 @@ fn full_as_changes(
     }
 }
 
+/// A sync's occurrences as the store keys them.
+fn keyed(events: Vec<Imported>) -> Vec<([u8; 32], ImportedBusy)> {
+    events
+        .into_iter()
+        .map(|e| (*e.key.as_bytes(), e.busy))
+        .collect()
+}
+
+/// Records a good sync of `id` that imported `window`: healthy, its
+/// cursor kept, due again after the domain's interval.
+async fn record_good_sync(
+    scope: &TenantScope,
+    id: ConnectionId,
+    done: Timestamp,
+    window: TimeRange,
+    cursor: Option<&str>,
+    degraded: bool,
+) -> Result<(), AppError> {
+    let fresh = SyncState {
+        status: ConnectionStatus::Healthy,
+        failures: 0,
+        last_good: Some(done),
+        synced_until: Some(window.end()),
+    };
+    scope
+        .calendars()
+        .record_success(
+            id,
+            &SyncSuccess {
+                cursor,
+                at: done,
+                synced_until: window.end(),
+                degraded,
+                next_sync_at: fresh.next_attempt(done, None, jitter(id)),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
 /// An OAuth connection's tokens, sealed together under
 /// [`Purpose::OAUTH_REFRESH_TOKEN`].
 pub(crate) struct OAuthTokens {
@@ -708,31 +748,17 @@ impl App {
             .calendars()
             .set_sealed_secret(id, &tokens.seal(&key, id)?)
             .await?;
-        let blocks: Vec<_> = expansion
-            .events
-            .into_iter()
-            .map(|e| (*e.key.as_bytes(), e.busy))
-            .collect();
+        let blocks = keyed(expansion.events);
         scope.calendars().merge_busy(id, &blocks).await?;
-        let fresh = SyncState {
-            status: ConnectionStatus::Healthy,
-            failures: 0,
-            last_good: Some(done),
-            synced_until: Some(window.end()),
-        };
-        scope
-            .calendars()
-            .record_success(
-                id,
-                &SyncSuccess {
-                    cursor: cursor.as_deref(),
-                    at: done,
-                    synced_until: window.end(),
-                    degraded: expansion.degraded.any(),
-                    next_sync_at: fresh.next_attempt(done, None, jitter(id)),
-                },
-            )
-            .await?;
+        record_good_sync(
+            &scope,
+            id,
+            done,
+            window,
+            cursor.as_deref(),
+            expansion.degraded.any(),
+        )
+        .await?;
         let mut detail = client.detail();
         detail.insert("mode".to_owned(), mode.as_str().to_owned());
         detail.insert("consent".to_owned(), "renewed".to_owned());
@@ -815,11 +841,7 @@ impl App {
             created_at: done,
         };
         scope.calendars().insert(&record).await?;
-        let blocks: Vec<_> = expansion
-            .events
-            .into_iter()
-            .map(|e| (*e.key.as_bytes(), e.busy))
-            .collect();
+        let blocks = keyed(expansion.events);
         scope.calendars().merge_busy(id, &blocks).await?;
         let mut detail = client.detail();
         detail.insert("provider".to_owned(), record.provider.as_str().to_owned());
@@ -1176,11 +1198,7 @@ impl App {
                 let (cursor, degraded) = match fetched {
                     Fetched::Unchanged => (current.sync_cursor.clone(), current.degraded),
                     Fetched::Changed { expansion, cursor } => {
-                        let blocks: Vec<_> = expansion
-                            .events
-                            .into_iter()
-                            .map(|e| (*e.key.as_bytes(), e.busy))
-                            .collect();
+                        let blocks = keyed(expansion.events);
                         scope.calendars().merge_busy(id, &blocks).await?;
                         (cursor, expansion.degraded.any())
                     }
@@ -1202,10 +1220,7 @@ impl App {
                         degraded,
                         cursor,
                     } => {
-                        let changed: Vec<_> = changed
-                            .into_iter()
-                            .map(|e| (*e.key.as_bytes(), e.busy))
-                            .collect();
+                        let changed = keyed(changed);
                         scope
                             .calendars()
                             .apply_busy_changes(id, &changed, &removed)
@@ -1213,25 +1228,7 @@ impl App {
                         (Some(cursor), current.degraded || degraded.any())
                     }
                 };
-                let fresh = SyncState {
-                    status: ConnectionStatus::Healthy,
-                    failures: 0,
-                    last_good: Some(done),
-                    synced_until: Some(window.end()),
-                };
-                scope
-                    .calendars()
-                    .record_success(
-                        id,
-                        &SyncSuccess {
-                            cursor: cursor.as_deref(),
-                            at: done,
-                            synced_until: window.end(),
-                            degraded,
-                            next_sync_at: fresh.next_attempt(done, None, jitter(id)),
-                        },
-                    )
-                    .await?;
+                record_good_sync(&scope, id, done, window, cursor.as_deref(), degraded).await?;
             }
             Err(error) => {
                 tracing::warn!(connection = %id, provider = current.provider.as_str(), %error, "calendar sync failed; the previous busy time stays");

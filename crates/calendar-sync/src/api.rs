@@ -14,7 +14,7 @@ use crate::ImportedBusy;
 use crate::Scope;
 use crate::error::SyncError;
 use crate::ical::{Degraded, EventKey, Expansion, Imported};
-use crate::outbound::{Fetched, Outbound};
+use crate::outbound::{FetchError, Fetched, Outbound};
 
 /// Pages of one sync read at most; more are cut and the sync marked
 /// degraded.
@@ -51,6 +51,20 @@ pub(crate) enum Change {
     Busy(Imported),
     /// Gone, free, or outside the window.
     Gone(EventKey),
+}
+
+/// An API's root as given (Google's or Graph's, or a test's), ending in
+/// `/` so paths join beneath it.
+///
+/// # Errors
+/// [`SyncError::Fetch`] when `base` is not a URL.
+pub(crate) fn api_root(base: &str) -> Result<Url, SyncError> {
+    let mut base = Url::parse(base).map_err(|_bad| FetchError::Refused("not a URL"))?;
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
 }
 
 /// Reads `at` (RFC 3339, with an offset or `Z`).

@@ -182,12 +182,9 @@ impl GoogleCalendar {
     /// # Errors
     /// [`SyncError::Fetch`] when `base` is not a URL.
     pub fn new(base: &str) -> Result<Self, SyncError> {
-        let mut base = Url::parse(base).map_err(|_bad| FetchError::Refused("not a URL"))?;
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        Ok(Self { base })
+        Ok(Self {
+            base: api::api_root(base)?,
+        })
     }
 
     fn url(&self, path: &str) -> Result<Url, SyncError> {

@@ -96,12 +96,9 @@ impl GraphCalendar {
     /// # Errors
     /// [`SyncError::Fetch`] when `base` is not a URL.
     pub fn new(base: &str) -> Result<Self, SyncError> {
-        let mut base = Url::parse(base).map_err(|_bad| FetchError::Refused("not a URL"))?;
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        Ok(Self { base })
+        Ok(Self {
+            base: api::api_root(base)?,
+        })
     }
 
     /// A link Graph gave, if it points at the API's own origin.
