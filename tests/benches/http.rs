@@ -15,7 +15,10 @@
 //! calendar feed (5,000 events, 500 of them weekly series, served by the
 //! baseline's server) synced in full over and over beside them through
 //! `POST /v1/calendar-connections/{id}/sync`: what a sync costs the
-//! booking page.
+//! booking page. First the feed answers the same bytes each time (with no
+//! validators, so each sync fetches it whole), then the bookings once more
+//! beside a feed in which one meeting moves on every fetch, so each sync
+//! parses, expands and merges it.
 
 #![allow(
     clippy::unwrap_used,
@@ -343,12 +346,12 @@ async fn fixture() -> Fixture {
 
 /// A staff calendar of 5,000 events, 4,500 single half-hour meetings and
 /// 500 weekly series of four, every one with the description, location and
-/// attendee a real calendar carries. They lie 200 days after `month`
+/// attendee a real calendar carries. They lie 300 days after `month`
 /// starts: inside the sync's window, outside the month listed and the days
 /// booked, so the benchmarks beside the sync read and write what the ones
 /// without it did, and only the sync's own cost shows.
 fn feed_text(month: (Timestamp, Timestamp)) -> String {
-    let month = (month.0 + SignedDuration::from_hours(24 * 200), month.1);
+    let month = (month.0 + SignedDuration::from_hours(24 * 300), month.1);
     let stamp = |at: Timestamp| at.strftime("%Y%m%dT%H%M%SZ").to_string();
     let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Bench//EN\r\n");
     for n in 0..5_000_i64 {
@@ -376,16 +379,21 @@ fn feed_text(month: (Timestamp, Timestamp)) -> String {
 }
 
 /// An actix hello-world on the same runtime settings (2 workers); it also
-/// serves the calendar feed synced in the last benchmarks.
+/// serves the calendar feed synced in the last benchmarks, as it is
+/// (`basic.ics`: the same bytes every time, with no validators, as many
+/// feeds are) and changing (`changing.ics`: one meeting moves on every
+/// fetch, so every sync parses, expands and merges).
 fn hello_server(feed: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let feed = actix_web::web::Data::new(feed);
+    let moves = actix_web::web::Data::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             actix_web::HttpServer::new(move || {
                 actix_web::App::new()
                     .app_data(feed.clone())
+                    .app_data(moves.clone())
                     .route(
                         "/hello",
                         actix_web::web::get().to(|| async {
@@ -400,6 +408,25 @@ fn hello_server(feed: String) -> String {
                                 .body(feed.get_ref().clone())
                         }),
                     )
+                    .route(
+                        "/private-bench/changing.ics",
+                        actix_web::web::get().to(
+                            |feed: actix_web::web::Data<String>,
+                             moves: actix_web::web::Data<AtomicUsize>| async move {
+                                let n = moves.fetch_add(1, Ordering::Relaxed) % 500;
+                                let head = feed.strip_suffix("END:VCALENDAR\r\n").unwrap();
+                                actix_web::HttpResponse::Ok()
+                                    .content_type("text/calendar")
+                                    .body(format!(
+                                        "{head}BEGIN:VEVENT\r\nUID:moving@feed.example\r\n\
+                                         DTSTAMP:20261101T000000Z\r\n\
+                                         DTSTART:{}\r\nDURATION:PT30M\r\nEND:VEVENT\r\n\
+                                         END:VCALENDAR\r\n",
+                                        moving_start(n)
+                                    ))
+                            },
+                        ),
+                    )
             })
             .workers(2)
             .listen(listener)
@@ -410,6 +437,17 @@ fn hello_server(feed: String) -> String {
         });
     });
     base
+}
+
+/// Where the moving meeting of `changing.ics` is on its `n`th fetch: 340
+/// days ahead (inside the sync's window, outside the days listed and
+/// booked), half an hour later each time.
+fn moving_start(n: usize) -> String {
+    let day = Timestamp::from_second(Timestamp::now().as_second() / 86_400 * 86_400).unwrap();
+    let at = day
+        + SignedDuration::from_hours(24 * 340 + 8)
+        + SignedDuration::from_mins(30 * i64::try_from(n).unwrap());
+    at.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 async fn batch(requests: Vec<reqwest::RequestBuilder>) -> Duration {
@@ -504,7 +542,7 @@ fn http(c: &mut Criterion) {
     // The same month computed for every request: each asks for a window
     // one second shorter, so no kept listing answers it.
     let cold = AtomicUsize::new(1);
-    group.bench_function("slots_month_cold_64", |b| {
+    let cold_slots = |b: &mut criterion::Bencher<'_>| {
         b.iter_custom(|iters| {
             runtime.block_on(async {
                 let mut total = Duration::ZERO;
@@ -528,7 +566,8 @@ fn http(c: &mut Criterion) {
                 total
             })
         });
-    });
+    };
+    group.bench_function("slots_month_cold_64", cold_slots);
     // Public bookings, each on its own free slot after the seeded month.
     let next = AtomicUsize::new(0);
     let book_url = format!("{}/v1/public/{}/bookings", fixture.base, fixture.slug);
@@ -538,8 +577,7 @@ fn http(c: &mut Criterion) {
         .1
         .checked_add(SignedDuration::from_hours(48))
         .unwrap();
-    group.sample_size(10);
-    group.bench_function("book_64", |b| {
+    let book = |b: &mut criterion::Bencher<'_>| {
         b.iter_custom(|iters| {
             runtime.block_on(async {
                 let mut total = Duration::ZERO;
@@ -567,9 +605,15 @@ fn http(c: &mut Criterion) {
                 total
             })
         });
-    });
-    // A calendar synced over and over beside the booking page.
-    let (connection, owner) = runtime.block_on(async {
+    };
+    group.sample_size(10);
+    group.bench_function("book_64", book);
+    // Two staff members connect their calendars: first the listings and
+    // bookings with the calendars connected and nothing syncing (what
+    // consulting them costs), then with a sync running beside (what the
+    // sync costs): first of a feed that answers the same bytes each time,
+    // then of one that changed.
+    let (connections, owner) = runtime.block_on(async {
         let login: Value = client
             .post(format!("{}/v1/sessions", fixture.base))
             .json(&json!({ "tenant": fixture.slug, "email": "owner@bench.example", "password": PASSWORD }))
@@ -580,28 +624,46 @@ fn http(c: &mut Criterion) {
             .await
             .unwrap();
         let owner = login["token"].as_str().unwrap().to_owned();
-        let connected = client
-            .post(format!("{}/v1/calendar-connections", fixture.base))
-            .bearer_auth(&owner)
-            .json(&json!({
-                "staff_id": fixture.staff[0], "kind": "ics",
-                "url": format!("{hello}/private-bench/basic.ics"),
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(connected.status(), 201, "{}", connected.text().await.unwrap_or_default());
-        let connected: Value = connected.json().await.unwrap();
-        (connected["id"].as_str().unwrap().to_owned(), owner)
+        let mut connections = Vec::new();
+        for (staff, feed) in [(0, "basic"), (1, "changing")] {
+            let connected = client
+                .post(format!("{}/v1/calendar-connections", fixture.base))
+                .bearer_auth(&owner)
+                .json(&json!({
+                    "staff_id": fixture.staff[staff], "kind": "ics",
+                    "url": format!("{hello}/private-bench/{feed}.ics"),
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(connected.status(), 201, "{}", connected.text().await.unwrap_or_default());
+            let connected: Value = connected.json().await.unwrap();
+            connections.push(format!(
+                "{}/v1/calendar-connections/{}/sync",
+                fixture.base,
+                connected["id"].as_str().unwrap()
+            ));
+        }
+        (connections, owner)
     });
+    group.sample_size(20);
+    group.bench_function("slots_month_cold_64_connected", cold_slots);
+    group.sample_size(10);
+    group.bench_function("book_64_connected", book);
     let syncs = Arc::new(AtomicUsize::new(0));
     let syncing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let target = Arc::new(std::sync::Mutex::new(connections[0].clone()));
     let sync_loop = {
-        let (client, syncs, syncing) = (client.clone(), syncs.clone(), syncing.clone());
-        let url = format!("{}/v1/calendar-connections/{connection}/sync", fixture.base);
+        let (client, syncs, syncing, target) = (
+            client.clone(),
+            syncs.clone(),
+            syncing.clone(),
+            target.clone(),
+        );
         runtime.spawn(async move {
             let started = Instant::now();
             while syncing.load(Ordering::Relaxed) {
+                let url = target.lock().unwrap().clone();
                 let answer = client.post(&url).bearer_auth(&owner).send().await.unwrap();
                 let view: Value = answer.json().await.unwrap();
                 assert_eq!(view["health"], "healthy", "{view}");
@@ -611,66 +673,23 @@ fn http(c: &mut Criterion) {
         })
     };
     group.sample_size(20);
-    group.bench_function("slots_month_cold_64_syncing", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let requests = (0..BATCH)
-                        .map(|_| {
-                            let n = i64::try_from(cold.fetch_add(1, Ordering::Relaxed)).unwrap();
-                            let to = fixture
-                                .month
-                                .1
-                                .checked_sub(SignedDuration::from_secs(n))
-                                .unwrap();
-                            client.get(format!(
-                                "{}/v1/public/{}/services/{}/slots?from={}&to={to}&time_zone=Europe/Berlin",
-                                fixture.base, fixture.slug, fixture.service, fixture.month.0
-                            ))
-                        })
-                        .collect();
-                    total += batch(requests).await;
-                }
-                total
-            })
-        });
-    });
+    group.bench_function("slots_month_cold_64_syncing", cold_slots);
     group.sample_size(10);
-    group.bench_function("book_64_syncing", |b| {
-        b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let requests = (0..BATCH)
-                        .map(|_| {
-                            let n = next.fetch_add(1, Ordering::Relaxed);
-                            let member = &fixture.staff[n % fixture.staff.len()];
-                            let slot = i64::try_from(n / fixture.staff.len()).unwrap();
-                            let at = after_month
-                                .checked_add(SignedDuration::from_hours(24 * (slot / 60) + 8))
-                                .and_then(|t| t.checked_add(SignedDuration::from_mins(10 * (slot % 60))))
-                                .unwrap();
-                            client.post(&book_url).json(&json!({
-                                "service_id": fixture.quick,
-                                "staff_id": member,
-                                "start": at.to_string(),
-                                "customer": { "email": format!("b{n}@bench.example"), "name": "Booker" },
-                            }))
-                        })
-                        .collect();
-                    total += batch(requests).await;
-                }
-                total
-            })
-        });
-    });
+    group.bench_function("book_64_syncing", book);
+    let unchanged = (syncs.swap(0, Ordering::Relaxed), Instant::now());
+    *target.lock().unwrap() = connections[1].clone();
+    group.bench_function("book_64_syncing_changed", book);
     syncing.store(false, Ordering::Relaxed);
     let busy_for = runtime.block_on(sync_loop).unwrap();
-    let done = syncs.load(Ordering::Relaxed);
+    let changed = syncs.load(Ordering::Relaxed);
+    let changed_for = unchanged.1.elapsed();
     eprintln!(
-        "{done} full syncs of a 5,000-event feed ran beside them, {} each on average",
-        humantime_ms(busy_for, done)
+        "{} full syncs of the unchanged 5,000-event feed ran beside the listings and the first \
+         bookings, {} each on average; {changed} of the changing feed beside the last bookings, \
+         {} each",
+        unchanged.0,
+        humantime_ms(busy_for.saturating_sub(changed_for), unchanged.0),
+        humantime_ms(changed_for, changed)
     );
     group.finish();
     let (_, peak_kib) = memory(fixture.server.id());

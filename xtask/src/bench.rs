@@ -32,15 +32,33 @@ const RATIOS: &[Ratio] = &[
         goal: None,
     },
     Ratio {
-        label: "the month computed for every request, with a 5,000-event calendar synced in full beside it vs without",
-        subject: "http/slots_month_cold_64_syncing",
+        label: "the month computed for every request, two of four staff with a 5,000-event calendar connected vs none",
+        subject: "http/slots_month_cold_64_connected",
         baseline: "http/slots_month_cold_64",
         goal: None,
     },
     Ratio {
-        label: "public bookings with a 5,000-event calendar synced in full beside them vs without",
-        subject: "http/book_64_syncing",
+        label: "the same, a full sync of one calendar (same bytes each time) running beside vs none running",
+        subject: "http/slots_month_cold_64_syncing",
+        baseline: "http/slots_month_cold_64_connected",
+        goal: None,
+    },
+    Ratio {
+        label: "public bookings, two of four staff with a 5,000-event calendar connected vs none",
+        subject: "http/book_64_connected",
         baseline: "http/book_64",
+        goal: None,
+    },
+    Ratio {
+        label: "the same, a full sync of one calendar (same bytes each time) running beside vs none running",
+        subject: "http/book_64_syncing",
+        baseline: "http/book_64_connected",
+        goal: None,
+    },
+    Ratio {
+        label: "the same, a full sync of one calendar that changed running beside vs none running",
+        subject: "http/book_64_syncing_changed",
+        baseline: "http/book_64_connected",
         goal: None,
     },
     Ratio {
@@ -133,13 +151,28 @@ const THROUGHPUTS: &[(&str, &str, Option<f64>)] = &[
         Some(3_000.0),
     ),
     (
-        "GET slots computed for every request, a calendar syncing beside, requests/s",
+        "GET slots computed for every request, two calendars connected, requests/s",
+        "http/slots_month_cold_64_connected",
+        None,
+    ),
+    (
+        "POST public booking, two calendars connected, bookings/s",
+        "http/book_64_connected",
+        None,
+    ),
+    (
+        "GET slots computed for every request, an unchanged feed fetched beside, requests/s",
         "http/slots_month_cold_64_syncing",
         None,
     ),
     (
-        "POST public booking, a calendar syncing beside, bookings/s",
+        "POST public booking, an unchanged feed fetched beside, bookings/s",
         "http/book_64_syncing",
+        None,
+    ),
+    (
+        "POST public booking, a changing feed synced beside, bookings/s",
+        "http/book_64_syncing_changed",
         None,
     ),
 ];

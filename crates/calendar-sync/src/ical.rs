@@ -24,7 +24,7 @@
 //! transparent and cancelled events block nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bookwarden_crypto::digest::Sha256;
 use bookwarden_domain::calendar::{ImportedBusy, SyncMode};
@@ -56,8 +56,9 @@ pub struct Limits {
     /// RDATE and EXDATE values one event may list; further ones are
     /// ignored and the series counted as cut.
     pub max_dates_per_event: usize,
-    /// Wall-clock time one source may take to expand; past it the rest
-    /// is cut.
+    /// CPU time one source may take to expand, counted on the threads
+    /// that expand it (so a busy server that makes the work wait never cuts
+    /// it); past it the rest is cut.
     pub deadline: Duration,
 }
 
@@ -190,7 +191,10 @@ pub struct Expander {
     limits: Limits,
     budget: usize,
     series: usize,
-    started: Instant,
+    /// CPU time spent in earlier [`Expander::add`] calls.
+    spent: Duration,
+    /// The thread's CPU clock when the current call began.
+    call_began: Duration,
     out: Expansion,
 }
 
@@ -213,7 +217,8 @@ impl Expander {
             limits,
             budget: limits.per_calendar,
             series: 0,
-            started: Instant::now(),
+            spent: Duration::ZERO,
+            call_began: Duration::ZERO,
             out: Expansion::default(),
         }
     }
@@ -223,6 +228,13 @@ impl Expander {
     /// # Errors
     /// [`NotICalendar`] when the text holds no calendar (nothing added).
     pub fn add(&mut self, text: &str) -> Result<(), NotICalendar> {
+        self.call_began = crate::background::thread_cpu_time();
+        let added = self.add_text(text);
+        self.spent = self.spent_now();
+        added
+    }
+
+    fn add_text(&mut self, text: &str) -> Result<(), NotICalendar> {
         let mut parser = Parser::new(text);
         let mut found = false;
         loop {
@@ -253,11 +265,17 @@ impl Expander {
     fn exhausted(&mut self) -> bool {
         let spent = self.budget == 0
             || self.series >= self.limits.max_series
-            || self.started.elapsed() > self.limits.deadline;
+            || self.spent_now() > self.limits.deadline;
         if spent {
             self.out.degraded.calendar_cut = true;
         }
         spent
+    }
+
+    /// CPU time spent so far, the current call included.
+    fn spent_now(&self) -> Duration {
+        let this_call = crate::background::thread_cpu_time().saturating_sub(self.call_began);
+        self.spent.saturating_add(this_call)
     }
 
     fn add_calendar(&mut self, calendar: &ICalendar) {

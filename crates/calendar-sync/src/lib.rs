@@ -50,6 +50,7 @@
 //! ```
 
 pub mod api;
+mod background;
 pub mod caldav;
 pub mod error;
 pub mod feed;
@@ -65,8 +66,8 @@ use bookwarden_domain::time::{TimeRange, TimeZone};
 pub use bookwarden_domain::calendar::ImportedBusy;
 pub use error::SyncError;
 
-/// Expands calendar texts on a blocking thread, off the async runtime:
-/// expansion is CPU work bounded by [`ical::Limits`], up to its deadline.
+/// Expands calendar texts off the async runtime, as background work (see
+/// the `background` module): CPU work bounded by [`ical::Limits`].
 /// `None` for a text that holds no calendar; counted as unreadable.
 ///
 /// # Errors
@@ -76,7 +77,7 @@ pub(crate) async fn expand_off_runtime(
     scope: &Scope<'_>,
 ) -> Result<ical::Expansion, SyncError> {
     let (window, zone, mode, limits) = (scope.window, scope.zone.clone(), scope.mode, scope.limits);
-    let expanded = tokio::task::spawn_blocking(move || {
+    let expanded = background::run("calendar-expand", move || {
         let mut expander = ical::Expander::new(window, &zone, mode, limits);
         let mut any = texts.is_empty();
         let mut unreadable = 0usize;
@@ -91,7 +92,7 @@ pub(crate) async fn expand_off_runtime(
         any.then_some(expansion)
     })
     .await
-    .map_err(|_panicked| SyncError::Malformed("the calendar could not be expanded"))?;
+    .ok_or(SyncError::Malformed("the calendar could not be expanded"))?;
     expanded.ok_or(SyncError::Malformed("the answer holds no calendar"))
 }
 

@@ -65,6 +65,10 @@ async fn serve() -> Fake {
             .app_data(counted.clone())
             .route("/feed.ics", web::get().to(feed))
             .route(
+                "/plain.ics",
+                web::get().to(|| async { HttpResponse::Ok().body(feed_text()) }),
+            )
+            .route(
                 "/unauthorized.ics",
                 web::get().to(|| async { HttpResponse::Unauthorized().finish() }),
             )
@@ -235,6 +239,48 @@ async fn p4_a_feed_is_fetched_expanded_and_then_asked_only_whether_it_changed() 
         .unwrap();
     assert_eq!(again, FeedSync::NotModified);
     assert_eq!(fake.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p4_a_feed_without_validators_is_not_expanded_again_when_its_bytes_are_the_same() {
+    let fake = serve().await;
+    let (outbound, zone) = (loopback(), zone());
+    let feed = IcsFeed::new(&format!("{}/plain.ics", fake.base)).unwrap();
+    let scope = scope(&zone, SyncMode::BusyOnly);
+    let FeedSync::Changed {
+        expansion,
+        validators,
+    } = feed.sync(&outbound, &scope, None).await.unwrap()
+    else {
+        panic!("the first fetch is a full one");
+    };
+    assert_eq!(expansion.events.len(), 2);
+    assert_eq!(
+        (
+            validators.etag.as_deref(),
+            validators.last_modified.as_deref()
+        ),
+        (None, None)
+    );
+    let stored = Validators::from_cursor(&validators.to_cursor());
+    assert_eq!(stored, validators);
+    assert_eq!(stored.digest.as_ref().map(String::len), Some(64));
+    // The same bytes again: nothing to parse.
+    let again = feed.sync(&outbound, &scope, Some(&stored)).await.unwrap();
+    assert_eq!(again, FeedSync::NotModified);
+    // Other bytes (here: a digest of something else) are a changed feed.
+    let other = Validators {
+        digest: Some("0".repeat(64)),
+        ..stored.clone()
+    };
+    let changed = feed.sync(&outbound, &scope, Some(&other)).await.unwrap();
+    assert!(matches!(changed, FeedSync::Changed { expansion, .. } if expansion.events.len() == 2));
+    // A cursor stored before digests existed still reads, without one.
+    let older = Validators::from_cursor("ics1\u{1f}\"v1\"\u{1f}");
+    assert_eq!(
+        (older.etag.as_deref(), older.digest),
+        (Some("\"v1\""), None)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
