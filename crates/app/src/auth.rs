@@ -20,6 +20,7 @@ use bookwarden_crypto::digest::{Sha256, constant_time_eq};
 use bookwarden_crypto::password::{PasswordError, PasswordHash, PolicyContext, Verification};
 use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_crypto::totp::{Totp, TotpSeed, recovery_code_digest};
+use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
 use bookwarden_domain::account::{AccountStatus, ApiKeyScope, Email, Role};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, SessionId, TenantId, UserId};
@@ -661,8 +662,14 @@ impl App {
         now: Timestamp,
     ) -> Result<(), AppError> {
         let scope = self.store.write(tenant).await?;
+        let key = self.data_key(&scope).await?;
         let mut detail = client.detail();
-        detail.insert("email".to_owned(), email.as_str().to_owned());
+        // Whoever mistyped a slug or an address must not disclose it to
+        // this business: only a digest under its key, so repeats correlate.
+        detail.insert(
+            "email_digest".to_owned(),
+            typed_value_digest(&key, email.as_str())?,
+        );
         detail.insert("reason".to_owned(), reason.to_owned());
         let subject = user.map(|u| u.to_string());
         audit(
@@ -840,6 +847,16 @@ impl App {
 }
 
 /// Appends one event to the scope's audit chain.
+/// A value a person typed (an email address at a failed sign-in), as the
+/// audit chain may hold it: a keyed digest under the tenant's data key, in
+/// hex, never the text (P9). Repeats in one tenant give the same digest;
+/// erasing the tenant's key unlinks them for good.
+pub(crate) fn typed_value_digest(key: &TenantDataKey, value: &str) -> Result<String, AppError> {
+    let digest = vault::keyed_digest(key, &Purpose::AUDIT_TYPED_VALUE, value.as_bytes())
+        .map_err(AppError::internal)?;
+    Ok(data_encoding::HEXLOWER.encode(&digest))
+}
+
 pub(crate) async fn audit(
     scope: &TenantScope,
     kind: AuditKind,

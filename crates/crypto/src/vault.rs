@@ -79,6 +79,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ring::hmac;
 use zeroize::Zeroizing;
 
 use crate::aead::{self, AeadError};
@@ -105,6 +106,10 @@ pub const MIN_SEALED_LEN: usize = CIPHERTEXT_OFFSET + aead::TAG_LEN;
 pub const MAX_RECORD_ID_LEN: usize = 256;
 
 const DATA_KEY_LEN: usize = 32;
+/// The length of a [`keyed_digest`].
+pub const KEYED_DIGEST_LEN: usize = 32;
+/// Sets a digest key's derivation apart from every sealing key's.
+const KEYED_DIGEST_LABEL: &[u8] = b"bookwarden keyed digest v1\0";
 const WRAP_MAGIC: [u8; 3] = *b"BWK";
 const WRAP_FORMAT_VERSION: u8 = 1;
 const WRAP_HEADER_LEN: usize = WRAP_MAGIC.len() + 1 + 4;
@@ -271,6 +276,11 @@ impl Purpose {
     pub const WEBHOOK_SECRET: Self = Self(Cow::Borrowed("webhook.secret"));
     /// TOTP seeds.
     pub const TOTP_SEED: Self = Self(Cow::Borrowed("totp.seed"));
+    /// Values a person typed that the audit chain records only as a keyed
+    /// digest (an email address given at a failed sign-in).
+    pub const AUDIT_TYPED_VALUE: Self = Self(Cow::Borrowed("audit.typed_value"));
+    /// The checkpoint where audit retention purging stopped.
+    pub const AUDIT_ANCHOR: Self = Self(Cow::Borrowed("audit.anchor"));
 
     /// A purpose not in the list above.
     ///
@@ -840,6 +850,35 @@ pub fn open(
 /// public API another tenant always means another data key and another
 /// purpose always means another per-secret key, so a failure there could come
 /// from the key alone; here the key is held fixed and only the AAD changes.
+/// A keyed digest of `value` for `key`'s tenant and `purpose`: HMAC-SHA256
+/// under a key derived from the tenant's data key. Equal values give equal
+/// digests within one tenant and purpose, so repeats still correlate;
+/// nothing of the value can be read back, one value's digests in two
+/// tenants differ, and once the data key is destroyed no one can match a
+/// digest to a value again (crypto-shredding reaches digests too).
+///
+/// # Errors
+/// [`VaultError::Kdf`] if the key derivation fails.
+pub fn keyed_digest(
+    key: &TenantDataKey,
+    purpose: &Purpose,
+    value: &[u8],
+) -> Result<[u8; KEYED_DIGEST_LEN], VaultError> {
+    let mut info = Vec::with_capacity(KEYED_DIGEST_LABEL.len() + purpose.as_str().len());
+    info.extend_from_slice(KEYED_DIGEST_LABEL);
+    info.extend_from_slice(purpose.as_str().as_bytes());
+    let digest_key = kdf::hkdf_sha256_key(key.tenant.as_bytes(), key.key.as_slice(), &info)?;
+    let tag = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, digest_key.as_slice()),
+        value,
+    );
+    let mut out = [0u8; KEYED_DIGEST_LEN];
+    for (slot, byte) in out.iter_mut().zip(tag.as_ref()) {
+        *slot = *byte;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use zeroize::Zeroizing;

@@ -511,3 +511,39 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn p9_keyed_digests_correlate_within_a_tenant_and_nowhere_else() {
+    let ring = ring();
+    let (a, wrapped_a) = ring.new_data_key(TENANT_A).unwrap();
+    let b = data_key(&ring, TENANT_B);
+    let purpose = Purpose::AUDIT_TYPED_VALUE;
+    let typed = b"someone@example.com";
+    let once = vault::keyed_digest(&a, &purpose, typed).unwrap();
+    // The same value in the same tenant: the same digest, even after the
+    // key was stored and read back.
+    let reopened = ring.unwrap(TENANT_A, &wrapped_a).unwrap();
+    assert_eq!(
+        vault::keyed_digest(&reopened, &purpose, typed).unwrap(),
+        once
+    );
+    // Another value, another tenant, another purpose: another digest.
+    assert_ne!(
+        vault::keyed_digest(&a, &purpose, b"someone@example.org").unwrap(),
+        once
+    );
+    assert_ne!(vault::keyed_digest(&b, &purpose, typed).unwrap(), once);
+    assert_ne!(
+        vault::keyed_digest(&a, &Purpose::TOTP_SEED, typed).unwrap(),
+        once
+    );
+    // Nothing of the value shows in the digest.
+    assert!(!once.windows(4).any(|w| typed.windows(4).any(|t| t == w)));
+    // A new key for the same tenant (the old one destroyed): the old
+    // digests no longer match anything.
+    let replaced = data_key(&ring, TENANT_A);
+    assert_ne!(
+        vault::keyed_digest(&replaced, &purpose, typed).unwrap(),
+        once
+    );
+}

@@ -653,3 +653,60 @@ impl TestApp {
         u64::try_from(self.clock.now().as_second()).unwrap()
     }
 }
+
+/// The `login.failed` entries of a tenant's audit chain.
+async fn failed_sign_ins(app: &TestApp, token: &str) -> Vec<Value> {
+    let body: Value = app
+        .get("/v1/audit?limit=500", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "login.failed")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn p9_a_mistyped_address_reaches_the_audit_chain_only_as_a_keyed_digest() {
+    const TYPED: &str = "marker-mistyped.person@home.example";
+    for app in each_engine(Options::default()).await {
+        let (one, other) = (app.owner().await, app.owner().await);
+        for _ in 0..2 {
+            assert_eq!(
+                app.login(&one.slug, TYPED, "not my business")
+                    .await
+                    .status(),
+                401
+            );
+        }
+        assert_eq!(
+            app.login(&other.slug, TYPED, "not my business")
+                .await
+                .status(),
+            401
+        );
+        let ones = failed_sign_ins(&app, &one.token).await;
+        let others = failed_sign_ins(&app, &other.token).await;
+        assert_eq!((ones.len(), others.len()), (2, 1), "{:?}", app.engine);
+        let digest = |entry: &Value| entry["detail"]["email_digest"].as_str().unwrap().to_owned();
+        // Repeats correlate within the business, and only there.
+        assert_eq!(digest(&ones[0]), digest(&ones[1]));
+        assert_eq!(digest(&ones[0]).len(), 64);
+        assert_ne!(digest(&ones[0]), digest(&others[0]));
+        for entry in ones.iter().chain(&others) {
+            assert!(!entry.to_string().contains("marker-mistyped"), "{entry}");
+        }
+        let stored = String::from_utf8_lossy(&app.stored_bytes()).into_owned();
+        assert!(
+            !stored.contains("marker-mistyped"),
+            "{:?}: the address was stored",
+            app.engine
+        );
+        app.finish().await;
+    }
+}
