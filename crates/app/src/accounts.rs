@@ -18,7 +18,7 @@ use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::{Tenant, TenantName, TenantSlug, TenantStatus};
 use bookwarden_domain::time::TimeZone;
 use bookwarden_persistence::{
-    ApiKeyRecord, AuditEntry, CredentialKind, InvitationRecord, StoreError, UserRecord,
+    ApiKeyRecord, CredentialKind, InvitationRecord, StoreError, UserRecord,
 };
 
 use crate::App;
@@ -1216,22 +1216,5 @@ impl App {
             self.store.system().forget_credential(&digest).await?;
         }
         Ok(())
-    }
-
-    /// Audit entries after position `after`, oldest first, at most `limit`.
-    ///
-    /// # Errors
-    /// [`AppError::Forbidden`] without admin rights.
-    pub async fn audit_entries(
-        &self,
-        principal: &Principal,
-        after_seq: i64,
-        limit: u64,
-    ) -> Result<Vec<AuditEntry>, AppError> {
-        principal.require(Need::Admin)?;
-        let scope = self.store.read(principal.tenant).await?;
-        let entries = scope.audit_entries(after_seq, limit.clamp(1, 500)).await?;
-        scope.commit().await?;
-        Ok(entries)
     }
 }

@@ -20,6 +20,7 @@ compile_error!(
 );
 
 mod accounts;
+mod audit;
 mod auth;
 mod bookings;
 mod calendar_oauth;
@@ -45,6 +46,7 @@ pub use accounts::{
     ApiKeyCreated, ApiKeyView, InvitationCreated, InvitationView, PrivilegedAccount, ResetIssued,
     Signup, SignupDone, TotpEnrollment, UserChange, UserView,
 };
+pub use audit::{AuditPage, AuditQuery, MAX_AUDIT_PAGE};
 pub use auth::{
     Carrier, ClientInfo, Credential, LoginRequest, Need, Principal, SessionCreated, csrf_token_for,
 };
@@ -52,6 +54,7 @@ pub use bookings::{
     AnswerValue, Booked, BookingRequest, BookingView, MAX_IDEMPOTENCY_KEY, answer_value,
 };
 pub use bookwarden_crypto::SecretString;
+pub use bookwarden_persistence::{ChainBreak, ChainStatus};
 pub use calendars::{ConnectCalendar, ConnectionView, SyncRound};
 pub use catalog::CustomerInput;
 pub use config::Config;

@@ -1,6 +1,8 @@
 //! Security events for the append-only audit chain (P9), and how long each
 //! kind is kept.
 
+use jiff::{SignedDuration, Timestamp};
+
 /// How serious an event is; it sets how long the event is kept.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub enum Severity {
@@ -97,4 +99,15 @@ kinds! {
     CustomerErased => "customer.erased", Critical;
     TenantErased => "tenant.erased", Critical;
     CrossTenantDenied => "access.cross_tenant_denied", Critical;
+    AuditPurged => "audit.purged", Notice;
+}
+
+/// Whether an entry stored under the kind name `kind`, appended at `at`,
+/// has outlived its retention at `now` and may be purged. A name this
+/// version does not know (written by a newer one) is kept as long as the
+/// longest retention.
+pub fn expired(kind: &str, at: Timestamp, now: Timestamp) -> bool {
+    let severity = AuditKind::parse(kind).map_or(Severity::Critical, AuditKind::severity);
+    let kept = SignedDuration::from_hours(24 * i64::from(severity.retention_days()));
+    at.checked_add(kept).is_ok_and(|until| until <= now)
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use bookwarden_app::listing::Listing;
 use bookwarden_app::{
-    AnswerValue, ApiKeyView, BookingView, ConnectionView, InvitationView, UserView, answer_value,
+    AnswerValue, ApiKeyView, BookingView, ChainBreak, ChainStatus, ConnectionView, InvitationView,
+    UserView, answer_value,
 };
 use bookwarden_domain::account::{Customer, StaffMember};
 use bookwarden_domain::intake::FieldKind;
@@ -206,6 +207,58 @@ pub(crate) struct AuditEntryOut {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AuditOut {
     pub(crate) entries: Vec<AuditEntryOut>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next: Option<i64>,
+}
+
+/// What verifying the audit chain found.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditVerificationOut {
+    /// `intact` or `broken`.
+    pub(crate) status: &'static str,
+    /// Entries checked (intact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) entries: Option<u64>,
+    /// The first position that does not verify (broken).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) seq: Option<i64>,
+    /// How it is broken: `edited`, `removed`, `reordered`, `truncated`,
+    /// `anchor_forged` (entries removed and the purge's checkpoint moved
+    /// by someone without the tenant's key) or `no_head` (broken).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) problem: Option<&'static str>,
+}
+
+impl From<&ChainStatus> for AuditVerificationOut {
+    fn from(status: &ChainStatus) -> Self {
+        match status {
+            ChainStatus::Intact { entries } => Self {
+                status: "intact",
+                entries: Some(*entries),
+                seq: None,
+                problem: None,
+            },
+            ChainStatus::Broken { seq, reason } => Self {
+                status: "broken",
+                entries: None,
+                seq: Some(*seq),
+                problem: Some(chain_break(*reason)),
+            },
+        }
+    }
+}
+
+/// A chain break's name in answers and on the command line.
+pub fn chain_break(reason: ChainBreak) -> &'static str {
+    match reason {
+        ChainBreak::Edited => "edited",
+        ChainBreak::Gap => "removed",
+        ChainBreak::Relinked => "reordered",
+        ChainBreak::Truncated => "truncated",
+        ChainBreak::NoHead => "no_head",
+        ChainBreak::AnchorForged => "anchor_forged",
+    }
 }
 
 /// A staff member.

@@ -15,6 +15,7 @@ mod server;
 mod state;
 pub mod telemetry;
 
+pub use dto::chain_break;
 pub use envelope::REQUEST_ID;
 pub use extract::{CSRF_HEADER, SESSION_COOKIE};
 pub use openapi::openapi_json;

@@ -1,7 +1,8 @@
 //! The `bookwarden` binary: `serve` runs the platform (by default on an
 //! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
 //! prepares databases, `keys` makes and rotates master keys, `tenant`
-//! creates a business or changes its plan or status, `openapi` and
+//! creates a business or changes its plan or status, `audit verify` checks
+//! the audit chains and `audit purge` applies their retention, `openapi` and
 //! `settings` print the API description and the settings table.
 
 use std::io::{BufRead as _, Write as _};
@@ -10,11 +11,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bookwarden_app::{App, ClientInfo, SecretString, Signup, SystemClock, TenantChange, keys};
+use bookwarden_app::{
+    App, ChainStatus, ClientInfo, SecretString, Signup, SystemClock, TenantChange, keys,
+};
 use bookwarden_domain::tenant::{Plan, TenantStatus};
 use bookwarden_http_api::config::{Config, FileConfig};
 use bookwarden_http_api::telemetry::{self, Output};
-use bookwarden_http_api::{Listen, start, tls_config};
+use bookwarden_http_api::{Listen, chain_break, start, tls_config};
 use clap::{Args, Parser, Subcommand};
 
 /// Bookwarden: multi-tenant appointment booking that keeps every business's
@@ -52,6 +55,9 @@ enum Command {
     /// Manage businesses (tenants).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Check the audit chains.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print the OpenAPI document (as served at /openapi.json).
     Openapi,
     /// Print every setting (TOML key, environment variable, default and
@@ -124,6 +130,32 @@ enum TenantCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every business's audit chain (or one's) from where retention
+    /// purging stopped to its newest entry, and name the first broken link
+    /// of each: edited, removed, reordered or truncated. Exits non-zero
+    /// when any chain is broken.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// Only this business (its slug).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove the audit entries past their retention (30, 90 or 180 days
+    /// by severity), oldest first, stopping at the first one still kept;
+    /// `serve` does the same every hour. Each purge is itself audited, and
+    /// the chain still verifies afterwards.
+    Purge {
+        #[command(flatten)]
+        common: Common,
+        /// Only this business (its slug).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
 #[derive(Args)]
 struct Common {
     /// A TOML configuration file.
@@ -163,6 +195,9 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// How often the server purges audit entries past their retention.
+const AUDIT_PURGE_TICK: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// How often the server looks for calendar connections due a sync.
 const CALENDAR_SYNC_TICK: std::time::Duration = std::time::Duration::from_secs(30);
@@ -207,6 +242,12 @@ async fn main() -> ExitCode {
             Ok(status) => change_tenant(&common, &slug, TenantChange::Status(status)).await,
             Err(e) => Err(e.to_string()),
         },
+        Command::Audit(AuditCommand::Verify { common, tenant }) => {
+            verify_audit(&common, tenant.as_deref()).await
+        }
+        Command::Audit(AuditCommand::Purge { common, tenant }) => {
+            purge_audit(&common, tenant.as_deref()).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -256,9 +297,12 @@ async fn serve(common: &Common) -> Result<(), String> {
     let app = Arc::new(app);
     let server = start(app.clone(), Listen { listener, tls }, &config).map_err(|e| chain(&e))?;
     // Calendar sync runs beside the workers and stops with the server.
-    let sync = tokio::spawn(app.run_calendar_sync(CALENDAR_SYNC_TICK));
+    let sync = tokio::spawn(app.clone().run_calendar_sync(CALENDAR_SYNC_TICK));
+    // So does the audit retention purge, once an hour.
+    let purge = tokio::spawn(app.run_audit_purge(AUDIT_PURGE_TICK));
     let stopped = server.await;
     sync.abort();
+    purge.abort();
     stopped.map_err(|e| chain(&e))?;
     tracing::info!("bookwarden stopped");
     Ok(())
@@ -343,5 +387,41 @@ async fn change_tenant(common: &Common, slug: &str, change: TenantChange) -> Res
         "changed {slug}; {} calendar connection(s) disconnected",
         done.calendars_disconnected
     ));
+    Ok(())
+}
+
+async fn verify_audit(common: &Common, slug: Option<&str>) -> Result<(), String> {
+    let (app, _) = open(common, Output::Stderr).await?;
+    let mut out = std::io::stdout().lock();
+    let verdicts = app
+        .verify_audit_chains(slug, |slug, verdict| {
+            let line = match verdict {
+                ChainStatus::Intact { entries } => format!("{slug}: intact, {entries} entries"),
+                ChainStatus::Broken { seq, reason } => {
+                    format!("{slug}: BROKEN at entry {seq}: {}", chain_break(*reason))
+                }
+            };
+            let _ignored = writeln!(out, "{line}");
+        })
+        .await
+        .map_err(|e| chain(&e))?;
+    let broken = verdicts
+        .iter()
+        .filter(|v| matches!(v, ChainStatus::Broken { .. }))
+        .count();
+    if broken > 0 {
+        return Err(format!(
+            "{broken} of {} audit chain(s) are broken",
+            verdicts.len()
+        ));
+    }
+    say(&format!("{} audit chain(s) verified", verdicts.len()));
+    Ok(())
+}
+
+async fn purge_audit(common: &Common, slug: Option<&str>) -> Result<(), String> {
+    let (app, _) = open(common, Output::Stderr).await?;
+    let removed = app.purge_audit(slug).await.map_err(|e| chain(&e))?;
+    say(&format!("{removed} expired audit entries removed"));
     Ok(())
 }

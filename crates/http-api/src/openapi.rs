@@ -120,6 +120,7 @@ impl Modify for Security {
         routes::accounts::api_keys,
         routes::accounts::revoke_api_key,
         routes::accounts::audit,
+        routes::accounts::verify_audit,
         routes::catalog::create_staff,
         routes::catalog::staff_list,
         routes::catalog::staff_get,

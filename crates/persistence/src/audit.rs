@@ -8,15 +8,23 @@
 //! lock the head row, so one tenant's entries are numbered without gaps even
 //! under concurrency. [`TenantScope::verify_audit_chain`] detects an edited,
 //! removed, inserted, reordered or truncated entry.
+//!
+//! Retention: [`TenantScope::purge_audit`] removes the oldest entries while
+//! every one of them has expired (the domain's retention by severity) and
+//! moves the anchor to the last one removed. The anchor carries a keyed
+//! digest under the tenant's data key, so an anchor moved by anyone
+//! without that key (entries removed before their time, with the anchor
+//! set to hide it) fails verification.
 
 use std::collections::BTreeMap;
 
-use bookwarden_crypto::digest::Sha256;
-use bookwarden_domain::audit::AuditKind;
+use bookwarden_crypto::digest::{Sha256, constant_time_eq};
+use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
+use bookwarden_domain::audit::{self as rules, AuditKind};
 use bookwarden_domain::jiff::Timestamp;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use crate::entity::{audit_heads, audit_log};
@@ -55,6 +63,22 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Which entries [`TenantScope::audit_entries`] lists; every part given
+/// must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only entries of this kind (its stored name).
+    pub kind: Option<String>,
+    /// Only entries by this actor.
+    pub actor: Option<String>,
+    /// Only entries about this subject.
+    pub subject: Option<String>,
+    /// Only entries appended at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Only entries appended before this instant.
+    pub until: Option<Timestamp>,
+}
+
 /// The outcome of verifying a tenant's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainStatus {
@@ -87,9 +111,41 @@ pub enum ChainBreak {
     Truncated,
     /// The tenant has no chain head at all.
     NoHead,
+    /// Where purging stopped is not vouched for by the tenant's key:
+    /// entries were removed, and the anchor moved, by someone else.
+    AnchorForged,
+}
+
+/// What a purge did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Purged {
+    /// Entries removed.
+    pub removed: u64,
+    /// The position of the last one removed (the new anchor), if any.
+    pub through: Option<i64>,
 }
 
 const GENESIS_LABEL: &[u8] = b"bookwarden audit chain v1";
+
+/// Entries one purge call looks at, at most: the rest waits for the next.
+const PURGE_BATCH: u64 = 1_000;
+
+/// The keyed digest that vouches for an anchor: the tenant, the last entry
+/// removed (position and hash) and the time it was appended.
+fn anchor_mac(
+    key: &TenantDataKey,
+    tenant: &[u8; 16],
+    seq: i64,
+    hash: &[u8],
+    at_us: i64,
+) -> Result<[u8; vault::KEYED_DIGEST_LEN], StoreError> {
+    let mut bytes = Vec::with_capacity(16 + 8 + hash.len() + 8);
+    bytes.extend_from_slice(tenant);
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    bytes.extend_from_slice(hash);
+    bytes.extend_from_slice(&at_us.to_be_bytes());
+    vault::keyed_digest(key, &Purpose::AUDIT_ANCHOR, &bytes).map_err(|e| corrupt("audit_heads", e))
+}
 
 /// The hash the first entry chains from.
 pub(crate) fn genesis(tenant: &[u8; 16]) -> Vec<u8> {
@@ -134,6 +190,8 @@ impl TenantScope {
             hash: Set(genesis.clone()),
             anchor_seq: Set(0),
             anchor_hash: Set(genesis),
+            anchor_at_us: Set(None),
+            anchor_mac: Set(None),
         }
         .insert(self.tx())
         .await?;
@@ -189,16 +247,33 @@ impl TenantScope {
         Ok(entry.seq)
     }
 
-    /// The tenant's entries with seq above `after`, oldest first, at most
-    /// `limit`.
+    /// The tenant's entries with seq above `after` that `filter` lets
+    /// through, oldest first, at most `limit`.
     pub async fn audit_entries(
         &self,
+        filter: &AuditFilter,
         after: i64,
         limit: u64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        audit_log::Entity::find()
+        let mut query = audit_log::Entity::find()
             .filter(audit_log::Column::TenantId.eq(self.uuid()))
-            .filter(audit_log::Column::Seq.gt(after))
+            .filter(audit_log::Column::Seq.gt(after));
+        if let Some(kind) = &filter.kind {
+            query = query.filter(audit_log::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_log::Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(subject) = &filter.subject {
+            query = query.filter(audit_log::Column::Subject.eq(subject.as_str()));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(audit_log::Column::AtUs.gte(us(since)));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_log::Column::AtUs.lt(us(until)));
+        }
+        query
             .order_by_asc(audit_log::Column::Seq)
             .limit(limit)
             .all(self.tx())
@@ -217,8 +292,91 @@ impl TenantScope {
             .collect()
     }
 
-    /// Checks the whole chain from the anchor to the head, in pages.
-    pub async fn verify_audit_chain(&self) -> Result<ChainStatus, StoreError> {
+    /// Removes the oldest entries while each has expired at `now` (at most
+    /// [`PURGE_BATCH`] a call; call again until nothing is removed) and
+    /// moves the anchor to the last one removed, vouched for by `key`.
+    /// Commit the scope for it to count.
+    pub async fn purge_audit(
+        &self,
+        key: &TenantDataKey,
+        now: Timestamp,
+    ) -> Result<Purged, StoreError> {
+        let head = audit_heads::Entity::find()
+            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
+            .one(self.tx())
+            .await?
+            .ok_or_else(|| corrupt("audit_heads", "the tenant has no chain head"))?;
+        let oldest = audit_log::Entity::find()
+            .filter(audit_log::Column::TenantId.eq(self.uuid()))
+            .filter(audit_log::Column::Seq.gt(head.anchor_seq))
+            .order_by_asc(audit_log::Column::Seq)
+            .limit(PURGE_BATCH)
+            .all(self.tx())
+            .await?;
+        let mut through = None;
+        let mut removed = 0_u64;
+        for row in &oldest {
+            let at = crate::rows::instant("audit_log", row.at_us)?;
+            if !rules::expired(&row.kind, at, now) {
+                break;
+            }
+            through = Some(row);
+            removed += 1;
+        }
+        let Some(last) = through else {
+            return Ok(Purged {
+                removed: 0,
+                through: None,
+            });
+        };
+        let mac = anchor_mac(
+            key,
+            self.tenant().as_bytes(),
+            last.seq,
+            &last.hash,
+            last.at_us,
+        )?;
+        if self.tx().get_database_backend() == DbBackend::Postgres {
+            // The application role may not delete entries or move the
+            // anchor itself: the owner's function does, within its rules.
+            self.tx()
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT bookwarden_purge_audit($1, $2, $3, $4, $5)",
+                    [
+                        self.uuid().into(),
+                        last.seq.into(),
+                        last.at_us.into(),
+                        mac.to_vec().into(),
+                        us(now).into(),
+                    ],
+                ))
+                .await?;
+        } else {
+            audit_log::Entity::delete_many()
+                .filter(audit_log::Column::TenantId.eq(self.uuid()))
+                .filter(audit_log::Column::Seq.gt(head.anchor_seq))
+                .filter(audit_log::Column::Seq.lte(last.seq))
+                .exec(self.tx())
+                .await?;
+            audit_heads::Entity::update_many()
+                .col_expr(audit_heads::Column::AnchorSeq, last.seq.into())
+                .col_expr(audit_heads::Column::AnchorHash, last.hash.clone().into())
+                .col_expr(audit_heads::Column::AnchorAtUs, Some(last.at_us).into())
+                .col_expr(audit_heads::Column::AnchorMac, Some(mac.to_vec()).into())
+                .filter(audit_heads::Column::TenantId.eq(self.uuid()))
+                .exec(self.tx())
+                .await?;
+        }
+        Ok(Purged {
+            removed,
+            through: Some(last.seq),
+        })
+    }
+
+    /// Checks the whole chain from the anchor to the head, in pages; an
+    /// anchor a purge moved must be vouched for by `key`.
+    pub async fn verify_audit_chain(&self, key: &TenantDataKey) -> Result<ChainStatus, StoreError> {
         let Some(head) = audit_heads::Entity::find()
             .filter(audit_heads::Column::TenantId.eq(self.uuid()))
             .one(self.tx())
@@ -229,6 +387,27 @@ impl TenantScope {
                 reason: ChainBreak::NoHead,
             });
         };
+        if head.anchor_seq > 0 {
+            let vouched = match (head.anchor_at_us, &head.anchor_mac) {
+                (Some(at_us), Some(mac)) => {
+                    let expected = anchor_mac(
+                        key,
+                        self.tenant().as_bytes(),
+                        head.anchor_seq,
+                        &head.anchor_hash,
+                        at_us,
+                    )?;
+                    constant_time_eq(&expected, mac)
+                }
+                _ => false,
+            };
+            if !vouched {
+                return Ok(ChainStatus::Broken {
+                    seq: head.anchor_seq,
+                    reason: ChainBreak::AnchorForged,
+                });
+            }
+        }
         let mut prev_hash = head.anchor_hash.clone();
         let mut expected_seq = head.anchor_seq + 1;
         let mut checked = 0_u64;

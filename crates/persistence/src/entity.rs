@@ -184,6 +184,8 @@ entity!(audit_heads, "audit_heads", {
     pub hash: Vec<u8>,
     pub anchor_seq: i64,
     pub anchor_hash: Vec<u8>,
+    pub anchor_at_us: Option<i64>,
+    pub anchor_mac: Option<Vec<u8>>,
 });
 
 entity!(users, "users", {

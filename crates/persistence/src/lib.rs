@@ -95,7 +95,7 @@ pub use access::{
 pub use accounts::{
     ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
 };
-pub use audit::{AuditEntry, AuditEvent, ChainBreak, ChainStatus};
+pub use audit::{AuditEntry, AuditEvent, AuditFilter, ChainBreak, ChainStatus, Purged};
 pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord, Merged, SyncFailure, SyncSuccess};
 pub use db::PgPlacement;

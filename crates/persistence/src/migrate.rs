@@ -57,6 +57,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(BookingWithCustomer),
             Box::new(BookingTenantFromCaller),
             Box::new(CalendarSync),
+            Box::new(AuditRetention),
         ]
     }
 
@@ -162,6 +163,13 @@ sql_migration!(
     "0004_calendar_sync"
 );
 
+sql_migration!(
+    /// Audit retention: the purge's checkpoint on the chain head, and on
+    /// PostgreSQL the one function through which the application purges.
+    AuditRetention,
+    "0005_audit_retention"
+);
+
 /// Brings the database at `url` to the newest schema, in the default
 /// placement (schema `public`). Run it as the schema owner.
 pub async fn migrate(url: &str) -> Result<(), StoreError> {
@@ -247,7 +255,9 @@ pub async fn grant_app_role_in(
              GRANT UPDATE (seq, hash) ON {schema}.audit_heads TO {role};
              REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;
              REVOKE ALL ON FUNCTION {schema}.bookwarden_create_booking FROM PUBLIC;
-             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_create_booking TO {role};"
+             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_create_booking TO {role};
+             REVOKE ALL ON FUNCTION {schema}.bookwarden_purge_audit FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_purge_audit TO {role};"
         );
         conn.execute_unprepared(&sql).await?;
     }

@@ -12,6 +12,7 @@
     reason = "tests fail loudly"
 )]
 
+mod audit;
 mod booking;
 mod calendar;
 mod dst;

@@ -3,17 +3,19 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use bookwarden_app::{AppError, SecretString, UserChange};
+use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::dto::{
     AccountCreated, AccountsOut, ApiKeyCreatedOut, ApiKeyOut, ApiKeysOut, AuditEntryOut, AuditOut,
-    InvitationCreatedOut, InvitationOut, InvitationsOut, ResetOut, UserOut, UsersOut,
+    AuditVerificationOut, InvitationCreatedOut, InvitationOut, InvitationsOut, ResetOut, UserOut,
+    UsersOut,
 };
 use crate::extract::{Admin, Client, Person};
 use crate::openapi::Errors;
-use crate::parse::{path_id, role, scopes};
+use crate::parse::{instant, path_id, role, scopes};
 use crate::problem::ApiError;
 use crate::state::State;
 
@@ -31,7 +33,8 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(create_api_key)
         .service(api_keys)
         .service(revoke_api_key)
-        .service(audit);
+        .service(audit)
+        .service(verify_audit);
 }
 
 /// Every account of the tenant.
@@ -288,11 +291,24 @@ pub(crate) async fn revoke_api_key(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// The cursor: entries after this position (the previous page's
+    /// `next`).
     after: Option<i64>,
+    /// At most this many (1 to 500, default 100).
     limit: Option<u64>,
+    /// Only this kind, such as `login.failed`.
+    kind: Option<String>,
+    /// Only entries by this actor (a user id).
+    actor: Option<String>,
+    /// Only entries about this subject (an id).
+    subject: Option<String>,
+    /// Only entries at or after this instant (RFC 3339).
+    since: Option<String>,
+    /// Only entries before this instant (RFC 3339).
+    until: Option<String>,
 }
 
-/// The tenant's audit entries, oldest first.
+/// The tenant's audit entries, oldest first, a page at a time.
 #[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), params(AuditQuery), responses((status = 200, body = AuditOut), Errors))]
 #[get("/v1/audit")]
 pub(crate) async fn audit(
@@ -300,16 +316,28 @@ pub(crate) async fn audit(
     Admin(principal): Admin,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let entries = state
-        .app
-        .audit_entries(
-            &principal,
-            query.after.unwrap_or(0),
-            query.limit.unwrap_or(100),
-        )
-        .await?;
+    let query = query.into_inner();
+    let kind = match query.kind.as_deref() {
+        Some(name) => Some(
+            AuditKind::parse(name).ok_or_else(|| AppError::invalid("kind", "not an audit kind"))?,
+        ),
+        None => None,
+    };
+    let when = |field, text: Option<String>| text.map(|t| instant(field, &t)).transpose();
+    let wanted = bookwarden_app::AuditQuery {
+        kind,
+        actor: query.actor,
+        subject: query.subject,
+        since: when("since", query.since)?,
+        until: when("until", query.until)?,
+        after: query.after.unwrap_or(0),
+        limit: query.limit.unwrap_or(100),
+    };
+    let page = state.app.audit_entries(&principal, &wanted).await?;
     Ok(HttpResponse::Ok().json(AuditOut {
-        entries: entries
+        next: page.next,
+        entries: page
+            .entries
             .iter()
             .map(|e| AuditEntryOut {
                 seq: e.seq,
@@ -321,4 +349,16 @@ pub(crate) async fn audit(
             })
             .collect(),
     }))
+}
+
+/// Verifies the tenant's audit chain from its anchor (where retention
+/// purging stopped) to its newest entry, and names the first break.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = AuditVerificationOut), Errors))]
+#[get("/v1/audit/verification")]
+pub(crate) async fn verify_audit(
+    state: web::Data<State>,
+    Admin(principal): Admin,
+) -> Result<HttpResponse, ApiError> {
+    let verdict = state.app.verify_audit(&principal).await?;
+    Ok(HttpResponse::Ok().json(AuditVerificationOut::from(&verdict)))
 }

@@ -5,7 +5,7 @@ use bookwarden_crypto::SecretBytes;
 use bookwarden_crypto::totp::{Totp, TotpSeed};
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, spawn_app};
+use crate::harness::{Options, PASSWORD, engines, spawn_app, spawn_with};
 
 /// What an authenticator app makes of an `otpauth://` URI.
 pub fn authenticator(uri: &str) -> Totp {
@@ -426,4 +426,146 @@ async fn p14_an_invitation_dies_with_its_senders_access() {
         "a disabled admin's invitation makes no admin"
     );
     app.finish().await;
+}
+
+#[tokio::test]
+async fn p9_admins_page_filter_and_verify_their_audit_chain() {
+    for engine in engines() {
+        let app = spawn_with(Options {
+            engine,
+            ..Options::default()
+        })
+        .await;
+        let owner = app.owner().await;
+        for _ in 0..3 {
+            assert_eq!(
+                app.login(&owner.slug, &owner.email, "not it at all")
+                    .await
+                    .status(),
+                401
+            );
+        }
+        let (_, staff) = app
+            .member(&owner, &owner.token, "staff", "sam@staff.example")
+            .await;
+        let page = |query: &str| {
+            let (app, token) = (&app, owner.token.clone());
+            let path = format!("/v1/audit?{query}");
+            async move {
+                let answer = app.get(&path, &token).await;
+                assert_eq!(answer.status(), 200, "{path}");
+                answer.json::<Value>().await.unwrap()
+            }
+        };
+        let everything = page("limit=500").await;
+        let total = everything["entries"].as_array().unwrap().len();
+        assert!(total >= 6, "{everything}");
+        assert!(everything.get("next").is_none(), "one page holds them all");
+        // One kind, two at a time, cursor to cursor.
+        let first = page("kind=login.failed&limit=2").await;
+        let kinds: Vec<&str> = first["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["login.failed", "login.failed"], "{engine:?}");
+        let after = first["next"].as_i64().unwrap();
+        let second = page(&format!("kind=login.failed&limit=2&after={after}")).await;
+        assert_eq!(second["entries"].as_array().unwrap().len(), 1);
+        assert!(second["entries"][0]["seq"].as_i64().unwrap() > after);
+        assert!(second.get("next").is_none());
+        // By actor and by time.
+        let owners = page(&format!("actor={}&limit=500", owner.user)).await;
+        assert!(
+            owners["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["actor"] == owner.user.as_str())
+        );
+        assert!(!owners["entries"].as_array().unwrap().is_empty());
+        let later = page("since=2999-01-01T00:00:00Z").await;
+        assert!(later["entries"].as_array().unwrap().is_empty());
+        let earlier = page("until=2999-01-01T00:00:00Z&limit=500").await;
+        assert_eq!(earlier["entries"].as_array().unwrap().len(), total);
+        // Bad filters are the client's mistake.
+        for (bad, status) in [
+            ("kind=login.nope", 422),
+            ("since=yesterday", 422),
+            ("limit=x", 400),
+        ] {
+            let answer = app.get(&format!("/v1/audit?{bad}"), &owner.token).await;
+            assert_eq!(answer.status(), status, "{bad}");
+        }
+        // The chain verifies, every entry of it; staff may not look.
+        let verdict: Value = app
+            .get("/v1/audit/verification", &owner.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(verdict["status"], "intact", "{verdict}");
+        assert!(verdict["entries"].as_u64().unwrap() >= u64::try_from(total).unwrap());
+        for path in ["/v1/audit", "/v1/audit/verification"] {
+            assert_eq!(app.get(path, &staff).await.status(), 403, "{path}");
+        }
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p9_the_purge_removes_expired_entries_audits_itself_and_the_chain_still_verifies() {
+    for engine in engines() {
+        let app = spawn_with(Options {
+            engine,
+            ..Options::default()
+        })
+        .await;
+        let today = bookwarden_domain::jiff::Timestamp::now();
+        let days_ago = |n: i64| today - bookwarden_domain::jiff::SignedDuration::from_hours(24 * n);
+        // Signed up 200 days ago (every entry of it expired by now), one
+        // failed sign-in 40 days ago (kept 90 days).
+        app.clock.set(days_ago(200));
+        let owner = app.owner().await;
+        app.clock.set(days_ago(40));
+        assert_eq!(
+            app.login(&owner.slug, &owner.email, "not it at all")
+                .await
+                .status(),
+            401
+        );
+        app.clock.set(today);
+        let removed = app.app.purge_audit(None).await.unwrap();
+        assert!(removed >= 3, "{engine:?}: {removed}");
+        assert_eq!(
+            app.app.purge_audit(None).await.unwrap(),
+            0,
+            "nothing more has expired"
+        );
+        let token = app.token(&owner.slug, &owner.email, PASSWORD).await;
+        let entries: Value = app
+            .get("/v1/audit?limit=500", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let entries = entries["entries"].as_array().unwrap();
+        assert_eq!(entries[0]["kind"], "login.failed", "{entries:?}");
+        assert_eq!(entries[0]["seq"].as_u64().unwrap(), removed + 1);
+        let purge = entries
+            .iter()
+            .find(|e| e["kind"] == "audit.purged")
+            .unwrap();
+        assert_eq!(purge["actor"], "system");
+        assert_eq!(purge["detail"]["removed"], removed.to_string());
+        let verdict: Value = app
+            .get("/v1/audit/verification", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(verdict["status"], "intact", "{engine:?}: {verdict}");
+        app.finish().await;
+    }
 }

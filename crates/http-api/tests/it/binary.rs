@@ -993,3 +993,91 @@ async fn p4_no_calendar_field_feed_address_or_provider_body_appears_in_any_log_l
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Replaces every `from` in the files of `data` with `to` (same length):
+/// an attacker with access to the database file.
+fn tamper(data: &Path, from: &str, to: &str) -> usize {
+    assert_eq!(from.len(), to.len());
+    let mut replaced = 0;
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut at = 0;
+        while let Some(found) = bytes[at..]
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+        {
+            let start = at + found;
+            bytes[start..start + to.len()].copy_from_slice(to.as_bytes());
+            replaced += 1;
+            at = start + to.len();
+        }
+        std::fs::write(&path, bytes).unwrap();
+    }
+    replaced
+}
+
+#[tokio::test]
+async fn p9_audit_verify_names_the_first_broken_link_and_fails() {
+    let data = folder();
+    let mut tenants = Vec::new();
+    for slug in ["verify-one", "verify-two"] {
+        let (ok, out, err) = run(
+            &[
+                "tenant",
+                "create",
+                "--name",
+                "Verify Clinic",
+                "--slug",
+                slug,
+                "--owner-email",
+                &format!("o@{slug}.example"),
+                "--owner-name",
+                "Olive",
+            ],
+            &data,
+            &[],
+            "password from stdin 1\n",
+        );
+        assert!(ok, "{err}");
+        // "tenant ID owner ID"
+        tenants.push(out.split_whitespace().nth(1).unwrap().to_owned());
+    }
+    let (ok, out, err) = run(&["audit", "verify"], &data, &[], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("verify-one: intact, 2 entries"), "{out}");
+    assert!(out.contains("verify-two: intact, 2 entries"), "{out}");
+    assert!(err.contains("2 audit chain(s) verified"), "{err}");
+    // Nothing has expired yet: the purge removes nothing and says so.
+    let (ok, _, err) = run(&["audit", "purge"], &data, &[], "");
+    assert!(ok && err.contains("0 expired audit entries removed"), "{err}");
+    // The first tenant's first entry names the tenant: edit it.
+    let edited = tenants[0].replacen(|c: char| c.is_ascii_hexdigit(), "x", 1);
+    assert!(tamper(&data, &tenants[0], &edited) > 0);
+    let (ok, out, err) = run(&["audit", "verify"], &data, &[], "");
+    assert!(!ok, "a broken chain fails the command: {out}");
+    assert!(
+        out.contains("verify-one: BROKEN at entry 1: edited"),
+        "{out}"
+    );
+    assert!(out.contains("verify-two: intact, 2 entries"), "{out}");
+    assert!(err.contains("1 of 2 audit chain(s) are broken"), "{err}");
+    let (ok, out, _) = run(
+        &["audit", "verify", "--tenant", "verify-two"],
+        &data,
+        &[],
+        "",
+    );
+    assert!(ok && !out.contains("verify-one"), "{out}");
+    let (ok, _, err) = run(
+        &["audit", "verify", "--tenant", "no-such-one"],
+        &data,
+        &[],
+        "",
+    );
+    assert!(!ok && err.contains("error"), "{err}");
+    let _ = std::fs::remove_dir_all(data);
+}

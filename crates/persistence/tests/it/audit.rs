@@ -4,9 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bookwarden_crypto::vault::{
+    MasterKey, MasterKeyRing, MasterKeyVersion, TenantDataKey, TenantRef,
+};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::TenantId;
-use bookwarden_persistence::{AuditEvent, ChainBreak, ChainStatus, Store};
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_persistence::{AuditEvent, AuditFilter, ChainBreak, ChainStatus, Purged, Store};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
 use crate::harness::{Engine, TestDb, engines, now, tenant};
@@ -30,11 +34,25 @@ async fn chain_of(store: &Store, entries: usize) -> TenantId {
     t
 }
 
-async fn verify(store: &Store, t: TenantId) -> ChainStatus {
+/// A data key for tenant `t` (the store's own would do as well: only a
+/// purge's checkpoint depends on it).
+fn key_for(t: TenantId) -> TenantDataKey {
+    let version = MasterKeyVersion::new(1).unwrap();
+    let ring = MasterKeyRing::new(version, [MasterKey::generate(version).unwrap()]).unwrap();
+    ring.new_data_key(TenantRef::from_bytes(*t.as_bytes()))
+        .unwrap()
+        .0
+}
+
+async fn verify_with(store: &Store, t: TenantId, key: &TenantDataKey) -> ChainStatus {
     let scope = store.read(t).await.unwrap();
-    let status = scope.verify_audit_chain().await.unwrap();
+    let status = scope.verify_audit_chain(key).await.unwrap();
     scope.rollback().await.unwrap();
     status
+}
+
+async fn verify(store: &Store, t: TenantId) -> ChainStatus {
+    verify_with(store, t, &key_for(t)).await
 }
 
 /// Runs `sql` (with `$n` placeholders) as the schema owner, who is not
@@ -120,7 +138,10 @@ async fn p9_audit_chain_detects_flip_delete_swap_and_truncate() {
         // Swap: entries 2 and 3 exchange their contents.
         let swapped = chain_of(store, 6).await;
         let scope = store.read(swapped).await.unwrap();
-        let entries = scope.audit_entries(0, 10).await.unwrap();
+        let entries = scope
+            .audit_entries(&AuditFilter::default(), 0, 10)
+            .await
+            .unwrap();
         scope.rollback().await.unwrap();
         rewrite_detail(&owner, swapped, 2, &entries[2].detail).await;
         rewrite_detail(&owner, swapped, 3, &entries[1].detail).await;
@@ -237,5 +258,143 @@ async fn p9_concurrent_appends_keep_one_unbroken_chain() {
         assert_eq!(verify(&store, t).await, ChainStatus::Intact { entries: 32 });
         let store = Arc::into_inner(store).unwrap();
         TestDb { store, ..db }.finish().await;
+    }
+}
+
+/// Appends `kind` at `at` to `t`'s chain.
+async fn append(store: &Store, t: TenantId, kind: AuditKind, at: Timestamp) {
+    let scope = store.write(t).await.unwrap();
+    let event = AuditEvent { kind, ..event(0) };
+    scope.audit(&event, at).await.unwrap();
+    scope.commit().await.unwrap();
+}
+
+async fn purge(store: &Store, t: TenantId, key: &TenantDataKey, at: Timestamp) -> Purged {
+    let scope = store.write(t).await.unwrap();
+    let purged = scope.purge_audit(key, at).await.unwrap();
+    scope.commit().await.unwrap();
+    purged
+}
+
+#[tokio::test]
+async fn p9_a_purge_removes_only_expired_entries_and_what_remains_still_verifies() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let store = &db.store;
+        let t = tenant(store).await.id();
+        let key = key_for(t);
+        let today = Timestamp::now();
+        let days_ago = |days: i64| today - SignedDuration::from_hours(24 * days);
+        // Kept 30, 90, 30, 180, 30 and 30 days: the first three have
+        // expired; the role change has not, and holds back the sign-in
+        // behind it.
+        for (kind, age) in [
+            (AuditKind::LoginSucceeded, 40),
+            (AuditKind::LoginFailed, 100),
+            (AuditKind::Logout, 35),
+            (AuditKind::RoleChanged, 100),
+            (AuditKind::LoginSucceeded, 40),
+            (AuditKind::LoginSucceeded, 0),
+        ] {
+            append(store, t, kind, days_ago(age)).await;
+        }
+        let purged = purge(store, t, &key, today).await;
+        assert_eq!(
+            purged,
+            Purged {
+                removed: 3,
+                through: Some(3)
+            },
+            "{engine:?}"
+        );
+        assert_eq!(
+            verify_with(store, t, &key).await,
+            ChainStatus::Intact { entries: 3 }
+        );
+        assert_eq!(purge(store, t, &key, today).await.removed, 0);
+        let scope = store.read(t).await.unwrap();
+        let left = scope
+            .audit_entries(&AuditFilter::default(), 0, 10)
+            .await
+            .unwrap();
+        scope.rollback().await.unwrap();
+        assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6]);
+        // Another key cannot vouch for the checkpoint.
+        assert_eq!(
+            verify_with(store, t, &key_for(t)).await,
+            ChainStatus::Broken {
+                seq: 3,
+                reason: ChainBreak::AnchorForged
+            }
+        );
+        // Someone with the database removes the unexpired role change: with
+        // the anchor left alone, a gap ...
+        let owner = sea_orm::Database::connect(&db.owner_url).await.unwrap();
+        let id = Value::from(*t.as_uuid());
+        as_owner(
+            &owner,
+            "DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 4",
+            vec![id.clone()],
+        )
+        .await;
+        assert_eq!(
+            verify_with(store, t, &key).await,
+            ChainStatus::Broken {
+                seq: 5,
+                reason: ChainBreak::Gap
+            }
+        );
+        // ... and with the anchor moved over it, a checkpoint the tenant's
+        // key does not vouch for.
+        as_owner(
+            &owner,
+            "UPDATE audit_heads SET anchor_seq = 4, anchor_hash = \
+             (SELECT prev_hash FROM audit_log WHERE tenant_id = $1 AND seq = 5) WHERE tenant_id = $2",
+            vec![id.clone(), id],
+        )
+        .await;
+        assert_eq!(
+            verify_with(store, t, &key).await,
+            ChainStatus::Broken {
+                seq: 4,
+                reason: ChainBreak::AnchorForged
+            }
+        );
+        owner.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p9_the_application_role_cannot_purge_what_has_not_expired() {
+    for engine in engines().await {
+        if engine != Engine::Postgres {
+            // SQLite has no roles: whoever holds the file holds everything,
+            // and the checkpoint's keyed digest is what catches a forgery.
+            continue;
+        }
+        let db = TestDb::new(engine).await;
+        let t = chain_of(&db.store, 3).await;
+        let app = db.raw_app().await;
+        // The entries were appended at `now()`; a week later they are
+        // still far younger than any retention.
+        let now_us = (now() + SignedDuration::from_hours(24 * 7)).as_microsecond();
+        let refused = app
+            .execute_unprepared(&format!(
+                "SELECT set_config('app.tenant_id', '{t}', false); \
+                 SELECT bookwarden_purge_audit('{t}', 3, {now_us}, '\\x00', {now_us})"
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("bookwarden_purge_too_young"),
+            "{refused:?}"
+        );
+        app.close().await.unwrap();
+        assert_eq!(
+            verify(&db.store, t).await,
+            ChainStatus::Intact { entries: 3 }
+        );
+        db.finish().await;
     }
 }
