@@ -1053,7 +1053,10 @@ async fn p9_audit_verify_names_the_first_broken_link_and_fails() {
     assert!(err.contains("2 audit chain(s) verified"), "{err}");
     // Nothing has expired yet: the purge removes nothing and says so.
     let (ok, _, err) = run(&["audit", "purge"], &data, &[], "");
-    assert!(ok && err.contains("0 expired audit entries removed"), "{err}");
+    assert!(
+        ok && err.contains("0 expired audit entries removed"),
+        "{err}"
+    );
     // The first tenant's first entry names the tenant: edit it.
     let edited = tenants[0].replacen(|c: char| c.is_ascii_hexdigit(), "x", 1);
     assert!(tamper(&data, &tenants[0], &edited) > 0);
