@@ -662,14 +662,21 @@ impl App {
         now: Timestamp,
     ) -> Result<(), AppError> {
         let scope = self.store.write(tenant).await?;
-        let key = self.data_key(&scope).await?;
         let mut detail = client.detail();
         // Whoever mistyped a slug or an address must not disclose it to
         // this business: only a digest under its key, so repeats correlate.
-        detail.insert(
-            "email_digest".to_owned(),
-            typed_value_digest(&key, email.as_str())?,
-        );
+        // A key that does not open costs the digest, never the answer.
+        match self.data_key(&scope).await {
+            Ok(key) => {
+                detail.insert(
+                    "email_digest".to_owned(),
+                    typed_value_digest(&key, email.as_str())?,
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%tenant, %error, "a failed sign-in is audited without its address digest");
+            }
+        }
         detail.insert("reason".to_owned(), reason.to_owned());
         let subject = user.map(|u| u.to_string());
         audit(
@@ -846,7 +853,6 @@ impl App {
     }
 }
 
-/// Appends one event to the scope's audit chain.
 /// A value a person typed (an email address at a failed sign-in), as the
 /// audit chain may hold it: a keyed digest under the tenant's data key, in
 /// hex, never the text (P9). Repeats in one tenant give the same digest;
@@ -857,6 +863,7 @@ pub(crate) fn typed_value_digest(key: &TenantDataKey, value: &str) -> Result<Str
     Ok(data_encoding::HEXLOWER.encode(&digest))
 }
 
+/// Appends one event to the scope's audit chain.
 pub(crate) async fn audit(
     scope: &TenantScope,
     kind: AuditKind,

@@ -845,11 +845,6 @@ pub fn open(
     aead::open(secret_key.as_slice(), nonce, &aad, ciphertext).map_err(VaultError::Unauthentic)
 }
 
-/// What the integration tests cannot reach: the tenant and purpose in the
-/// associated data, each shown to matter on its own (promise P3). Through the
-/// public API another tenant always means another data key and another
-/// purpose always means another per-secret key, so a failure there could come
-/// from the key alone; here the key is held fixed and only the AAD changes.
 /// A keyed digest of `value` for `key`'s tenant and `purpose`: HMAC-SHA256
 /// under a key derived from the tenant's data key. Equal values give equal
 /// digests within one tenant and purpose, so repeats still correlate;
@@ -879,6 +874,11 @@ pub fn keyed_digest(
     Ok(out)
 }
 
+/// What the integration tests cannot reach: the tenant and purpose in the
+/// associated data, each shown to matter on its own (promise P3). Through the
+/// public API another tenant always means another data key and another
+/// purpose always means another per-secret key, so a failure there could come
+/// from the key alone; here the key is held fixed and only the AAD changes.
 #[cfg(test)]
 mod tests {
     use zeroize::Zeroizing;

@@ -396,10 +396,11 @@ async fn verify_audit(common: &Common, slug: Option<&str>) -> Result<(), String>
     let verdicts = app
         .verify_audit_chains(slug, |slug, verdict| {
             let line = match verdict {
-                ChainStatus::Intact { entries } => format!("{slug}: intact, {entries} entries"),
-                ChainStatus::Broken { seq, reason } => {
+                Ok(ChainStatus::Intact { entries }) => format!("{slug}: intact, {entries} entries"),
+                Ok(ChainStatus::Broken { seq, reason }) => {
                     format!("{slug}: BROKEN at entry {seq}: {}", chain_break(*reason))
                 }
+                Err(error) => format!("{slug}: NOT CHECKED: {error}"),
             };
             let _ignored = writeln!(out, "{line}");
         })
@@ -407,11 +408,11 @@ async fn verify_audit(common: &Common, slug: Option<&str>) -> Result<(), String>
         .map_err(|e| chain(&e))?;
     let broken = verdicts
         .iter()
-        .filter(|v| matches!(v, ChainStatus::Broken { .. }))
+        .filter(|v| !matches!(v, Ok(ChainStatus::Intact { .. })))
         .count();
     if broken > 0 {
         return Err(format!(
-            "{broken} of {} audit chain(s) are broken",
+            "{broken} of {} audit chain(s) are broken or could not be checked",
             verdicts.len()
         ));
     }

@@ -180,6 +180,33 @@ fn entry_hash(prev: &[u8], e: &AuditEntry) -> Vec<u8> {
     ctx.finish().to_vec()
 }
 
+/// How `row` fails to follow an entry hashed `prev_hash` at position
+/// `expected_seq`, if it does.
+fn link_break(
+    prev_hash: &[u8],
+    expected_seq: i64,
+    row: &audit_log::Model,
+) -> Result<Option<ChainBreak>, StoreError> {
+    if row.seq != expected_seq {
+        return Ok(Some(ChainBreak::Gap));
+    }
+    if row.prev_hash != prev_hash {
+        return Ok(Some(ChainBreak::Relinked));
+    }
+    let entry = AuditEntry {
+        seq: row.seq,
+        at: crate::rows::instant("audit_log", row.at_us)?,
+        kind: row.kind.clone(),
+        actor: row.actor.clone(),
+        subject: row.subject.clone(),
+        detail: row.detail.clone(),
+    };
+    if entry_hash(prev_hash, &entry) != row.hash {
+        return Ok(Some(ChainBreak::Edited));
+    }
+    Ok(None)
+}
+
 impl TenantScope {
     /// Starts the tenant's chain; called once, when the tenant is created.
     pub(crate) async fn start_audit_chain(&self) -> Result<(), StoreError> {
@@ -296,16 +323,28 @@ impl TenantScope {
     /// [`PURGE_BATCH`] a call; call again until nothing is removed) and
     /// moves the anchor to the last one removed, vouched for by `key`.
     /// Commit the scope for it to count.
+    ///
+    /// Nothing is removed unless the anchor is vouched for and the entries
+    /// to remove chain correctly from it: a purge never launders tampering
+    /// into a checkpoint that verifies.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the chain does not verify there.
     pub async fn purge_audit(
         &self,
         key: &TenantDataKey,
         now: Timestamp,
     ) -> Result<Purged, StoreError> {
-        let head = audit_heads::Entity::find()
-            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
-            .one(self.tx())
+        let head = self
+            .audit_head()
             .await?
             .ok_or_else(|| corrupt("audit_heads", "the tenant has no chain head"))?;
+        if !self.anchor_vouched(key, &head)? {
+            return Err(corrupt(
+                "audit_heads",
+                "the purge checkpoint is not vouched for; not purged",
+            ));
+        }
         let oldest = audit_log::Entity::find()
             .filter(audit_log::Column::TenantId.eq(self.uuid()))
             .filter(audit_log::Column::Seq.gt(head.anchor_seq))
@@ -315,11 +354,22 @@ impl TenantScope {
             .await?;
         let mut through = None;
         let mut removed = 0_u64;
-        for row in &oldest {
+        let mut prev_hash = head.anchor_hash.as_slice();
+        for (expected_seq, row) in (head.anchor_seq + 1..).zip(&oldest) {
+            if let Some(reason) = link_break(prev_hash, expected_seq, row)? {
+                return Err(corrupt(
+                    "audit_log",
+                    format!(
+                        "the chain is broken at entry {} ({reason:?}); not purged",
+                        row.seq
+                    ),
+                ));
+            }
             let at = crate::rows::instant("audit_log", row.at_us)?;
             if !rules::expired(&row.kind, at, now) {
                 break;
             }
+            prev_hash = &row.hash;
             through = Some(row);
             removed += 1;
         }
@@ -342,14 +392,8 @@ impl TenantScope {
             self.tx()
                 .execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT bookwarden_purge_audit($1, $2, $3, $4, $5)",
-                    [
-                        self.uuid().into(),
-                        last.seq.into(),
-                        last.at_us.into(),
-                        mac.to_vec().into(),
-                        us(now).into(),
-                    ],
+                    "SELECT bookwarden_purge_audit($1, $2, $3)",
+                    [self.uuid().into(), last.seq.into(), mac.to_vec().into()],
                 ))
                 .await?;
         } else {
@@ -374,39 +418,50 @@ impl TenantScope {
         })
     }
 
+    async fn audit_head(&self) -> Result<Option<audit_heads::Model>, StoreError> {
+        Ok(audit_heads::Entity::find()
+            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
+            .one(self.tx())
+            .await?)
+    }
+
+    /// Whether the head's anchor is the genesis or a checkpoint `key`
+    /// vouches for.
+    fn anchor_vouched(
+        &self,
+        key: &TenantDataKey,
+        head: &audit_heads::Model,
+    ) -> Result<bool, StoreError> {
+        if head.anchor_seq == 0 {
+            return Ok(head.anchor_hash == genesis(self.tenant().as_bytes()));
+        }
+        let (Some(at_us), Some(mac)) = (head.anchor_at_us, &head.anchor_mac) else {
+            return Ok(false);
+        };
+        let expected = anchor_mac(
+            key,
+            self.tenant().as_bytes(),
+            head.anchor_seq,
+            &head.anchor_hash,
+            at_us,
+        )?;
+        Ok(constant_time_eq(&expected, mac))
+    }
+
     /// Checks the whole chain from the anchor to the head, in pages; an
     /// anchor a purge moved must be vouched for by `key`.
     pub async fn verify_audit_chain(&self, key: &TenantDataKey) -> Result<ChainStatus, StoreError> {
-        let Some(head) = audit_heads::Entity::find()
-            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
-            .one(self.tx())
-            .await?
-        else {
+        let Some(head) = self.audit_head().await? else {
             return Ok(ChainStatus::Broken {
                 seq: 0,
                 reason: ChainBreak::NoHead,
             });
         };
-        if head.anchor_seq > 0 {
-            let vouched = match (head.anchor_at_us, &head.anchor_mac) {
-                (Some(at_us), Some(mac)) => {
-                    let expected = anchor_mac(
-                        key,
-                        self.tenant().as_bytes(),
-                        head.anchor_seq,
-                        &head.anchor_hash,
-                        at_us,
-                    )?;
-                    constant_time_eq(&expected, mac)
-                }
-                _ => false,
-            };
-            if !vouched {
-                return Ok(ChainStatus::Broken {
-                    seq: head.anchor_seq,
-                    reason: ChainBreak::AnchorForged,
-                });
-            }
+        if !self.anchor_vouched(key, &head)? {
+            return Ok(ChainStatus::Broken {
+                seq: head.anchor_seq,
+                reason: ChainBreak::AnchorForged,
+            });
         }
         let mut prev_hash = head.anchor_hash.clone();
         let mut expected_seq = head.anchor_seq + 1;
@@ -426,28 +481,11 @@ impl TenantScope {
                 break;
             }
             for row in page {
-                let broken = |reason| {
-                    Ok(ChainStatus::Broken {
+                if let Some(reason) = link_break(&prev_hash, expected_seq, &row)? {
+                    return Ok(ChainStatus::Broken {
                         seq: row.seq,
                         reason,
-                    })
-                };
-                if row.seq != expected_seq {
-                    return broken(ChainBreak::Gap);
-                }
-                if row.prev_hash != prev_hash {
-                    return broken(ChainBreak::Relinked);
-                }
-                let entry = AuditEntry {
-                    seq: row.seq,
-                    at: crate::rows::instant("audit_log", row.at_us)?,
-                    kind: row.kind.clone(),
-                    actor: row.actor.clone(),
-                    subject: row.subject.clone(),
-                    detail: row.detail.clone(),
-                };
-                if entry_hash(&prev_hash, &entry) != row.hash {
-                    return broken(ChainBreak::Edited);
+                    });
                 }
                 prev_hash = row.hash;
                 expected_seq += 1;

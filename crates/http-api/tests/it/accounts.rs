@@ -445,7 +445,10 @@ async fn p9_admins_page_filter_and_verify_their_audit_chain() {
                 401
             );
         }
-        let (_, staff) = app
+        // The staff member joins a minute later (the test's clock stands
+        // still otherwise).
+        app.clock.advance(60);
+        let (sam, staff) = app
             .member(&owner, &owner.token, "staff", "sam@staff.example")
             .await;
         let page = |query: &str| {
@@ -485,10 +488,32 @@ async fn p9_admins_page_filter_and_verify_their_audit_chain() {
                 .all(|e| e["actor"] == owner.user.as_str())
         );
         assert!(!owners["entries"].as_array().unwrap().is_empty());
-        let later = page("since=2999-01-01T00:00:00Z").await;
-        assert!(later["entries"].as_array().unwrap().is_empty());
-        let earlier = page("until=2999-01-01T00:00:00Z&limit=500").await;
-        assert_eq!(earlier["entries"].as_array().unwrap().len(), total);
+        // By subject: the new member's own entries.
+        let about_sam = page(&format!("subject={sam}&limit=500")).await;
+        let about_sam = about_sam["entries"].as_array().unwrap();
+        assert!(!about_sam.is_empty());
+        assert!(about_sam.iter().all(|e| e["subject"] == sam.as_str()));
+        // By time: the minute of the joining splits the chain; `since` takes
+        // its instant in, `until` leaves it out.
+        let joined = about_sam[0]["at"].as_str().unwrap().to_owned();
+        let since = page(&format!("since={joined}&limit=500")).await;
+        let until = page(&format!("until={joined}&limit=500")).await;
+        let (since, until) = (
+            since["entries"].as_array().unwrap(),
+            until["entries"].as_array().unwrap(),
+        );
+        assert!(!since.is_empty() && !until.is_empty());
+        assert_eq!(since.len() + until.len(), total);
+        assert!(
+            since
+                .iter()
+                .all(|e| e["at"].as_str().unwrap() >= joined.as_str())
+        );
+        assert!(
+            until
+                .iter()
+                .all(|e| e["at"].as_str().unwrap() < joined.as_str())
+        );
         // Bad filters are the client's mistake.
         for (bad, status) in [
             ("kind=login.nope", 422),

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use bookwarden_crypto::vault::{
     MasterKey, MasterKeyRing, MasterKeyVersion, TenantDataKey, TenantRef,
 };
-use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::audit::{AuditKind, Severity};
 use bookwarden_domain::id::TenantId;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
-use bookwarden_persistence::{AuditEvent, AuditFilter, ChainBreak, ChainStatus, Purged, Store};
+use bookwarden_persistence::{
+    AuditEvent, AuditFilter, ChainBreak, ChainStatus, Purged, Store, StoreError,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
 use crate::harness::{Engine, TestDb, engines, now, tenant};
@@ -269,11 +271,23 @@ async fn append(store: &Store, t: TenantId, kind: AuditKind, at: Timestamp) {
     scope.commit().await.unwrap();
 }
 
-async fn purge(store: &Store, t: TenantId, key: &TenantDataKey, at: Timestamp) -> Purged {
+async fn try_purge(
+    store: &Store,
+    t: TenantId,
+    key: &TenantDataKey,
+    at: Timestamp,
+) -> Result<Purged, StoreError> {
     let scope = store.write(t).await.unwrap();
-    let purged = scope.purge_audit(key, at).await.unwrap();
-    scope.commit().await.unwrap();
+    let purged = scope.purge_audit(key, at).await;
+    match purged {
+        Ok(_) => scope.commit().await.unwrap(),
+        Err(_) => scope.rollback().await.unwrap(),
+    }
     purged
+}
+
+async fn purge(store: &Store, t: TenantId, key: &TenantDataKey, at: Timestamp) -> Purged {
+    try_purge(store, t, key, at).await.unwrap()
 }
 
 #[tokio::test]
@@ -344,6 +358,9 @@ async fn p9_a_purge_removes_only_expired_entries_and_what_remains_still_verifies
                 reason: ChainBreak::Gap
             }
         );
+        // A purge does not vouch for it, even once entry 5 has expired.
+        let later = today + SignedDuration::from_hours(24 * 365);
+        assert!(try_purge(store, t, &key, later).await.is_err());
         // ... and with the anchor moved over it, a checkpoint the tenant's
         // key does not vouch for.
         as_owner(
@@ -353,6 +370,15 @@ async fn p9_a_purge_removes_only_expired_entries_and_what_remains_still_verifies
             vec![id.clone(), id],
         )
         .await;
+        assert_eq!(
+            verify_with(store, t, &key).await,
+            ChainStatus::Broken {
+                seq: 4,
+                reason: ChainBreak::AnchorForged
+            }
+        );
+        // Nor does it launder the forged checkpoint into one that verifies.
+        assert!(try_purge(store, t, &key, later).await.is_err());
         assert_eq!(
             verify_with(store, t, &key).await,
             ChainStatus::Broken {
@@ -374,27 +400,82 @@ async fn p9_the_application_role_cannot_purge_what_has_not_expired() {
             continue;
         }
         let db = TestDb::new(engine).await;
-        let t = chain_of(&db.store, 3).await;
+        let store = &db.store;
+        let (t, other) = (tenant(store).await.id(), tenant(store).await.id());
+        let today = Timestamp::now();
+        let days_ago = |days: i64| today - SignedDuration::from_hours(24 * days);
+        // A sign-in past its 30 days, then a role change only 100 days old
+        // (kept 180), then a fresh sign-in.
+        append(store, t, AuditKind::LoginSucceeded, days_ago(40)).await;
+        append(store, t, AuditKind::RoleChanged, days_ago(100)).await;
+        append(store, t, AuditKind::LoginSucceeded, today).await;
+        append(store, other, AuditKind::LoginSucceeded, days_ago(40)).await;
         let app = db.raw_app().await;
-        // The entries were appended at `now()`; a week later they are
-        // still far younger than any retention.
-        let now_us = (now() + SignedDuration::from_hours(24 * 7)).as_microsecond();
-        let refused = app
-            .execute_unprepared(&format!(
-                "SELECT set_config('app.tenant_id', '{t}', false); \
-                 SELECT bookwarden_purge_audit('{t}', 3, {now_us}, '\\x00', {now_us})"
-            ))
-            .await
-            .unwrap_err();
-        assert!(
-            format!("{refused:?}").contains("bookwarden_purge_too_young"),
-            "{refused:?}"
-        );
+        let call = |tenant: TenantId, args: String| {
+            let app = &app;
+            async move {
+                app.execute_unprepared(&format!(
+                    "SELECT set_config('app.tenant_id', '{tenant}', false); \
+                     SELECT bookwarden_purge_audit({args})"
+                ))
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+            }
+        };
+        // Whatever the caller claims, the database's clock and each kind's
+        // retention decide: the 100-day-old role change stays.
+        for through in [2, 3] {
+            let refused = call(t, format!("'{t}', {through}, '\\x00'"))
+                .await
+                .unwrap_err();
+            assert!(refused.contains("bookwarden_purge_too_young"), "{refused}");
+        }
+        // Another tenant's entries, asked for as this tenant: refused.
+        let refused = call(t, format!("'{other}', 1, '\\x00'")).await.unwrap_err();
+        assert!(refused.contains("bookwarden_wrong_tenant"), "{refused}");
+        // A NULL anywhere purges nothing.
+        call(t, format!("'{t}', NULL, '\\x00'")).await.unwrap();
+        call(t, format!("'{t}', 1, NULL")).await.unwrap();
         app.close().await.unwrap();
+        assert_eq!(verify(store, t).await, ChainStatus::Intact { entries: 3 });
         assert_eq!(
-            verify(&db.store, t).await,
-            ChainStatus::Intact { entries: 3 }
+            verify(store, other).await,
+            ChainStatus::Intact { entries: 1 }
         );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p9_the_databases_retention_rule_is_the_domains() {
+    for engine in engines().await {
+        if engine != Engine::Postgres {
+            continue;
+        }
+        let db = TestDb::new(engine).await;
+        let app = db.raw_app().await;
+        let kinds = AuditKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .chain(["a.kind.from.a.newer.version"]);
+        for kind in kinds {
+            let row = app
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT bookwarden_audit_retention_days($1) AS days",
+                    [kind.into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let days: i64 = row.try_get("", "days").unwrap();
+            let domain = AuditKind::parse(kind)
+                .map_or(Severity::Critical, AuditKind::severity)
+                .retention_days();
+            assert_eq!(days, i64::from(domain), "{kind}");
+        }
+        app.close().await.unwrap();
         db.finish().await;
     }
 }
