@@ -320,7 +320,7 @@ impl TenantScope {
     }
 
     /// Removes the oldest entries while each has expired at `now` (at most
-    /// [`PURGE_BATCH`] a call; call again until nothing is removed) and
+    /// 1,000 a call; call again until nothing is removed) and
     /// moves the anchor to the last one removed, vouched for by `key`.
     /// Commit the scope for it to count.
     ///
