@@ -554,10 +554,21 @@ impl App {
         &self,
         principal: &Principal,
     ) -> Result<Vec<PrivilegedAccount>, AppError> {
-        Ok(self
-            .users(principal)
-            .await?
-            .into_iter()
+        principal.require(Need::Admin)?;
+        self.privileged_in(principal.tenant).await
+    }
+
+    /// The owners and admins of `tenant`.
+    pub(crate) async fn privileged_in(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<PrivilegedAccount>, AppError> {
+        let scope = self.store.read(tenant).await?;
+        let all = scope.users().list().await?;
+        scope.commit().await?;
+        Ok(all
+            .iter()
+            .map(UserView::from)
             .filter(|u| u.role.is_privileged())
             .collect())
     }

@@ -97,21 +97,7 @@ impl App {
         slug: Option<&str>,
         mut each: impl FnMut(&TenantSlug, &Result<ChainStatus, String>),
     ) -> Result<Vec<Result<ChainStatus, String>>, AppError> {
-        let tenants = match slug {
-            Some(slug) => {
-                let slug = TenantSlug::parse(slug).map_err(|e| AppError::invalid("slug", e))?;
-                let id = self.store.system().locate(&slug).await?;
-                vec![id.ok_or(AppError::NotFound)?]
-            }
-            None => self
-                .store
-                .system()
-                .tenants()
-                .await?
-                .into_iter()
-                .map(|(id, _region)| id)
-                .collect(),
-        };
+        let tenants = self.tenants_named(slug).await?;
         let mut verdicts = Vec::with_capacity(tenants.len());
         for tenant in tenants {
             let scope = self.store.read(tenant).await?;
@@ -125,6 +111,21 @@ impl App {
             verdicts.push(verdict);
         }
         Ok(verdicts)
+    }
+
+    /// The business at `slug`, or every business.
+    async fn tenants_named(&self, slug: Option<&str>) -> Result<Vec<TenantId>, AppError> {
+        Ok(match slug {
+            Some(slug) => vec![self.tenant_at(slug).await?],
+            None => self
+                .store
+                .system()
+                .tenants()
+                .await?
+                .into_iter()
+                .map(|(id, _region)| id)
+                .collect(),
+        })
     }
 
     async fn verify_chain(&self, tenant: TenantId) -> Result<ChainStatus, AppError> {
@@ -145,26 +146,7 @@ impl App {
     /// for an unknown one, a store failure, or an error naming how many
     /// tenants were not purged.
     pub async fn purge_audit(&self, slug: Option<&str>) -> Result<u64, AppError> {
-        let tenants = match slug {
-            Some(slug) => {
-                let slug = TenantSlug::parse(slug).map_err(|e| AppError::invalid("slug", e))?;
-                vec![
-                    self.store
-                        .system()
-                        .locate(&slug)
-                        .await?
-                        .ok_or(AppError::NotFound)?,
-                ]
-            }
-            None => self
-                .store
-                .system()
-                .tenants()
-                .await?
-                .into_iter()
-                .map(|(id, _region)| id)
-                .collect(),
-        };
+        let tenants = self.tenants_named(slug).await?;
         let mut removed = 0_u64;
         let mut failed = 0_usize;
         for tenant in tenants {

@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 
 use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::id::TenantId;
 use bookwarden_domain::tenant::{Plan, Tenant, TenantSlug, TenantStatus};
 
 use crate::App;
+use crate::accounts::PrivilegedAccount;
 use crate::auth::audit;
 use crate::error::AppError;
 
@@ -29,6 +31,31 @@ pub enum TenantChange {
 }
 
 impl App {
+    /// The business at `slug`, for an operator's command.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a malformed slug, [`AppError::NotFound`]
+    /// for an unknown one.
+    pub(crate) async fn tenant_at(&self, slug: &str) -> Result<TenantId, AppError> {
+        let slug = TenantSlug::parse(slug).map_err(|e| AppError::invalid("slug", e))?;
+        self.store
+            .system()
+            .locate(&slug)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// The owners and admins of the business at `slug`, with their
+    /// two-factor state and last sign-in: an operator's periodic review
+    /// of privileged access (P14), as admins see it over the API.
+    ///
+    /// # Errors
+    /// As [`App::tenant_at`], or a store failure.
+    pub async fn privileged_report(&self, slug: &str) -> Result<Vec<PrivilegedAccount>, AppError> {
+        let tenant = self.tenant_at(slug).await?;
+        self.privileged_in(tenant).await
+    }
+
     /// Changes a business's plan or status (an operator's command, not an
     /// API call), audited in the business's own log.
     ///
@@ -41,13 +68,7 @@ impl App {
         slug: &str,
         change: TenantChange,
     ) -> Result<TenantChanged, AppError> {
-        let slug = TenantSlug::parse(slug).map_err(|e| AppError::invalid("slug", e))?;
-        let id = self
-            .store
-            .system()
-            .locate(&slug)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let id = self.tenant_at(slug).await?;
         let now = self.now();
         let scope = self.store.write(id).await?;
         let mut tenant: Tenant = scope.tenant_row().await?.ok_or(AppError::NotFound)?;

@@ -1,7 +1,8 @@
 //! The `bookwarden` binary: `serve` runs the platform (by default on an
 //! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
 //! prepares databases, `keys` makes and rotates master keys, `tenant`
-//! creates a business or changes its plan or status, `audit verify` checks
+//! creates a business, changes its plan or status or reports its privileged
+//! accounts, `audit verify` checks
 //! the audit chains and `audit purge` applies their retention, `openapi` and
 //! `settings` print the API description and the settings table.
 
@@ -114,6 +115,15 @@ enum TenantCommand {
         /// The new plan.
         #[arg(long)]
         plan: String,
+    },
+    /// List a business's owners and admins with their two-factor state and
+    /// last sign-in, for a periodic review of privileged access.
+    Report {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
     },
     /// Suspend, reactivate or cancel a business (suspended, active or
     /// cancelled; cancelled is final). Suspending or cancelling
@@ -242,6 +252,9 @@ async fn main() -> ExitCode {
             Ok(status) => change_tenant(&common, &slug, TenantChange::Status(status)).await,
             Err(e) => Err(e.to_string()),
         },
+        Command::Tenant(TenantCommand::Report { common, slug }) => {
+            privileged_report(&common, &slug).await
+        }
         Command::Audit(AuditCommand::Verify { common, tenant }) => {
             verify_audit(&common, tenant.as_deref()).await
         }
@@ -424,5 +437,30 @@ async fn purge_audit(common: &Common, slug: Option<&str>) -> Result<(), String> 
     let (app, _) = open(common, Output::Stderr).await?;
     let removed = app.purge_audit(slug).await.map_err(|e| chain(&e))?;
     say(&format!("{removed} expired audit entries removed"));
+    Ok(())
+}
+
+async fn privileged_report(common: &Common, slug: &str) -> Result<(), String> {
+    let (app, _) = open(common, Output::Stderr).await?;
+    let accounts = app.privileged_report(slug).await.map_err(|e| chain(&e))?;
+    let mut out = std::io::stdout().lock();
+    for account in &accounts {
+        let last = account
+            .last_login_at
+            .map_or_else(|| "never".to_owned(), |at| at.to_string());
+        writeln!(
+            out,
+            "{}\t{}\t{}\ttwo-factor {}\tlast sign-in {last}",
+            account.role.as_str(),
+            account.email,
+            if account.active { "active" } else { "disabled" },
+            if account.totp_enabled { "on" } else { "off" },
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    say(&format!(
+        "{} privileged account(s) in {slug}",
+        accounts.len()
+    ));
     Ok(())
 }

@@ -352,6 +352,30 @@ async fn operator_commands_create_tenants_and_rotate_master_keys() {
     assert!(ok, "{err}");
     assert!(out.starts_with("tenant "), "{out}");
     assert!(!err.contains("DEVELOPMENT"), "configured keys are used");
+    // The privileged-access review: the owner, no second factor, never
+    // signed in.
+    let (ok, out, err) = run(
+        &["tenant", "report", "--slug", "cli-clinic"],
+        &data,
+        &first,
+        "",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "owner\to@cli.example\tactive\ttwo-factor off\tlast sign-in never"
+    );
+    assert!(
+        err.contains("1 privileged account(s) in cli-clinic"),
+        "{err}"
+    );
+    let (ok, _, err) = run(
+        &["tenant", "report", "--slug", "no-such-one"],
+        &data,
+        &first,
+        "",
+    );
+    assert!(!ok && err.contains("error"), "{err}");
     let (ok, _, err) = run(
         &[
             "tenant",
