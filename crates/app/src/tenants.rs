@@ -50,7 +50,8 @@ impl App {
     /// of privileged access (P14), as admins see it over the API.
     ///
     /// # Errors
-    /// As [`App::tenant_at`], or a store failure.
+    /// [`AppError::Invalid`] for a malformed slug, [`AppError::NotFound`]
+    /// for an unknown one, or a store failure.
     pub async fn privileged_report(&self, slug: &str) -> Result<Vec<PrivilegedAccount>, AppError> {
         let tenant = self.tenant_at(slug).await?;
         self.privileged_in(tenant).await
