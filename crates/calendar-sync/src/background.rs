@@ -86,11 +86,15 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         let waited = thread_cpu_time().saturating_sub(before);
         assert!(waited < Duration::from_millis(100), "{waited:?}");
+        // Working does: the clock reaches 50 ms of work however busy the
+        // machine is (within a generous wall-clock bound).
         let spin = std::time::Instant::now();
         let mut n = 0u64;
-        while spin.elapsed() < Duration::from_millis(300) {
+        while thread_cpu_time().saturating_sub(before) < Duration::from_millis(150)
+            && spin.elapsed() < Duration::from_secs(30)
+        {
             n = std::hint::black_box(n.wrapping_add(1));
         }
-        assert!(thread_cpu_time().saturating_sub(before) > Duration::from_millis(50));
+        assert!(thread_cpu_time().saturating_sub(before) >= Duration::from_millis(150));
     }
 }

@@ -2,8 +2,8 @@
 //! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
 //! prepares databases, `keys` makes and rotates master keys, `tenant`
 //! creates a business, changes its plan or status or reports its privileged
-//! accounts, `audit verify` checks
-//! the audit chains and `audit purge` applies their retention, `openapi` and
+//! accounts, `audit verify` checks the audit chains and `audit purge`
+//! applies their retention, `openapi` and
 //! `settings` print the API description and the settings table.
 
 use std::io::{BufRead as _, Write as _};
@@ -144,8 +144,8 @@ enum TenantCommand {
 enum AuditCommand {
     /// Verify every business's audit chain (or one's) from where retention
     /// purging stopped to its newest entry, and name the first broken link
-    /// of each: edited, removed, reordered or truncated. Exits non-zero
-    /// when any chain is broken.
+    /// of each: edited, removed, reordered, truncated or anchor_forged.
+    /// Exits non-zero when any chain is broken or cannot be checked.
     Verify {
         #[command(flatten)]
         common: Common,

@@ -127,6 +127,13 @@ pub struct Purged {
 
 const GENESIS_LABEL: &[u8] = b"bookwarden audit chain v1";
 
+/// Whether a read of the chain head locks it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    None,
+    Exclusive,
+}
+
 /// Entries one purge call looks at, at most: the rest waits for the next.
 const PURGE_BATCH: u64 = 1_000;
 
@@ -180,6 +187,18 @@ fn entry_hash(prev: &[u8], e: &AuditEntry) -> Vec<u8> {
     ctx.finish().to_vec()
 }
 
+/// A stored row as an entry.
+fn entry_of(row: &audit_log::Model) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        seq: row.seq,
+        at: crate::rows::instant("audit_log", row.at_us)?,
+        kind: row.kind.clone(),
+        actor: row.actor.clone(),
+        subject: row.subject.clone(),
+        detail: row.detail.clone(),
+    })
+}
+
 /// How `row` fails to follow an entry hashed `prev_hash` at position
 /// `expected_seq`, if it does.
 fn link_break(
@@ -193,15 +212,7 @@ fn link_break(
     if row.prev_hash != prev_hash {
         return Ok(Some(ChainBreak::Relinked));
     }
-    let entry = AuditEntry {
-        seq: row.seq,
-        at: crate::rows::instant("audit_log", row.at_us)?,
-        kind: row.kind.clone(),
-        actor: row.actor.clone(),
-        subject: row.subject.clone(),
-        detail: row.detail.clone(),
-    };
-    if entry_hash(prev_hash, &entry) != row.hash {
+    if entry_hash(prev_hash, &entry_of(row)?) != row.hash {
         return Ok(Some(ChainBreak::Edited));
     }
     Ok(None)
@@ -229,13 +240,8 @@ impl TenantScope {
     /// the scope for it to count.
     pub async fn audit(&self, event: &AuditEvent, now: Timestamp) -> Result<i64, StoreError> {
         // Lock the head so concurrent appends of one tenant queue up.
-        let mut head_query =
-            audit_heads::Entity::find().filter(audit_heads::Column::TenantId.eq(self.uuid()));
-        if self.tx().get_database_backend() == DbBackend::Postgres {
-            head_query = head_query.lock_exclusive();
-        }
-        let head = head_query
-            .one(self.tx())
+        let head = self
+            .audit_head(Lock::Exclusive)
             .await?
             .ok_or_else(|| corrupt("audit_heads", "the tenant has no chain head"))?;
         let detail = serde_json::to_string(&event.detail).map_err(|e| corrupt("audit_log", e))?;
@@ -306,16 +312,7 @@ impl TenantScope {
             .all(self.tx())
             .await?
             .into_iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    seq: row.seq,
-                    at: crate::rows::instant("audit_log", row.at_us)?,
-                    kind: row.kind,
-                    actor: row.actor,
-                    subject: row.subject,
-                    detail: row.detail,
-                })
-            })
+            .map(|row| entry_of(&row))
             .collect()
     }
 
@@ -335,8 +332,10 @@ impl TenantScope {
         key: &TenantDataKey,
         now: Timestamp,
     ) -> Result<Purged, StoreError> {
+        // Locked, so two servers purging one tenant take turns, and the
+        // second sees where the first stopped.
         let head = self
-            .audit_head()
+            .audit_head(Lock::Exclusive)
             .await?
             .ok_or_else(|| corrupt("audit_heads", "the tenant has no chain head"))?;
         if !self.anchor_vouched(key, &head)? {
@@ -418,11 +417,15 @@ impl TenantScope {
         })
     }
 
-    async fn audit_head(&self) -> Result<Option<audit_heads::Model>, StoreError> {
-        Ok(audit_heads::Entity::find()
-            .filter(audit_heads::Column::TenantId.eq(self.uuid()))
-            .one(self.tx())
-            .await?)
+    /// The tenant's chain head, locked until the transaction ends when
+    /// asked (on PostgreSQL; SQLite's write scope holds the one writer).
+    async fn audit_head(&self, lock: Lock) -> Result<Option<audit_heads::Model>, StoreError> {
+        let mut query =
+            audit_heads::Entity::find().filter(audit_heads::Column::TenantId.eq(self.uuid()));
+        if lock == Lock::Exclusive && self.tx().get_database_backend() == DbBackend::Postgres {
+            query = query.lock_exclusive();
+        }
+        Ok(query.one(self.tx()).await?)
     }
 
     /// Whether the head's anchor is the genesis or a checkpoint `key`
@@ -451,7 +454,7 @@ impl TenantScope {
     /// Checks the whole chain from the anchor to the head, in pages; an
     /// anchor a purge moved must be vouched for by `key`.
     pub async fn verify_audit_chain(&self, key: &TenantDataKey) -> Result<ChainStatus, StoreError> {
-        let Some(head) = self.audit_head().await? else {
+        let Some(head) = self.audit_head(Lock::None).await? else {
             return Ok(ChainStatus::Broken {
                 seq: 0,
                 reason: ChainBreak::NoHead,
