@@ -97,6 +97,8 @@ pub enum Conflict {
     InUse,
     /// The change would leave the business without an active owner.
     LastOwner,
+    /// The business is under a legal hold: nothing of it is erased.
+    LegalHold,
     /// No two-factor enrollment is pending.
     NoTotpEnrollment,
     /// Something the request refers to changed meanwhile.
@@ -136,6 +138,7 @@ impl Conflict {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::InUse => "in_use",
             Self::LastOwner => "last_owner",
+            Self::LegalHold => "legal_hold",
             Self::NoTotpEnrollment => "no_totp_enrollment",
             Self::ReferenceChanged => "reference_changed",
             Self::ServiceInUse => "service_in_use",
@@ -176,6 +179,7 @@ impl From<StoreError> for AppError {
             StoreError::InUse(_) => Self::Conflict(Conflict::InUse),
             StoreError::SlotTaken => Self::Conflict(Conflict::SlotTaken),
             StoreError::LastOwner => Self::Conflict(Conflict::LastOwner),
+            StoreError::LegalHold => Self::Conflict(Conflict::LegalHold),
             other => Self::internal(other),
         }
     }

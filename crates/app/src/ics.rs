@@ -47,26 +47,44 @@ fn fold(line: &str, out: &mut String) {
     out.push_str("\r\n");
 }
 
-/// The calendar file of `booking`.
-pub(crate) fn event(
-    booking: &BookingView,
-    service: &Service,
-    tenant: &Tenant,
-    now: Timestamp,
-) -> String {
+/// The lines that open a calendar file.
+const CALENDAR_START: [&str; 5] = [
+    "BEGIN:VCALENDAR",
+    "VERSION:2.0",
+    "PRODID:-//Bookwarden//Bookings//EN",
+    "CALSCALE:GREGORIAN",
+    // PUBLISH: the file is a snapshot for the customer's calendar, not an
+    // iTIP request (which would need an organizer and attendees).
+    "METHOD:PUBLISH",
+];
+
+/// The line that closes a calendar file.
+const CALENDAR_END: &str = "END:VCALENDAR";
+
+/// The opening of a calendar file of several events.
+pub(crate) fn calendar_start() -> String {
+    let mut out = String::new();
+    for line in CALENDAR_START {
+        fold(line, &mut out);
+    }
+    out
+}
+
+/// The close of a calendar file.
+pub(crate) fn calendar_end() -> String {
+    let mut out = String::new();
+    fold(CALENDAR_END, &mut out);
+    out
+}
+
+/// One VEVENT of `booking`, titled `summary`.
+pub(crate) fn vevent(booking: &BookingView, summary: &str, now: Timestamp) -> String {
     let (status, cancelled) = match booking.stage {
         Stage::Cancelled(..) => ("CANCELLED", 1),
         Stage::Requested => ("TENTATIVE", 0),
         Stage::Confirmed(_) => ("CONFIRMED", 0),
     };
     let lines = [
-        "BEGIN:VCALENDAR".to_owned(),
-        "VERSION:2.0".to_owned(),
-        "PRODID:-//Bookwarden//Bookings//EN".to_owned(),
-        "CALSCALE:GREGORIAN".to_owned(),
-        // PUBLISH: the file is a snapshot for the customer's calendar, not an
-        // iTIP request (which would need an organizer and attendees).
-        "METHOD:PUBLISH".to_owned(),
         "BEGIN:VEVENT".to_owned(),
         format!("UID:{}@bookwarden", booking.id),
         format!("DTSTAMP:{}", utc(now)),
@@ -74,22 +92,32 @@ pub(crate) fn event(
         format!("DTEND:{}", utc(booking.range.end())),
         // Each move, and a cancellation, supersedes the previous file.
         format!("SEQUENCE:{}", booking.reschedules.saturating_add(cancelled)),
-        format!(
-            "SUMMARY:{}",
-            escape(&format!(
-                "{} — {}",
-                service.name().as_str(),
-                tenant.name().as_str()
-            ))
-        ),
+        format!("SUMMARY:{}", escape(summary)),
         format!("STATUS:{status}"),
         "END:VEVENT".to_owned(),
-        "END:VCALENDAR".to_owned(),
     ];
     let mut out = String::new();
     for line in &lines {
         fold(line, &mut out);
     }
+    out
+}
+
+/// The title of a booking's event: the service at the business.
+pub(crate) fn summary(service: &Service, tenant: &Tenant) -> String {
+    format!("{} — {}", service.name().as_str(), tenant.name().as_str())
+}
+
+/// The calendar file of `booking`.
+pub(crate) fn event(
+    booking: &BookingView,
+    service: &Service,
+    tenant: &Tenant,
+    now: Timestamp,
+) -> String {
+    let mut out = calendar_start();
+    out.push_str(&vevent(booking, &summary(service, tenant), now));
+    out.push_str(&calendar_end());
     out
 }
 

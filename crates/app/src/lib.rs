@@ -28,9 +28,11 @@ pub mod calendars;
 pub mod catalog;
 pub mod config;
 mod error;
+pub mod export;
 mod ics;
 pub mod keys;
 pub mod listing;
+mod rights;
 mod snapshot;
 mod tenants;
 
@@ -59,6 +61,8 @@ pub use calendars::{ConnectCalendar, ConnectionView, SyncRound};
 pub use catalog::CustomerInput;
 pub use config::Config;
 pub use error::{AppError, Conflict};
+pub use export::{ExportProgress, ExportSummary};
+pub use rights::{CONFIRMATION_LIFETIME, Erasure};
 pub use tenants::{TenantChange, TenantChanged};
 
 /// Where "now" comes from; tests move it forward.

@@ -281,6 +281,8 @@ impl Purpose {
     pub const AUDIT_TYPED_VALUE: Self = Self(Cow::Borrowed("audit.typed_value"));
     /// The checkpoint where audit retention purging stopped.
     pub const AUDIT_ANCHOR: Self = Self(Cow::Borrowed("audit.anchor"));
+    /// The confirmation an erasure asks for before it runs.
+    pub const ERASURE_CONFIRMATION: Self = Self(Cow::Borrowed("rights.erasure_confirmation"));
 
     /// A purpose not in the list above.
     ///

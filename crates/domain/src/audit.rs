@@ -98,6 +98,7 @@ kinds! {
     DataExported => "data.exported", Critical;
     CustomerErased => "customer.erased", Critical;
     TenantErased => "tenant.erased", Critical;
+    LegalHoldChanged => "tenant.legal_hold_changed", Critical;
     CrossTenantDenied => "access.cross_tenant_denied", Critical;
     AuditPurged => "audit.purged", Notice;
 }

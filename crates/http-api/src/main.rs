@@ -1,9 +1,10 @@
 //! The `bookwarden` binary: `serve` runs the platform (by default on an
 //! embedded SQLite file in `./bookwarden-data`, no setup), `migrate`
 //! prepares databases, `keys` makes and rotates master keys, `tenant`
-//! creates a business, changes its plan or status or reports its privileged
-//! accounts, `audit verify` checks the audit chains and `audit purge`
-//! applies their retention, `openapi` and
+//! creates a business, changes its plan or status, reports its privileged
+//! accounts or sets a legal hold, `audit verify` checks the audit chains
+//! and `audit purge` applies their retention, `export` and `erase` serve
+//! data rights, `openapi` and
 //! `settings` print the API description and the settings table.
 
 use std::io::{BufRead as _, Write as _};
@@ -15,11 +16,13 @@ use std::sync::Arc;
 use bookwarden_app::{
     App, ChainStatus, ClientInfo, SecretString, Signup, SystemClock, TenantChange, keys,
 };
+use bookwarden_domain::id::CustomerId;
 use bookwarden_domain::tenant::{Plan, TenantStatus};
 use bookwarden_http_api::config::{Config, FileConfig};
 use bookwarden_http_api::telemetry::{self, Output};
 use bookwarden_http_api::{Listen, chain_break, start, tls_config};
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Bookwarden: multi-tenant appointment booking that keeps every business's
 /// data sealed off from every other.
@@ -59,6 +62,25 @@ enum Command {
     /// Check the audit chains.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Export everything stored about one customer (--customer), or every
+    /// row a business owns but its secrets, as a tar archive of JSON
+    /// documents with a manifest (see docs/API.md, "Data rights").
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
+        /// Only this customer (their id).
+        #[arg(long)]
+        customer: Option<String>,
+        /// The archive to write; it must not exist yet.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Erase data (data rights, P10).
+    #[command(subcommand)]
+    Erase(EraseCommand),
     /// Print the OpenAPI document (as served at /openapi.json).
     Openapi,
     /// Print every setting (TOML key, environment variable, default and
@@ -125,6 +147,17 @@ enum TenantCommand {
         #[arg(long)]
         slug: String,
     },
+    /// Set (on) or lift (off) a legal hold on a business: while it is on,
+    /// nothing of the business is erased and audit retention is paused.
+    LegalHold {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
+        /// on or off.
+        state: String,
+    },
     /// Suspend, reactivate or cancel a business (suspended, active or
     /// cancelled; cancelled is final). Suspending or cancelling
     /// disconnects every calendar.
@@ -137,6 +170,27 @@ enum TenantCommand {
         /// The new status.
         #[arg(long)]
         status: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EraseCommand {
+    /// Erase a customer: name, email, phone and intake answers are deleted,
+    /// their bookings stay as anonymous time blocks, their manage links
+    /// stop working. Asks for the customer id again unless --yes; refused
+    /// under a legal hold; audited.
+    Customer {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -261,6 +315,27 @@ async fn main() -> ExitCode {
         Command::Audit(AuditCommand::Purge { common, tenant }) => {
             purge_audit(&common, tenant.as_deref()).await
         }
+        Command::Export {
+            common,
+            slug,
+            customer,
+            out,
+        } => export(&common, &slug, customer.as_deref(), &out).await,
+        Command::Erase(EraseCommand::Customer {
+            common,
+            slug,
+            customer,
+            yes,
+        }) => erase_customer(&common, &slug, &customer, yes).await,
+        Command::Tenant(TenantCommand::LegalHold {
+            common,
+            slug,
+            state,
+        }) => match state.as_str() {
+            "on" => legal_hold(&common, &slug, true).await,
+            "off" => legal_hold(&common, &slug, false).await,
+            _ => Err("the legal hold state is on or off".to_owned()),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -461,6 +536,113 @@ async fn privileged_report(common: &Common, slug: &str) -> Result<(), String> {
     say(&format!(
         "{} privileged account(s) in {slug}",
         accounts.len()
+    ));
+    Ok(())
+}
+
+async fn export(
+    common: &Common,
+    slug: &str,
+    customer: Option<&str>,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let customer = customer
+        .map(|c| {
+            c.parse::<CustomerId>()
+                .map_err(|_malformed| "not a customer id".to_owned())
+        })
+        .transpose()?;
+    let (app, _) = open(common, Output::Stderr).await?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).read(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // Personal data: owner-only from the first byte.
+        options.mode(0o600);
+    }
+    let file = options
+        .open(out)
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let writer = tokio::io::BufWriter::new(tokio::fs::File::from_std(file));
+    let outcome = match customer {
+        Some(customer) => app.export_customer_at(slug, customer, writer).await,
+        None => {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed_precise}")
+            {
+                bar.set_style(style);
+            }
+            let outcome = app
+                .export_tenant_at(slug, writer, &mut |progress| {
+                    bar.set_length(progress.total);
+                    bar.set_position(progress.rows);
+                })
+                .await;
+            bar.finish_and_clear();
+            outcome
+        }
+    };
+    match outcome {
+        Ok((_, summary)) => {
+            say(&format!(
+                "wrote {} ({} rows, {} bytes); manifest SHA-256 {}",
+                out.display(),
+                summary.rows,
+                summary.bytes,
+                summary.manifest_sha256
+            ));
+            Ok(())
+        }
+        Err(error) => {
+            // Never leave half an archive that looks like a whole one.
+            let _ignored = std::fs::remove_file(out);
+            Err(chain(&error))
+        }
+    }
+}
+
+async fn erase_customer(
+    common: &Common,
+    slug: &str,
+    customer: &str,
+    yes: bool,
+) -> Result<(), String> {
+    let id = customer
+        .parse::<CustomerId>()
+        .map_err(|_malformed| "not a customer id".to_owned())?;
+    if !yes {
+        say(&format!(
+            "This erases customer {id} of {slug} for good: their name, email, phone and intake \
+             answers. Type the customer id again to confirm:"
+        ));
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if line.trim() != customer {
+            return Err("not confirmed; nothing was erased".to_owned());
+        }
+    }
+    let (app, _) = open(common, Output::Stderr).await?;
+    let bookings = app
+        .erase_customer_at(slug, id)
+        .await
+        .map_err(|e| chain(&e))?;
+    say(&format!(
+        "erased customer {id}; {bookings} booking(s) kept as anonymous time blocks"
+    ));
+    Ok(())
+}
+
+async fn legal_hold(common: &Common, slug: &str, on: bool) -> Result<(), String> {
+    let (app, _) = open(common, Output::Stderr).await?;
+    app.set_legal_hold(slug, on).await.map_err(|e| chain(&e))?;
+    say(&format!(
+        "legal hold on {slug} is {}",
+        if on { "on" } else { "off" }
     ));
     Ok(())
 }

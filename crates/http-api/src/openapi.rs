@@ -156,6 +156,9 @@ impl Modify for Security {
         routes::calendars::disconnect,
         routes::calendars::fail_policy,
         routes::calendars::set_fail_policy,
+        routes::rights::export_customer,
+        routes::rights::export_tenant,
+        routes::rights::erase_customer,
     )
 )]
 pub(crate) struct ApiDoc;

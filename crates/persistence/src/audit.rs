@@ -323,7 +323,8 @@ impl TenantScope {
     ///
     /// Nothing is removed unless the anchor is vouched for and the entries
     /// to remove chain correctly from it: a purge never launders tampering
-    /// into a checkpoint that verifies.
+    /// into a checkpoint that verifies. Nothing is removed while the
+    /// tenant is under a legal hold: the entries may be evidence.
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] when the chain does not verify there.
@@ -332,6 +333,12 @@ impl TenantScope {
         key: &TenantDataKey,
         now: Timestamp,
     ) -> Result<Purged, StoreError> {
+        if self.read_legal_hold(true).await? {
+            return Ok(Purged {
+                removed: 0,
+                through: None,
+            });
+        }
         // Locked, so two servers purging one tenant take turns, and the
         // second sees where the first stopped.
         let head = self

@@ -93,7 +93,7 @@ fn stage_columns(stage: Stage) -> (&'static str, Option<i64>, Option<i64>, Optio
     }
 }
 
-fn parse_booking(row: bookings::Model) -> Result<AnyBooking, StoreError> {
+pub(crate) fn parse_booking(row: bookings::Model) -> Result<AnyBooking, StoreError> {
     let bad = |e: &dyn std::fmt::Display| corrupt("bookings", e);
     let at = |v: Option<i64>| -> Result<Timestamp, StoreError> {
         rows::instant("bookings", v.ok_or_else(|| bad(&"stage without its time"))?)
@@ -130,6 +130,10 @@ fn parse_booking(row: bookings::Model) -> Result<AnyBooking, StoreError> {
 }
 
 impl Bookings<'_> {
+    pub(crate) fn scope(&self) -> &TenantScope {
+        self.0
+    }
+
     /// Stores a new booking (requested or confirmed), taking its time from
     /// the staff member atomically. [`StoreError::SlotTaken`] when the time
     /// (with the service's buffers) overlaps time already held, or every

@@ -45,6 +45,7 @@ entity!(tenants, "tenants", {
     pub region: String,
     pub created_at_us: i64,
     pub calendar_fail_policy: String,
+    pub legal_hold: bool,
 });
 
 entity!(tenant_keys, "tenant_keys", {
@@ -73,6 +74,7 @@ entity!(customers, "customers", {
     pub name: String,
     pub phone: Option<String>,
     pub created_at_us: i64,
+    pub erased_at_us: Option<i64>,
 });
 
 entity!(services, "services", {

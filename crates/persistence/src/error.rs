@@ -53,6 +53,9 @@ pub enum StoreError {
     /// The change would leave the tenant without an active owner.
     #[error("the business would have no active owner")]
     LastOwner,
+    /// A legal hold on the tenant forbids erasing its data now.
+    #[error("the business is under a legal hold")]
+    LegalHold,
     /// A value of another tenant was handed to this tenant's scope.
     #[error("the value belongs to another tenant")]
     WrongTenant,
@@ -237,6 +240,7 @@ impl std::fmt::Debug for StoreError {
                 )
             }
             Self::LastOwner => f.write_str("LastOwner"),
+            Self::LegalHold => f.write_str("LegalHold"),
             Self::NoDataKey => f.write_str("NoDataKey"),
             Self::Vault(e) => write!(f, "Vault({e})"),
             Self::SlotTaken => f.write_str("SlotTaken"),

@@ -58,6 +58,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(BookingTenantFromCaller),
             Box::new(CalendarSync),
             Box::new(AuditRetention),
+            Box::new(DataRights),
         ]
     }
 
@@ -168,6 +169,13 @@ sql_migration!(
     /// PostgreSQL the one function through which the application purges.
     AuditRetention,
     "0005_audit_retention"
+);
+
+sql_migration!(
+    /// Data rights: the tenant's legal hold and the erased customer's
+    /// tombstone.
+    DataRights,
+    "0006_data_rights"
 );
 
 /// Brings the database at `url` to the newest schema, in the default

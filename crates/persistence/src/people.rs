@@ -131,7 +131,7 @@ impl Staff<'_> {
     }
 }
 
-fn parse_customer(row: customers::Model) -> Result<Customer, StoreError> {
+pub(crate) fn parse_customer(row: customers::Model) -> Result<Customer, StoreError> {
     let bad = |e: &dyn std::fmt::Display| corrupt("customers", e);
     Ok(Customer::restore(
         CustomerId::from_uuid(row.customer_id),
@@ -147,6 +147,10 @@ fn parse_customer(row: customers::Model) -> Result<Customer, StoreError> {
 }
 
 impl Customers<'_> {
+    pub(crate) fn scope(&self) -> &TenantScope {
+        self.0
+    }
+
     /// Adds a customer; [`StoreError::Duplicate`] if the email is taken in
     /// this tenant (another tenant's customers do not count).
     pub async fn insert(&self, customer: &Customer, now: Timestamp) -> Result<(), StoreError> {
@@ -159,6 +163,7 @@ impl Customers<'_> {
             name: Set(customer.name().as_str().to_owned()),
             phone: Set(customer.phone().map(|p| p.as_str().to_owned())),
             created_at_us: Set(us(now)),
+            erased_at_us: Set(None),
         }
         .insert(scope.tx())
         .await
@@ -171,6 +176,7 @@ impl Customers<'_> {
         let scope = self.0;
         customers::Entity::find()
             .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::ErasedAtUs.is_null())
             .filter(customers::Column::CustomerId.eq(*id.as_uuid()))
             .one(scope.tx())
             .await?
@@ -183,6 +189,7 @@ impl Customers<'_> {
         let scope = self.0;
         customers::Entity::find()
             .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::ErasedAtUs.is_null())
             .filter(customers::Column::Email.eq(email.as_str()))
             .one(scope.tx())
             .await?
@@ -195,6 +202,7 @@ impl Customers<'_> {
         let scope = self.0;
         customers::Entity::find()
             .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::ErasedAtUs.is_null())
             .order_by_asc(customers::Column::CustomerId)
             .all(scope.tx())
             .await?
@@ -216,6 +224,7 @@ impl Customers<'_> {
                 customer.phone().map(|p| p.as_str().to_owned()).into(),
             )
             .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::ErasedAtUs.is_null())
             .filter(customers::Column::CustomerId.eq(*customer.id().as_uuid()))
             .exec(scope.tx())
             .await
@@ -229,6 +238,7 @@ impl Customers<'_> {
         let scope = self.0;
         let result = customers::Entity::delete_many()
             .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::ErasedAtUs.is_null())
             .filter(customers::Column::CustomerId.eq(*id.as_uuid()))
             .exec(scope.tx())
             .await

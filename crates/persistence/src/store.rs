@@ -15,7 +15,7 @@ use bookwarden_domain::id::TenantId;
 use bookwarden_domain::tenant::{Region, Tenant, TenantSlug};
 use sea_orm::{
     AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, Set,
+    DatabaseTransaction, DbBackend, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, Set,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
@@ -136,6 +136,8 @@ pub(crate) struct Db {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
     Read,
+    /// A read that sees one instant throughout (an export).
+    Snapshot,
     Write,
 }
 
@@ -214,6 +216,15 @@ impl Store {
     pub async fn read(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let db = self.database_of(tenant).await?;
         TenantScope::begin(db, tenant, Mode::Read).await
+    }
+
+    /// A read-only scope for `tenant` in which every query sees the data
+    /// as of one instant (REPEATABLE READ on PostgreSQL; any SQLite read
+    /// transaction already does), for work that reads a tenant a page at
+    /// a time and must not mix two states, such as an export.
+    pub async fn read_snapshot(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
+        let db = self.database_of(tenant).await?;
+        TenantScope::begin(db, tenant, Mode::Snapshot).await
     }
 
     /// The database holding `tenant`'s rows. An unknown tenant gets the
@@ -395,7 +406,7 @@ impl TenantScope {
                     isolation_level: None,
                     access_mode: None,
                     sqlite_transaction_mode: Some(match mode {
-                        Mode::Read => SqliteTransactionMode::Deferred,
+                        Mode::Read | Mode::Snapshot => SqliteTransactionMode::Deferred,
                         Mode::Write => SqliteTransactionMode::Immediate,
                     }),
                 })
@@ -407,6 +418,13 @@ impl TenantScope {
                 Mode::Read => {
                     db.begin_with_config(None, Some(AccessMode::ReadOnly))
                         .await?
+                }
+                Mode::Snapshot => {
+                    db.begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await?
                 }
                 Mode::Write => db.begin().await?,
             },

@@ -30,6 +30,7 @@ pub(crate) async fn insert(
         region: Set(tenant.region().as_str().to_owned()),
         created_at_us: Set(us(now)),
         calendar_fail_policy: Set(FailPolicy::default().as_str().to_owned()),
+        legal_hold: Set(false),
     }
     .insert(scope.tx())
     .await?;

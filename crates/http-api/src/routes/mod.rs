@@ -6,6 +6,7 @@ pub(crate) mod bookings;
 pub(crate) mod calendars;
 pub(crate) mod catalog;
 pub(crate) mod ops;
+pub(crate) mod rights;
 pub(crate) mod sessions;
 
 use actix_web::web;
@@ -18,4 +19,5 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
     catalog::configure(config);
     bookings::configure(config);
     calendars::configure(config);
+    rights::configure(config);
 }

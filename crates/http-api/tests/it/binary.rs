@@ -1108,3 +1108,122 @@ async fn p9_audit_verify_names_the_first_broken_link_and_fails() {
     assert!(!ok && err.contains("error"), "{err}");
     let _ = std::fs::remove_dir_all(data);
 }
+
+#[tokio::test]
+async fn p10_operator_exports_erases_and_holds_from_the_command_line() {
+    let data = folder();
+    let (ok, _, err) = run(
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Rights Clinic",
+            "--slug",
+            "rights-clinic",
+            "--owner-email",
+            "o@rights.example",
+            "--owner-name",
+            "Olive",
+        ],
+        &data,
+        &[],
+        "password from stdin 1\n",
+    );
+    assert!(ok, "{err}");
+    // The whole business, with a manifest that hashes every file.
+    let archive = data.join("rights.tar");
+    let archive_arg = archive.to_str().unwrap();
+    let (ok, _, err) = run(
+        &["export", "--slug", "rights-clinic", "--out", archive_arg],
+        &data,
+        &[],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("manifest SHA-256"), "{err}");
+    let bytes = std::fs::read(&archive).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    for entry in tar::Archive::new(bytes.as_slice()).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        files.insert(path, content);
+    }
+    let tenant: Value = serde_json::from_slice(&files["tenant.json"]).unwrap();
+    assert_eq!(tenant["slug"], "rights-clinic");
+    assert!(files.contains_key("manifest.json") && files.contains_key("users.jsonl"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&archive).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "personal data: owner-only");
+    }
+    // Never over an existing file.
+    let (ok, _, err) = run(
+        &["export", "--slug", "rights-clinic", "--out", archive_arg],
+        &data,
+        &[],
+        "",
+    );
+    assert!(!ok && err.contains("exists"), "{err}");
+    assert_eq!(std::fs::read(&archive).unwrap(), bytes, "left as it was");
+    // A customer who is not there: nothing written, nothing erased.
+    let nobody = uuid::Uuid::new_v4().to_string();
+    let partial = data.join("nobody.tar");
+    let (ok, _, err) = run(
+        &[
+            "export",
+            "--slug",
+            "rights-clinic",
+            "--customer",
+            &nobody,
+            "--out",
+            partial.to_str().unwrap(),
+        ],
+        &data,
+        &[],
+        "",
+    );
+    assert!(!ok, "{err}");
+    assert!(!partial.exists(), "no half archive left behind");
+    let erase = |yes: bool, stdin: &str| {
+        let mut args = vec![
+            "erase",
+            "customer",
+            "--slug",
+            "rights-clinic",
+            "--customer",
+            nobody.as_str(),
+        ];
+        if yes {
+            args.push("--yes");
+        }
+        run(&args, &data, &[], stdin)
+    };
+    let (ok, _, err) = erase(false, "something else\n");
+    assert!(!ok && err.contains("not confirmed"), "{err}");
+    let (ok, _, err) = erase(false, &format!("{nobody}\n"));
+    assert!(!ok && err.contains("not found"), "{err}");
+    // Under a legal hold, erasure is refused before anything is looked up.
+    let (ok, _, err) = run(
+        &["tenant", "legal-hold", "--slug", "rights-clinic", "on"],
+        &data,
+        &[],
+        "",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = erase(true, "");
+    assert!(!ok && err.contains("legal_hold"), "{err}");
+    let (ok, _, err) = run(
+        &["tenant", "legal-hold", "--slug", "rights-clinic", "maybe"],
+        &data,
+        &[],
+        "",
+    );
+    assert!(!ok && err.contains("on or off"), "{err}");
+    let (ok, out, err) = run(&["audit", "verify"], &data, &[], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("rights-clinic: intact"), "{out}");
+    let _ = std::fs::remove_dir_all(&data);
+}

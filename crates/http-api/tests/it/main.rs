@@ -27,3 +27,4 @@ mod isolation_check;
 mod limits;
 mod load;
 mod recipes;
+mod rights;

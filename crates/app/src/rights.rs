@@ -1,0 +1,440 @@
+//! Data rights (P10, P15): exporting a customer or a whole business,
+//! erasing a customer, and the legal hold that stops erasure. Every export
+//! and erasure is audited in the business's own chain; an erasure's entry
+//! names the request (who, which customer id, how many bookings), never the
+//! erased data.
+//!
+//! An erasure is confirmed: the first call answers with a confirmation
+//! token (bound to the action, the customer, the caller and ten minutes),
+//! and only a second call carrying it erases. The token needs no storage:
+//! it is a keyed digest under the business's data key.
+
+use std::collections::BTreeMap;
+
+use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
+use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::id::{CustomerId, TenantId};
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_persistence::CustomerErased;
+use tokio::io::{AsyncSeek, AsyncWrite};
+
+use crate::App;
+use crate::auth::{Need, Principal, audit};
+use crate::error::{AppError, Conflict};
+use crate::export::{self, ExportProgress, ExportSummary};
+
+/// How long an erasure's confirmation token is good for.
+pub const CONFIRMATION_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
+
+/// The first or the second step of an erasure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Erasure {
+    /// Nothing was erased yet: call again with this token to confirm.
+    Confirm {
+        /// The confirmation token.
+        token: String,
+        /// When it stops being accepted.
+        expires_at: Timestamp,
+        /// The bookings the erasure would make anonymous.
+        bookings: u64,
+    },
+    /// The customer was erased.
+    Done {
+        /// The bookings made anonymous.
+        bookings: u64,
+    },
+}
+
+/// Who asks for an erasure: a person of the business, or the operator at
+/// the command line (who confirmed there).
+enum Requester<'a> {
+    Person(&'a Principal),
+    Operator,
+}
+
+impl Requester<'_> {
+    fn actor(&self) -> Option<String> {
+        match self {
+            Self::Person(principal) => principal.actor(),
+            Self::Operator => None,
+        }
+    }
+
+    fn via(&self) -> &'static str {
+        match self {
+            Self::Person(_) => "api",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+/// `<expiry in Unix microseconds>.<hex keyed digest>`.
+fn confirmation_token(
+    key: &TenantDataKey,
+    action: &str,
+    subject: &str,
+    actor: &str,
+    expires_at: Timestamp,
+) -> Result<String, AppError> {
+    let expires = expires_at.as_microsecond();
+    let mac = confirmation_mac(key, action, subject, actor, expires)?;
+    Ok(format!(
+        "{expires}.{}",
+        data_encoding::HEXLOWER.encode(&mac)
+    ))
+}
+
+fn confirmation_mac(
+    key: &TenantDataKey,
+    action: &str,
+    subject: &str,
+    actor: &str,
+    expires: i64,
+) -> Result<[u8; 32], AppError> {
+    let mut message = Vec::new();
+    for part in [action.as_bytes(), subject.as_bytes(), actor.as_bytes()] {
+        message.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        message.extend_from_slice(part);
+    }
+    message.extend_from_slice(&expires.to_be_bytes());
+    vault::keyed_digest(key, &Purpose::ERASURE_CONFIRMATION, &message).map_err(AppError::internal)
+}
+
+/// Whether `token` confirms `action` on `subject` by `actor` at `now`.
+fn confirmed(
+    key: &TenantDataKey,
+    action: &str,
+    subject: &str,
+    actor: &str,
+    token: &str,
+    now: Timestamp,
+) -> Result<bool, AppError> {
+    let Some((expires, mac)) = token.split_once('.') else {
+        return Ok(false);
+    };
+    let (Ok(expires), Ok(mac)) = (
+        expires.parse::<i64>(),
+        data_encoding::HEXLOWER.decode(mac.as_bytes()),
+    ) else {
+        return Ok(false);
+    };
+    if expires < now.as_microsecond() {
+        return Ok(false);
+    }
+    let expected = confirmation_mac(key, action, subject, actor, expires)?;
+    Ok(bookwarden_crypto::digest::constant_time_eq(&expected, &mac))
+}
+
+const ERASE_CUSTOMER: &str = "erase_customer";
+
+impl App {
+    /// A file to write an export into before it is sent: unnamed (no other
+    /// process can open it by path, and it is gone when closed, even after
+    /// a crash), owner-only, in the data folder when the server keeps one
+    /// and the system's temporary folder otherwise.
+    ///
+    /// # Errors
+    /// When the file cannot be made.
+    pub fn export_spool(&self) -> Result<tokio::fs::File, AppError> {
+        let file = if self.config.uses_data_dir() {
+            tempfile::tempfile_in(&self.config.data_dir)
+        } else {
+            tempfile::tempfile()
+        }
+        .map_err(AppError::internal)?;
+        Ok(tokio::fs::File::from_std(file))
+    }
+
+    /// Exports everything stored about one customer into `out` (a tar
+    /// archive; see `docs/API.md`), and audits it.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] without admin rights; [`AppError::NotFound`]
+    /// for a customer not in the principal's business.
+    pub async fn export_customer<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        principal: &Principal,
+        customer: CustomerId,
+        out: W,
+    ) -> Result<(W, ExportSummary), AppError> {
+        principal.require(Need::Admin)?;
+        self.export_customer_in(
+            principal.tenant,
+            &Requester::Person(principal),
+            customer,
+            out,
+        )
+        .await
+    }
+
+    /// [`App::export_customer`] for an operator, by the business's slug.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown slug or customer.
+    pub async fn export_customer_at<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        slug: &str,
+        customer: CustomerId,
+        out: W,
+    ) -> Result<(W, ExportSummary), AppError> {
+        let tenant = self.tenant_at(slug).await?;
+        self.export_customer_in(tenant, &Requester::Operator, customer, out)
+            .await
+    }
+
+    async fn export_customer_in<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        tenant: TenantId,
+        requester: &Requester<'_>,
+        customer: CustomerId,
+        out: W,
+    ) -> Result<(W, ExportSummary), AppError> {
+        let now = self.now();
+        let scope = self.store.read_snapshot(tenant).await?;
+        let business = scope.tenant_row().await?.ok_or(AppError::NotFound)?;
+        let record = scope
+            .customers()
+            .record(customer)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let request = export::Request {
+            tenant: &business,
+            kind: "customer",
+            subject: Some(customer.to_string()),
+            now,
+        };
+        let done = export::customer(out, &scope, &request, &record).await?;
+        scope.commit().await?;
+        self.audit_export(tenant, requester, "customer", Some(customer), &done.1)
+            .await?;
+        Ok(done)
+    }
+
+    /// Exports every row the principal's business owns (but its secrets)
+    /// into `out`, and audits it. Owners only.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] unless the principal is an owner.
+    pub async fn export_tenant<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        principal: &Principal,
+        out: W,
+    ) -> Result<(W, ExportSummary), AppError> {
+        principal.require(Need::PersonOwner)?;
+        self.export_tenant_in(
+            principal.tenant,
+            &Requester::Person(principal),
+            out,
+            &mut |_| {},
+        )
+        .await
+    }
+
+    /// [`App::export_tenant`] for an operator, by the business's slug;
+    /// `progress` hears how far it has got.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown slug.
+    pub async fn export_tenant_at<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        slug: &str,
+        out: W,
+        progress: &mut (dyn FnMut(ExportProgress) + Send),
+    ) -> Result<(W, ExportSummary), AppError> {
+        let tenant = self.tenant_at(slug).await?;
+        self.export_tenant_in(tenant, &Requester::Operator, out, progress)
+            .await
+    }
+
+    async fn export_tenant_in<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        tenant: TenantId,
+        requester: &Requester<'_>,
+        out: W,
+        progress: &mut (dyn FnMut(ExportProgress) + Send),
+    ) -> Result<(W, ExportSummary), AppError> {
+        let now = self.now();
+        let scope = self.store.read_snapshot(tenant).await?;
+        let business = scope.tenant_row().await?.ok_or(AppError::NotFound)?;
+        let total = scope.export_rows().await?;
+        let request = export::Request {
+            tenant: &business,
+            kind: "tenant",
+            subject: None,
+            now,
+        };
+        let done = export::tenant(out, &scope, &request, total, progress).await?;
+        scope.commit().await?;
+        self.audit_export(tenant, requester, "tenant", None, &done.1)
+            .await?;
+        Ok(done)
+    }
+
+    async fn audit_export(
+        &self,
+        tenant: TenantId,
+        requester: &Requester<'_>,
+        kind: &str,
+        customer: Option<CustomerId>,
+        summary: &ExportSummary,
+    ) -> Result<(), AppError> {
+        let scope = self.store.write(tenant).await?;
+        audit(
+            &scope,
+            AuditKind::DataExported,
+            requester.actor(),
+            customer.map(|c| c.to_string()),
+            BTreeMap::from([
+                ("scope".to_owned(), kind.to_owned()),
+                ("via".to_owned(), requester.via().to_owned()),
+                ("rows".to_owned(), summary.rows.to_string()),
+                (
+                    "manifest_sha256".to_owned(),
+                    summary.manifest_sha256.clone(),
+                ),
+            ]),
+            self.now(),
+        )
+        .await?;
+        scope.commit().await?;
+        Ok(())
+    }
+
+    /// Erases a customer of the principal's business (P10): without
+    /// `confirmation` it erases nothing and answers the token to confirm
+    /// with; with a valid one it erases. A person with admin rights only
+    /// (an API key cannot erase).
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] without them; [`AppError::NotFound`] for a
+    /// customer not in the business (or erased already);
+    /// [`AppError::Invalid`] for a confirmation that is wrong, expired or
+    /// another's; [`Conflict::LegalHold`] under a legal hold.
+    pub async fn erase_customer(
+        &self,
+        principal: &Principal,
+        customer: CustomerId,
+        confirmation: Option<&str>,
+    ) -> Result<Erasure, AppError> {
+        principal.require(Need::PersonAdmin)?;
+        let requester = Requester::Person(principal);
+        let actor = principal.user.to_string();
+        let subject = customer.to_string();
+        let now = self.now();
+        let Some(token) = confirmation else {
+            let scope = self.store.read(principal.tenant).await?;
+            scope
+                .customers()
+                .get(customer)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            if scope.legal_hold().await? {
+                return Err(AppError::Conflict(Conflict::LegalHold));
+            }
+            let bookings = scope.bookings().of_customer(customer).await?.len() as u64;
+            let key = self.data_key(&scope).await?;
+            scope.commit().await?;
+            let expires_at = now + CONFIRMATION_LIFETIME;
+            let token = confirmation_token(&key, ERASE_CUSTOMER, &subject, &actor, expires_at)?;
+            return Ok(Erasure::Confirm {
+                token,
+                expires_at,
+                bookings,
+            });
+        };
+        let scope = self.store.write(principal.tenant).await?;
+        let key = self.data_key(&scope).await?;
+        if !confirmed(&key, ERASE_CUSTOMER, &subject, &actor, token, now)? {
+            return Err(AppError::invalid(
+                "confirmation",
+                "not a confirmation of this erasure by you, or expired; ask for a new one",
+            ));
+        }
+        drop(key);
+        let erased = self
+            .erase_customer_in(scope, &requester, customer, now)
+            .await?;
+        Ok(Erasure::Done {
+            bookings: erased.bookings,
+        })
+    }
+
+    /// Erases a customer of the business at `slug`, for an operator who
+    /// confirmed at the command line.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown slug or customer;
+    /// [`Conflict::LegalHold`] under a legal hold.
+    pub async fn erase_customer_at(
+        &self,
+        slug: &str,
+        customer: CustomerId,
+    ) -> Result<u64, AppError> {
+        let tenant = self.tenant_at(slug).await?;
+        let scope = self.store.write(tenant).await?;
+        let erased = self
+            .erase_customer_in(scope, &Requester::Operator, customer, self.now())
+            .await?;
+        Ok(erased.bookings)
+    }
+
+    async fn erase_customer_in(
+        &self,
+        scope: bookwarden_persistence::TenantScope,
+        requester: &Requester<'_>,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<CustomerErased, AppError> {
+        let erased = scope
+            .customers()
+            .erase(customer, now)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        audit(
+            &scope,
+            AuditKind::CustomerErased,
+            requester.actor(),
+            Some(customer.to_string()),
+            BTreeMap::from([
+                ("via".to_owned(), requester.via().to_owned()),
+                ("bookings".to_owned(), erased.bookings.to_string()),
+            ]),
+            now,
+        )
+        .await?;
+        scope.commit().await?;
+        // The links already lead nowhere (their bookings no longer carry
+        // the digests); the directory entries go too.
+        for digest in &erased.manage_digests {
+            if let Err(error) = self.store.system().forget_credential(digest).await {
+                tracing::warn!(%error, "an erased customer's manage link stays in the directory");
+            }
+        }
+        Ok(erased)
+    }
+
+    /// Sets or lifts the legal hold on the business at `slug` (an
+    /// operator's command), audited in its log. While set, no erasure of
+    /// the business's data runs and audit retention is paused.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown slug.
+    pub async fn set_legal_hold(&self, slug: &str, on: bool) -> Result<(), AppError> {
+        let tenant = self.tenant_at(slug).await?;
+        let scope = self.store.write(tenant).await?;
+        if !scope.set_legal_hold(on).await? {
+            return Err(AppError::NotFound);
+        }
+        audit(
+            &scope,
+            AuditKind::LegalHoldChanged,
+            None,
+            Some(tenant.to_string()),
+            BTreeMap::from([("legal_hold".to_owned(), on.to_string())]),
+            self.now(),
+        )
+        .await?;
+        scope.commit().await?;
+        Ok(())
+    }
+}

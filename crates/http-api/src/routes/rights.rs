@@ -1,0 +1,164 @@
+//! Data rights (P10): a customer's or the whole business's export as a tar
+//! archive, and a customer's erasure, confirmed in two calls.
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, get, post, web};
+use bookwarden_app::{AppError, Erasure, ExportSummary};
+use bookwarden_domain::id::CustomerId;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncSeekExt as _;
+use utoipa::ToSchema;
+
+use crate::extract::Authenticated;
+use crate::openapi::Errors;
+use crate::parse::path_id;
+use crate::problem::ApiError;
+use crate::state::State;
+
+pub(super) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(export_customer)
+        .service(export_tenant)
+        .service(erase_customer);
+}
+
+/// The media type of an export archive.
+const TAR: &str = "application/x-tar";
+
+/// Sends an export written to `file` from its start, with its length and a
+/// download name.
+async fn archive(
+    writer: tokio::io::BufWriter<tokio::fs::File>,
+    summary: &ExportSummary,
+    name: String,
+) -> Result<HttpResponse, ApiError> {
+    let mut file = writer.into_inner();
+    file.rewind().await.map_err(AppError::internal)?;
+    let body = SizedStream::new(summary.bytes, tokio_util::io::ReaderStream::new(file));
+    Ok(HttpResponse::Ok()
+        .content_type(TAR)
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(name)],
+        })
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("x-manifest-sha256", summary.manifest_sha256.clone()))
+        .body(body))
+}
+
+/// Everything stored about one customer (profile, bookings with times in
+/// UTC and the business's zone, intake answers, the audit entries that name
+/// them) as a tar archive of JSON documents with a manifest and an .ics.
+/// Owners and admins; audited.
+#[utoipa::path(
+    tag = "data rights",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The archive (application/x-tar); the manifest's SHA-256 in X-Manifest-SHA256", content_type = "application/x-tar"),
+        Errors
+    )
+)]
+#[get("/v1/customers/{id}/export")]
+pub(crate) async fn export_customer(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CustomerId = path_id(&id)?;
+    let spool = tokio::io::BufWriter::new(state.app.export_spool()?);
+    let (written, summary) = state.app.export_customer(&principal, id, spool).await?;
+    archive(written, &summary, format!("customer-{id}.tar")).await
+}
+
+/// Every row the business owns, but its secrets (password hashes, TOTP
+/// seeds, token and key digests, calendar credentials), as a tar archive
+/// of JSON documents and JSON Lines with a manifest. Owners only; audited.
+#[utoipa::path(
+    tag = "data rights",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The archive (application/x-tar); the manifest's SHA-256 in X-Manifest-SHA256", content_type = "application/x-tar"),
+        Errors
+    )
+)]
+#[get("/v1/export")]
+pub(crate) async fn export_tenant(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let spool = tokio::io::BufWriter::new(state.app.export_spool()?);
+    let (written, summary) = state.app.export_tenant(&principal, spool).await?;
+    archive(written, &summary, "business.tar".to_owned()).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ErasureBody {
+    /// The token the first call answered; leave it out to get one.
+    confirmation: Option<String>,
+}
+
+/// The answer to an erasure call.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErasureOut {
+    /// `confirm`: nothing was erased yet, call again with `confirmation`;
+    /// `erased`: done.
+    status: &'static str,
+    /// The token to confirm with (status `confirm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation: Option<String>,
+    /// When the token stops being accepted (status `confirm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    /// The bookings that are (or would be) kept as anonymous time blocks.
+    bookings: u64,
+}
+
+/// Erases a customer: name, email, phone and intake answers are deleted,
+/// their bookings stay as anonymous time blocks and their manage links stop
+/// working at once. The first call erases nothing and answers a
+/// confirmation token (ten minutes, bound to this customer and to you);
+/// the second, carrying it, erases. Admins signed in as a person; refused
+/// under a legal hold; audited.
+#[utoipa::path(
+    tag = "data rights",
+    security(("session_cookie" = [])),
+    params(("id" = String, Path)),
+    request_body = ErasureBody,
+    responses((status = 200, body = ErasureOut), Errors)
+)]
+#[post("/v1/customers/{id}/erasure")]
+pub(crate) async fn erase_customer(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+    id: web::Path<String>,
+    body: web::Json<ErasureBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CustomerId = path_id(&id)?;
+    let body = body.into_inner();
+    let step = state
+        .app
+        .erase_customer(&principal, id, body.confirmation.as_deref())
+        .await?;
+    let out = match step {
+        Erasure::Confirm {
+            token,
+            expires_at,
+            bookings,
+        } => ErasureOut {
+            status: "confirm",
+            confirmation: Some(token),
+            expires_at: Some(expires_at.to_string()),
+            bookings,
+        },
+        Erasure::Done { bookings } => ErasureOut {
+            status: "erased",
+            confirmation: None,
+            expires_at: None,
+            bookings,
+        },
+    };
+    Ok(HttpResponse::Ok().json(out))
+}
