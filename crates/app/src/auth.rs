@@ -23,12 +23,13 @@ use bookwarden_crypto::totp::{Totp, TotpSeed, recovery_code_digest};
 use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
 use bookwarden_domain::account::{AccountStatus, ApiKeyScope, Email, Role};
 use bookwarden_domain::audit::AuditKind;
-use bookwarden_domain::id::{ApiKeyId, SessionId, TenantId, UserId};
+use bookwarden_domain::id::{ApiKeyId, NoticeId, SessionId, TenantId, UserId};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::sign_in::{MAX_DEVICE_CHARS, Novelty, SignInSource};
 use bookwarden_domain::tenant::{Tenant, TenantSlug, TenantStatus};
 use bookwarden_persistence::{
-    AuditEvent, CredentialKind, FailureOutcome, SessionRecord, TenantScope, ThrottleRule,
-    UserRecord,
+    AuditEvent, CredentialKind, FailureOutcome, SessionRecord, SignInNotice, TenantScope,
+    ThrottleRule, UserRecord,
 };
 
 use crate::App;
@@ -523,6 +524,7 @@ impl App {
             .await?;
         scope.login_throttle().clear(account).await?;
         scope.users().record_login(user, now).await?;
+        self.notice_new_source(scope, user, client, now).await?;
         let mut detail = client.detail();
         detail.insert("session".to_owned(), session.to_string());
         audit(
@@ -535,6 +537,86 @@ impl App {
         )
         .await?;
         Ok((session, expires_at))
+    }
+
+    /// Records where `user` signed in from; a device or network the
+    /// account has not used before (and it signed in before) leaves a
+    /// notice for its holder and an audit entry (P14).
+    async fn notice_new_source(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        let source = SignInSource::of(client.user_agent.as_deref(), client.address);
+        let key = self.data_key(scope).await?;
+        let digest = |what: &str, value: &str| {
+            let mut message = what.as_bytes().to_vec();
+            message.push(0);
+            message.extend_from_slice(value.as_bytes());
+            vault::keyed_digest(&key, &Purpose::SIGN_IN_SOURCE, &message)
+                .map_err(AppError::internal)
+        };
+        let sign_ins = scope.sign_ins();
+        let before = sign_ins.any(user).await?;
+        let device = sign_ins
+            .remember(user, &digest("device", source.device())?, now)
+            .await?;
+        let network = match source.network() {
+            Some(network) => {
+                sign_ins
+                    .remember(user, &digest("network", network)?, now)
+                    .await?
+            }
+            None => false,
+        };
+        let novelty = Novelty { device, network };
+        if !novelty.deserves_notice(before) {
+            return Ok(());
+        }
+        sign_ins
+            .notify(&SignInNotice {
+                id: NoticeId::random(),
+                user,
+                at: now,
+                address: client.address.map(|a| a.to_string()),
+                user_agent: client
+                    .user_agent
+                    .as_ref()
+                    .map(|agent| agent.chars().take(MAX_DEVICE_CHARS).collect()),
+                new_device: device,
+                new_network: network,
+            })
+            .await?;
+        audit(
+            scope,
+            AuditKind::LoginNewSource,
+            Some(user.to_string()),
+            Some(user.to_string()),
+            BTreeMap::from([
+                ("new_device".to_owned(), device.to_string()),
+                ("new_network".to_owned(), network.to_string()),
+            ]),
+            now,
+        )
+        .await
+    }
+
+    /// The signed-in person's notices of sign-ins from a new device or
+    /// network, newest first (at most 100).
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] for an API key.
+    pub async fn sign_in_notices(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<SignInNotice>, AppError> {
+        principal.require(Need::Person)?;
+        let scope = self.store.read(principal.tenant).await?;
+        let notices = scope.sign_ins().notices(principal.user, 100).await?;
+        scope.commit().await?;
+        Ok(notices)
     }
 
     /// Exactly one password verification on every path.

@@ -42,7 +42,7 @@ pub const EXPORT_VERSION: u32 = 1;
 const PAGE: u64 = 500;
 
 /// The schemas, by file name, as published in `docs/export/`.
-pub const SCHEMAS: [(&str, &str); 13] = [
+pub const SCHEMAS: [(&str, &str); 14] = [
     (
         "manifest",
         include_str!("../../../docs/export/manifest.schema.json"),
@@ -94,6 +94,10 @@ pub const SCHEMAS: [(&str, &str); 13] = [
     (
         "audit_entry",
         include_str!("../../../docs/export/audit_entry.schema.json"),
+    ),
+    (
+        "sign_in_notice",
+        include_str!("../../../docs/export/sign_in_notice.schema.json"),
     ),
 ];
 
@@ -816,6 +820,30 @@ pub(crate) async fn tenant<W: AsyncWrite + AsyncSeek + Unpin>(
                 "accepted_at": opt_utc(invitation.accepted_at),
             }))
             .await?;
+    }
+    archive
+        .begin("sign_in_notices.jsonl", Some("sign_in_notice"))
+        .await?;
+    let mut after = None;
+    loop {
+        let page = scope.sign_ins().page(after, PAGE).await?;
+        for notice in &page {
+            archive
+                .line(&json!({
+                    "id": notice.id.to_string(),
+                    "user": notice.user.to_string(),
+                    "at": utc(notice.at),
+                    "address": notice.address,
+                    "user_agent": notice.user_agent,
+                    "new_device": notice.new_device,
+                    "new_network": notice.new_network,
+                }))
+                .await?;
+        }
+        match page.last() {
+            Some(last) if page.len() as u64 >= PAGE => after = Some(last.id),
+            _ => break,
+        }
     }
     tell(&archive);
     archive.begin("audit.jsonl", Some("audit_entry")).await?;

@@ -56,7 +56,7 @@ pub use bookings::{
     AnswerValue, Booked, BookingRequest, BookingView, MAX_IDEMPOTENCY_KEY, answer_value,
 };
 pub use bookwarden_crypto::SecretString;
-pub use bookwarden_persistence::{ChainBreak, ChainStatus};
+pub use bookwarden_persistence::{ChainBreak, ChainStatus, SignInNotice};
 pub use calendars::{ConnectCalendar, ConnectionView, SyncRound};
 pub use catalog::CustomerInput;
 pub use config::Config;

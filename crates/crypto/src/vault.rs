@@ -283,6 +283,9 @@ impl Purpose {
     pub const AUDIT_ANCHOR: Self = Self(Cow::Borrowed("audit.anchor"));
     /// The confirmation an erasure asks for before it runs.
     pub const ERASURE_CONFIRMATION: Self = Self(Cow::Borrowed("rights.erasure_confirmation"));
+    /// The devices and networks an account signed in from, kept only as
+    /// keyed digests.
+    pub const SIGN_IN_SOURCE: Self = Self(Cow::Borrowed("accounts.sign_in_source"));
 
     /// A purpose not in the list above.
     ///

@@ -71,6 +71,7 @@ macro_rules! kinds {
 kinds! {
     LoginSucceeded => "login.succeeded", Info;
     LoginFailed => "login.failed", Notice;
+    LoginNewSource => "login.new_source", Notice;
     Lockout => "login.lockout", Critical;
     Logout => "logout", Info;
     PasswordChanged => "password.changed", Critical;

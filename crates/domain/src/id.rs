@@ -142,3 +142,8 @@ entity_id!(
     InvitationId,
     "invitation"
 );
+entity_id!(
+    /// A notice of a sign-in from a new device or network.
+    NoticeId,
+    "sign-in notice"
+);

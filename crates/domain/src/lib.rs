@@ -14,6 +14,7 @@ pub mod id;
 pub mod intake;
 pub mod schedule;
 pub mod service;
+pub mod sign_in;
 pub mod slots;
 pub mod tenant;
 pub mod text;

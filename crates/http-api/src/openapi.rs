@@ -103,6 +103,7 @@ impl Modify for Security {
         routes::sessions::login,
         routes::sessions::logout,
         routes::sessions::me,
+        routes::sessions::sign_in_notices,
         routes::sessions::change_password,
         routes::sessions::totp_begin,
         routes::sessions::totp_confirm,

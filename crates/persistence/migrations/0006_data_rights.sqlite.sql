@@ -5,3 +5,31 @@
 -- customer again.
 ALTER TABLE tenants ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0 CHECK (legal_hold IN (0, 1));
 ALTER TABLE customers ADD COLUMN erased_at_us INTEGER;
+
+-- Where each account has signed in from: keyed digests (under the
+-- tenant's data key) of its devices and networks, never the values. A
+-- sign-in from one not on record leaves a notice for the account's holder.
+CREATE TABLE sign_in_sources (
+    tenant_id     BLOB    NOT NULL,
+    user_id       BLOB    NOT NULL,
+    digest        BLOB    NOT NULL,
+    first_seen_us INTEGER NOT NULL,
+    last_seen_us  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, digest),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE sign_in_notices (
+    tenant_id   BLOB    NOT NULL,
+    notice_id   BLOB    NOT NULL,
+    user_id     BLOB    NOT NULL,
+    at_us       INTEGER NOT NULL,
+    address     TEXT,
+    user_agent  TEXT,
+    new_device  INTEGER NOT NULL CHECK (new_device IN (0, 1)),
+    new_network INTEGER NOT NULL CHECK (new_network IN (0, 1)),
+    PRIMARY KEY (tenant_id, notice_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE INDEX sign_in_notices_by_user ON sign_in_notices (tenant_id, user_id, at_us);

@@ -312,3 +312,27 @@ entity!(invitations, "invitations", {
     pub expires_at_us: i64,
     pub accepted_at_us: Option<i64>,
 });
+
+entity!(sign_in_sources, "sign_in_sources", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub digest: Vec<u8>,
+    pub first_seen_us: i64,
+    pub last_seen_us: i64,
+});
+
+entity!(sign_in_notices, "sign_in_notices", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub notice_id: Uuid,
+    pub user_id: Uuid,
+    pub at_us: i64,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub new_device: bool,
+    pub new_network: bool,
+});

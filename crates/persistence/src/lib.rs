@@ -87,6 +87,7 @@ mod people;
 mod rights;
 mod rows;
 mod services;
+mod sign_ins;
 mod store;
 mod tenants;
 
@@ -105,5 +106,6 @@ pub use migrate::{TABLES, grant_app_role, grant_app_role_in, migrate, migrate_in
 pub use people::{Customers, Staff};
 pub use rights::{BookingRecord, CustomerErased, CustomerRecord};
 pub use services::{Schedules, Services};
+pub use sign_ins::{SignInNotice, SignIns};
 pub use store::{RegionDatabase, Store, StoreConfig, System, TenantScope};
 pub use tenants::{Rewrap, StoredDataKey};

@@ -20,7 +20,7 @@ use crate::error::StoreError;
 
 /// Every table the migrations create, for grants that touch nothing else.
 /// A test checks it against the migrated schema.
-pub const TABLES: [&str; 22] = [
+pub const TABLES: [&str; 24] = [
     "tenant_directory",
     "tenants",
     "tenant_keys",
@@ -43,6 +43,8 @@ pub const TABLES: [&str; 22] = [
     "invitations",
     "calendar_connections",
     "busy_blocks",
+    "sign_in_sources",
+    "sign_in_notices",
 ];
 
 /// Every migration, oldest first, recorded in the placement's table.

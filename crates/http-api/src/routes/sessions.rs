@@ -4,7 +4,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use bookwarden_app::{AppError, LoginRequest, SecretString, Signup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::dto::{AccountCreated, OtpauthOut, RecoveryCodesOut, SessionOut, UserOut};
@@ -19,6 +19,7 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(login)
         .service(logout)
         .service(me)
+        .service(sign_in_notices)
         .service(change_password)
         .service(totp_begin)
         .service(totp_confirm)
@@ -175,6 +176,53 @@ pub(crate) async fn me(
 ) -> Result<HttpResponse, ApiError> {
     let user = state.app.me(&principal).await?;
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
+}
+
+/// A sign-in to the caller's account from a device or network it had not
+/// used before.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignInNoticeOut {
+    id: String,
+    /// When.
+    at: String,
+    /// The client's address, as the server saw it.
+    address: Option<String>,
+    /// The client's `User-Agent`.
+    user_agent: Option<String>,
+    /// The device (the browser or app, versions aside) was new.
+    new_device: bool,
+    /// The network (the address's /24 or /48) was new.
+    new_network: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignInNoticesOut {
+    notices: Vec<SignInNoticeOut>,
+}
+
+/// The caller's notices of sign-ins from a new device or network, newest
+/// first (at most 100). If one was not you, change your password and sign
+/// out everywhere.
+#[utoipa::path(tag = "accounts", security(("bearer" = []), ("session_cookie" = [])), responses((status = 200, body = SignInNoticesOut), Errors))]
+#[get("/v1/me/sign-in-notices")]
+pub(crate) async fn sign_in_notices(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let notices = state.app.sign_in_notices(&principal).await?;
+    Ok(HttpResponse::Ok().json(SignInNoticesOut {
+        notices: notices
+            .into_iter()
+            .map(|n| SignInNoticeOut {
+                id: n.id.to_string(),
+                at: n.at.to_string(),
+                address: n.address,
+                user_agent: n.user_agent,
+                new_device: n.new_device,
+                new_network: n.new_network,
+            })
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]

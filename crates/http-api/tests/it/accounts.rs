@@ -594,3 +594,116 @@ async fn p9_the_purge_removes_expired_entries_audits_itself_and_the_chain_still_
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn p14_a_sign_in_from_a_new_device_or_network_leaves_a_notice_for_the_account_holder() {
+    let app = spawn_with(Options {
+        behind_proxy: true,
+        ..Options::default()
+    })
+    .await;
+    // Signed up and signed in once: the first sign-in is expected, no notice.
+    let owner = app.owner().await;
+    let sign_in = |agent: Option<&'static str>, forwarded: Option<&'static str>| {
+        app.clock.advance(60);
+        let mut request = app.http.post(app.url("/v1/sessions")).json(&json!({
+            "tenant": owner.slug, "email": owner.email, "password": PASSWORD,
+        }));
+        if let Some(agent) = agent {
+            request = request.header("user-agent", agent);
+        }
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        request.send()
+    };
+    let notices = || async {
+        let body: Value = app
+            .get("/v1/me/sign-in-notices", &owner.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["notices"].as_array().unwrap().clone()
+    };
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let updated = "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0";
+    assert_eq!(sign_in(None, None).await.unwrap().status(), 201);
+    assert!(notices().await.is_empty(), "same device, same network");
+    assert_eq!(sign_in(Some(firefox), None).await.unwrap().status(), 201);
+    let after_device = notices().await;
+    assert_eq!(after_device.len(), 1);
+    assert_eq!(after_device[0]["new_device"], true);
+    assert_eq!(after_device[0]["new_network"], false);
+    assert_eq!(after_device[0]["user_agent"], firefox);
+    assert_eq!(sign_in(Some(updated), None).await.unwrap().status(), 201);
+    assert_eq!(
+        notices().await.len(),
+        1,
+        "a browser update is the same device"
+    );
+    assert_eq!(
+        sign_in(Some(updated), Some("203.0.113.7"))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let after_network = notices().await;
+    assert_eq!(after_network.len(), 2);
+    assert_eq!(after_network[0]["new_network"], true, "newest first");
+    assert_eq!(after_network[0]["new_device"], false);
+    assert_eq!(after_network[0]["address"], "203.0.113.7");
+    assert_eq!(
+        sign_in(Some(updated), Some("203.0.113.99"))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(notices().await.len(), 2, "the same /24 is the same network");
+    // A failed sign-in from anywhere is no notice.
+    let failed = app
+        .http
+        .post(app.url("/v1/sessions"))
+        .header("user-agent", "curl/8.0")
+        .header("x-forwarded-for", "198.51.100.1")
+        .json(
+            &json!({ "tenant": owner.slug, "email": owner.email, "password": "wrong password 1" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 401);
+    assert_eq!(notices().await.len(), 2);
+    // Each notice is audited; only the holder sees their notices.
+    let kinds = app.audit_kinds(&owner.token).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "login.new_source").count(), 2);
+    let (_, admin) = app
+        .member(&owner, &owner.token, "admin", "ada@example.com")
+        .await;
+    let theirs: Value = app
+        .get("/v1/me/sign-in-notices", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["notices"], json!([]));
+    let key: Value = app
+        .post(
+            "/v1/api-keys",
+            Some(&owner.token),
+            json!({ "name": "k", "scopes": ["admin"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/v1/me/sign-in-notices", key["token"].as_str().unwrap())
+            .await
+            .status(),
+        403
+    );
+    app.finish().await;
+}
