@@ -215,7 +215,18 @@ async fn fixture(bookings: usize) -> Fixture {
     for writer in writers {
         writer.await.unwrap();
     }
-    let url = format!("sqlite://{}?mode=ro", dir.join("bookwarden.db").display());
+    // Both sides read the same settled file: every seeded page moved from
+    // the write-ahead log into the database.
+    let file = dir.join("bookwarden.db");
+    let writer = Database::connect(format!("sqlite://{}?mode=rw", file.display()))
+        .await
+        .unwrap();
+    writer
+        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+    let url = format!("sqlite://{}?mode=ro", file.display());
     let scope = store.read(tenant).await.unwrap();
     let rows = scope.export_rows().await.unwrap();
     scope.commit().await.unwrap();

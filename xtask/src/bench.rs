@@ -62,6 +62,18 @@ const RATIOS: &[Ratio] = &[
         goal: None,
     },
     Ratio {
+        label: "a business's data-rights export (10,000 bookings) vs a bare SELECT of the same rows, SQLite",
+        subject: "export/tenant_10000",
+        baseline: "export/bare_select_10000",
+        goal: None,
+    },
+    Ratio {
+        label: "a business's data-rights export (100,000 bookings) vs a bare SELECT of the same rows, SQLite",
+        subject: "export/tenant_100000",
+        baseline: "export/bare_select_100000",
+        goal: Some(3.0),
+    },
+    Ratio {
         label: "slot engine vs bare sweep, 0 busy blocks",
         subject: "slots/engine/0",
         baseline: "slots/bare_sweep/0",
@@ -257,6 +269,23 @@ pub(crate) fn run(criterion_args: &[String]) -> Result<()> {
                     report,
                     "| {label} | {mib:.1} MiB | - | - | <= {limit_mib:.0} MiB |"
                 )?;
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(criterion.join("export-memory.json")) {
+        let json: serde_json::Value = serde_json::from_str(&text).context("export-memory.json")?;
+        for (label, key) in [
+            (
+                "`bookwarden export` peak resident memory, 10,000 bookings",
+                "peak_kib_10000",
+            ),
+            (
+                "`bookwarden export` peak resident memory, 100,000 bookings",
+                "peak_kib_100000",
+            ),
+        ] {
+            if let Some(kib) = json.get(key).and_then(serde_json::Value::as_f64) {
+                writeln!(report, "| {label} | {:.1} MiB | - | - | - |", kib / 1024.0)?;
             }
         }
     }

@@ -27,7 +27,7 @@ use bookwarden_domain::tenant::Tenant;
 use bookwarden_domain::time::{TimeRange, TimeZone};
 use bookwarden_persistence::{AuditEntry, AuditFilter, BookingRecord, CustomerRecord, TenantScope};
 use serde_json::{Value, json};
-use tokio::io::{AsyncSeek, AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeek, AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::bookings::{AnswerValue, BookingView, answer_value};
 use crate::error::AppError;
@@ -39,7 +39,10 @@ pub const EXPORT_FORMAT: &str = "bookwarden-export";
 pub const EXPORT_VERSION: u32 = 1;
 
 /// Rows read from the database at a time.
-const PAGE: u64 = 500;
+const PAGE: u64 = 2_000;
+
+/// Bytes gathered before they are written out.
+const BUFFER: usize = 256 * 1024;
 
 /// The schemas, by file name, as published in `docs/export/`.
 pub const SCHEMAS: [(&str, &str); 14] = [
@@ -151,6 +154,9 @@ pub(crate) struct Archive<W> {
     open: Option<Open>,
     rows: u64,
     total: u64,
+    /// Bytes not written out yet; they start at `flushed`.
+    buf: Vec<u8>,
+    flushed: u64,
 }
 
 const BLOCK: usize = 512;
@@ -173,15 +179,54 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Archive<W> {
             open: None,
             rows: 0,
             total: 0,
+            buf: Vec::with_capacity(BUFFER),
+            flushed: 0,
         }
     }
 
     async fn put(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+        self.buf.extend_from_slice(bytes);
+        self.at += bytes.len() as u64;
+        if self.buf.len() >= BUFFER {
+            self.flush_buf().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_buf(&mut self) -> Result<(), AppError> {
         self.out
-            .write_all(bytes)
+            .write_all(&self.buf)
             .await
             .map_err(AppError::internal)?;
-        self.at += bytes.len() as u64;
+        self.flushed += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes `header` at `at`: in place in the buffer when it is still
+    /// there, else in the written file.
+    async fn patch(&mut self, at: u64, header: &[u8]) -> Result<(), AppError> {
+        if let Some(slot) = at
+            .checked_sub(self.flushed)
+            .and_then(|start| usize::try_from(start).ok())
+            .and_then(|start| self.buf.get_mut(start..start + header.len()))
+        {
+            slot.copy_from_slice(header);
+            return Ok(());
+        }
+        self.flush_buf().await?;
+        self.out
+            .seek(SeekFrom::Start(at))
+            .await
+            .map_err(AppError::internal)?;
+        self.out
+            .write_all(header)
+            .await
+            .map_err(AppError::internal)?;
+        self.out
+            .seek(SeekFrom::Start(self.at))
+            .await
+            .map_err(AppError::internal)?;
         Ok(())
     }
 
@@ -222,6 +267,15 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Archive<W> {
         Ok(())
     }
 
+    /// Appends one JSON Lines row, already serialized, to the open file.
+    async fn raw_line(&mut self, text: &[u8]) -> Result<(), AppError> {
+        self.write(text).await?;
+        self.write(b"\n").await?;
+        self.rows += 1;
+        self.total = self.total.max(self.rows);
+        Ok(())
+    }
+
     /// A whole file holding one JSON document.
     async fn document(
         &mut self,
@@ -252,19 +306,7 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Archive<W> {
         header.set_mtime(self.mtime);
         header.set_entry_type(tar::EntryType::Regular);
         header.set_cksum();
-        let end = self.at;
-        self.out
-            .seek(SeekFrom::Start(open.header_at))
-            .await
-            .map_err(AppError::internal)?;
-        self.out
-            .write_all(header.as_bytes())
-            .await
-            .map_err(AppError::internal)?;
-        self.out
-            .seek(SeekFrom::Start(end))
-            .await
-            .map_err(AppError::internal)?;
+        self.patch(open.header_at, header.as_bytes()).await?;
         self.files.push(Listed {
             path: open.path,
             bytes: open.bytes,
@@ -308,6 +350,7 @@ impl<W: AsyncWrite + AsyncSeek + Unpin> Archive<W> {
             .map(|f| f.sha256.clone())
             .unwrap_or_default();
         self.put(&[0; 2 * BLOCK]).await?;
+        self.flush_buf().await?;
         self.out.flush().await.map_err(AppError::internal)?;
         let summary = ExportSummary {
             rows: self.rows,
@@ -323,11 +366,110 @@ fn utc(t: Timestamp) -> String {
     t.to_string()
 }
 
-/// An instant as local time with its offset, in `zone`.
+/// An instant as local time with its offset, in `zone`
+/// (`2027-01-01T10:00:00+01:00`).
 fn local(t: Timestamp, zone: &TimeZone) -> String {
-    t.to_zoned_datetime(zone.zone().clone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    let offset = zone.zone().to_offset(t);
+    let at = offset.to_datetime(t);
+    let seconds = offset.seconds();
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// One JSON object written as text field by field, with no map built in
+/// between: the export's hot path (a booking a line).
+struct Object {
+    out: Vec<u8>,
+    first: bool,
+}
+
+impl Object {
+    fn new() -> Self {
+        Self {
+            out: vec![b'{'],
+            first: true,
+        }
+    }
+
+    fn key(&mut self, key: &str) -> Result<(), AppError> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        serde_json::to_writer(&mut self.out, key).map_err(AppError::internal)?;
+        self.out.push(b':');
+        Ok(())
+    }
+
+    fn field(&mut self, key: &str, value: &(impl ?Sized + JsonValue)) -> Result<(), AppError> {
+        self.key(key)?;
+        value.write(&mut self.out)
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// A value an [`Object`] writes.
+trait JsonValue {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError>;
+}
+
+impl JsonValue for str {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError> {
+        serde_json::to_writer(out, self).map_err(AppError::internal)
+    }
+}
+
+impl JsonValue for String {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError> {
+        self.as_str().write(out)
+    }
+}
+
+impl JsonValue for Value {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError> {
+        serde_json::to_writer(out, self).map_err(AppError::internal)
+    }
+}
+
+impl JsonValue for bool {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError> {
+        out.extend_from_slice(if *self { b"true" } else { b"false" });
+        Ok(())
+    }
+}
+
+impl JsonValue for u64 {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError> {
+        out.extend_from_slice(self.to_string().as_bytes());
+        Ok(())
+    }
+}
+
+impl<T: JsonValue + ?Sized> JsonValue for Option<&T> {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), AppError> {
+        match self {
+            Some(value) => value.write(out),
+            None => {
+                out.extend_from_slice(b"null");
+                Ok(())
+            }
+        }
+    }
 }
 
 fn opt_utc(t: Option<Timestamp>) -> Value {
@@ -400,8 +542,8 @@ impl Names {
         })
     }
 
-    fn booking(&self, record: &BookingRecord) -> Value {
-        let view = BookingView::from(&record.booking);
+    /// A booking's line of `bookings.jsonl`, without its newline.
+    fn booking(&self, record: &BookingRecord, view: &BookingView) -> Result<Vec<u8>, AppError> {
         let service = self.services.get(&view.service);
         // In the form's order, with its labels (an answer to a field the
         // form no longer has comes last, unlabelled).
@@ -422,43 +564,45 @@ impl Names {
             })
             .collect();
         answers.sort_by_key(|(at, _)| at.unwrap_or(usize::MAX));
-        let answers: Vec<Value> = answers.into_iter().map(|(_, line)| line).collect();
+        let answers = Value::Array(answers.into_iter().map(|(_, line)| line).collect());
         let (confirmed_at, cancelled_at, cancelled_by) = match view.stage {
             Stage::Requested => (None, None, None),
             Stage::Confirmed(at) => (Some(at), None, None),
             Stage::Cancelled(at, by) => (None, Some(at), Some(by.as_str())),
         };
-        json!({
-            "id": view.id.to_string(),
-            "customer": view.customer.to_string(),
-            "service": view.service.to_string(),
-            "service_name": service.map(|s| s.name().as_str()),
-            "staff": view.staff.to_string(),
-            "staff_name": self.staff.get(&view.staff).map(|m| m.name().as_str()),
-            "status": view.stage.name(),
-            "seats": view.seats,
-            "starts_at": utc(view.range.start()),
-            "ends_at": utc(view.range.end()),
-            "time_zone": self.zone.name(),
-            "starts_at_local": local(view.range.start(), &self.zone),
-            "ends_at_local": local(view.range.end(), &self.zone),
-            "created_at": utc(view.created_at),
-            "confirmed_at": opt_utc(confirmed_at),
-            "cancelled_at": opt_utc(cancelled_at),
-            "cancelled_by": cancelled_by,
-            "reschedules": view.reschedules,
-            "manage_link_live": record.manage_link,
-            "answers": answers,
-        })
+        let mut line = Object::new();
+        line.field("id", &view.id.to_string())?;
+        line.field("customer", &view.customer.to_string())?;
+        line.field("service", &view.service.to_string())?;
+        line.field("service_name", &service.map(|s| s.name().as_str()))?;
+        line.field("staff", &view.staff.to_string())?;
+        line.field(
+            "staff_name",
+            &self.staff.get(&view.staff).map(|m| m.name().as_str()),
+        )?;
+        line.field("status", view.stage.name())?;
+        line.field("seats", &u64::from(view.seats))?;
+        line.field("starts_at", &utc(view.range.start()))?;
+        line.field("ends_at", &utc(view.range.end()))?;
+        line.field("time_zone", self.zone.name())?;
+        line.field("starts_at_local", &local(view.range.start(), &self.zone))?;
+        line.field("ends_at_local", &local(view.range.end(), &self.zone))?;
+        line.field("created_at", &utc(view.created_at))?;
+        line.field("confirmed_at", &confirmed_at.map(utc).as_ref())?;
+        line.field("cancelled_at", &cancelled_at.map(utc).as_ref())?;
+        line.field("cancelled_by", &cancelled_by)?;
+        line.field("reschedules", &u64::from(view.reschedules))?;
+        line.field("manage_link_live", &record.manage_link)?;
+        line.field("answers", &answers)?;
+        Ok(line.finish())
     }
 
-    fn vevent(&self, record: &BookingRecord, tenant: &Tenant, now: Timestamp) -> String {
-        let view = BookingView::from(&record.booking);
+    fn vevent(&self, view: &BookingView, tenant: &Tenant, now: Timestamp) -> String {
         let summary = match self.services.get(&view.service) {
             Some(service) => ics::summary(service, tenant),
             None => tenant.name().as_str().to_owned(),
         };
-        ics::vevent(&view, &summary, now)
+        ics::vevent(view, &summary, now)
     }
 }
 
@@ -647,12 +791,14 @@ pub(crate) async fn customer<W: AsyncWrite + AsyncSeek + Unpin>(
         .await?;
     archive.begin("bookings.jsonl", Some("booking")).await?;
     for record in &bookings {
-        archive.line(&names.booking(record)).await?;
+        let view = BookingView::from(&record.booking);
+        archive.raw_line(&names.booking(record, &view)?).await?;
     }
     archive.begin("bookings.ics", None).await?;
     archive.write(ics::calendar_start().as_bytes()).await?;
     for record in &bookings {
-        let event = names.vevent(record, request.tenant, request.now);
+        let view = BookingView::from(&record.booking);
+        let event = names.vevent(&view, request.tenant, request.now);
         archive.write(event.as_bytes()).await?;
     }
     archive.write(ics::calendar_end().as_bytes()).await?;
@@ -670,6 +816,7 @@ pub(crate) async fn tenant<W: AsyncWrite + AsyncSeek + Unpin>(
     scope: &TenantScope,
     request: &Request<'_>,
     total: u64,
+    ics_spool: tokio::fs::File,
     progress: &mut (dyn FnMut(ExportProgress) + Send),
 ) -> Result<(W, ExportSummary), AppError> {
     let mut archive = Archive::new(out, request.now);
@@ -728,33 +875,41 @@ pub(crate) async fn tenant<W: AsyncWrite + AsyncSeek + Unpin>(
             _ => break,
         }
     }
+    // One read of the bookings: their events wait in the spool file until
+    // the calendar's turn in the archive.
+    let mut events = tokio::io::BufWriter::with_capacity(BUFFER, ics_spool);
     archive.begin("bookings.jsonl", Some("booking")).await?;
     let mut after: Option<BookingId> = None;
     loop {
         let page = scope.bookings().page(after, PAGE).await?;
+        let mut vevents = String::new();
         for record in &page {
-            archive.line(&names.booking(record)).await?;
+            let view = BookingView::from(&record.booking);
+            archive.raw_line(&names.booking(record, &view)?).await?;
+            vevents.push_str(&names.vevent(&view, request.tenant, request.now));
         }
+        events
+            .write_all(vevents.as_bytes())
+            .await
+            .map_err(AppError::internal)?;
         tell(&archive);
         match page.last() {
             Some(last) if page.len() as u64 >= PAGE => after = Some(last.booking.id()),
             _ => break,
         }
     }
+    events.flush().await.map_err(AppError::internal)?;
+    let mut events = events.into_inner();
+    events.rewind().await.map_err(AppError::internal)?;
     archive.begin("bookings.ics", None).await?;
     archive.write(ics::calendar_start().as_bytes()).await?;
-    let mut after: Option<BookingId> = None;
+    let mut chunk = vec![0; BUFFER];
     loop {
-        let page = scope.bookings().page(after, PAGE).await?;
-        let mut events = String::new();
-        for record in &page {
-            events.push_str(&names.vevent(record, request.tenant, request.now));
-        }
-        archive.write(events.as_bytes()).await?;
-        match page.last() {
-            Some(last) if page.len() as u64 >= PAGE => after = Some(last.booking.id()),
-            _ => break,
-        }
+        let read = events.read(&mut chunk).await.map_err(AppError::internal)?;
+        let Some(bytes) = chunk.get(..read).filter(|b| !b.is_empty()) else {
+            break;
+        };
+        archive.write(bytes).await?;
     }
     archive.write(ics::calendar_end().as_bytes()).await?;
     let connections = scope.calendars().list().await?;

@@ -263,7 +263,8 @@ impl App {
             subject: None,
             now,
         };
-        let done = export::tenant(out, &scope, &request, total, progress).await?;
+        let spool = self.export_spool()?;
+        let done = export::tenant(out, &scope, &request, total, spool, progress).await?;
         scope.commit().await?;
         self.audit_export(tenant, requester, "tenant", None, &done.1)
             .await?;

@@ -185,12 +185,10 @@ impl Customers<'_> {
         limit: u64,
     ) -> Result<Vec<CustomerRecord>, StoreError> {
         let scope = self.scope();
-        let mut query =
-            customers::Entity::find().filter(customers::Column::TenantId.eq(scope.uuid()));
-        if let Some(after) = after {
-            query = query.filter(customers::Column::CustomerId.gt(*after.as_uuid()));
-        }
-        query
+        let after = after.map_or(sea_orm::prelude::Uuid::nil(), |id| *id.as_uuid());
+        customers::Entity::find()
+            .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::CustomerId.gt(after))
             .order_by_asc(customers::Column::CustomerId)
             .limit(limit)
             .all(scope.tx())
@@ -311,12 +309,12 @@ impl crate::Bookings<'_> {
         limit: u64,
     ) -> Result<Vec<BookingRecord>, StoreError> {
         let scope = self.scope();
-        let mut query =
-            bookings::Entity::find().filter(bookings::Column::TenantId.eq(scope.uuid()));
-        if let Some(after) = after {
-            query = query.filter(bookings::Column::BookingId.gt(*after.as_uuid()));
-        }
-        query
+        // One statement for every page (from the nil id for the first),
+        // so it is prepared once.
+        let after = after.map_or(sea_orm::prelude::Uuid::nil(), |id| *id.as_uuid());
+        bookings::Entity::find()
+            .filter(bookings::Column::TenantId.eq(scope.uuid()))
+            .filter(bookings::Column::BookingId.gt(after))
             .order_by_asc(bookings::Column::BookingId)
             .limit(limit)
             .all(scope.tx())
