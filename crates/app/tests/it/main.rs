@@ -13,4 +13,5 @@
     reason = "integration tests fail loudly"
 )]
 
+mod rights;
 mod use_cases;
