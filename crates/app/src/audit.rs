@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bookwarden_domain::audit::AuditKind;
-use bookwarden_domain::id::TenantId;
+use bookwarden_domain::id::{BookingId, TenantId};
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::TenantSlug;
 use bookwarden_persistence::{AuditEntry, AuditFilter, ChainStatus};
@@ -74,6 +74,42 @@ impl App {
         let full = u64::try_from(entries.len()).unwrap_or(u64::MAX) >= limit;
         let next = entries.last().filter(|_| full).map(|e| e.seq);
         Ok(AuditPage { entries, next })
+    }
+
+    /// Records, in the principal's business, a request that named an id
+    /// the business does not have (`route` is the route's pattern, `id` as
+    /// the request gave it). Whether the id is another business's or
+    /// nobody's is not looked up: the two answer alike (404), and the log
+    /// keeps it so. The id is recorded only when it is a well-formed id,
+    /// never as free text. The caller limits how often (P9: the log must
+    /// not be floodable).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn note_unknown_id(
+        &self,
+        principal: &Principal,
+        route: &str,
+        id: Option<&str>,
+    ) -> Result<(), AppError> {
+        let mut detail = BTreeMap::from([("route".to_owned(), route.to_owned())]);
+        // Every id type parses the same text (a UUID); one stands for all.
+        let id = id
+            .and_then(|id| id.parse::<BookingId>().ok())
+            .map_or_else(|| "malformed".to_owned(), |id| id.to_string());
+        detail.insert("id".to_owned(), id);
+        let scope = self.store.write(principal.tenant).await?;
+        audit(
+            &scope,
+            AuditKind::CrossTenantDenied,
+            principal.actor(),
+            None,
+            detail,
+            self.now(),
+        )
+        .await?;
+        scope.commit().await?;
+        Ok(())
     }
 
     /// Verifies the principal's tenant's audit chain.

@@ -19,7 +19,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{Error, HttpMessage as _, HttpResponse, web};
+use bookwarden_app::Principal;
 use tracing::Instrument as _;
 
 use crate::problem::{PROBLEM_JSON, problem_response};
@@ -81,6 +82,12 @@ pub(crate) async fn envelope(
     };
     let mut response = normalize_error_body(response);
     let status = response.status();
+    if status == StatusCode::NOT_FOUND
+        && route.contains("{id}")
+        && let Some(state) = &state
+    {
+        note_unknown_id(state, &response, &route);
+    }
     let elapsed = started.elapsed();
     span.in_scope(|| {
         tracing::info!(
@@ -225,4 +232,26 @@ fn normalize_error_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<B
         }
     }
     ServiceResponse::new(request, fresh)
+}
+
+/// Audits, in the caller's business, an authenticated request for an id
+/// the business does not have (another's or nobody's, alike), within the
+/// business's budget. Written after the answer is made, off its path, so
+/// the answer's timing is the same whether or not an entry is written.
+fn note_unknown_id(state: &web::Data<State>, response: &ServiceResponse<BoxBody>, route: &str) {
+    let request = response.request();
+    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
+        return;
+    };
+    if !state.limits.unknown_id(principal.tenant()) {
+        return;
+    }
+    let id = request.match_info().get("id").map(str::to_owned);
+    let app = state.app.clone();
+    let route = route.to_owned();
+    tokio::spawn(async move {
+        if let Err(error) = app.note_unknown_id(&principal, &route, id.as_deref()).await {
+            tracing::warn!(%error, "a request for an unknown id was not audited");
+        }
+    });
 }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use bookwarden_app::{AppError, Carrier, ClientInfo, Need, Principal};
 
 use crate::problem::ApiError;
@@ -144,6 +144,9 @@ impl FromRequest for Authenticated {
                 }
             };
             tracing::Span::current().record("tenant", tracing::field::display(principal.tenant()));
+            // For the envelope: a 404 for an id this business does not
+            // have is audited in the business.
+            request.extensions_mut().insert(principal.clone());
             Ok(Self(principal))
         })
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::{RateLimits, RequestLimits};
 use bookwarden_app::App;
+use bookwarden_domain::id::TenantId;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -36,7 +37,13 @@ pub(crate) struct Limits {
     login: DefaultKeyedRateLimiter<IpAddr>,
     signup: DefaultKeyedRateLimiter<IpAddr>,
     public: DefaultKeyedRateLimiter<IpAddr>,
+    /// Audit entries for ids a business does not have, per business.
+    unknown_ids: DefaultKeyedRateLimiter<TenantId>,
 }
+
+/// Audit entries for requests naming ids a business does not have: at
+/// most this many a minute per business, so probing cannot flood its log.
+pub(crate) const UNKNOWN_IDS_PER_MINUTE: u32 = 10;
 
 fn quota(per: Duration, count: u32) -> Quota {
     let count = NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
@@ -53,6 +60,7 @@ impl Limits {
             login: RateLimiter::keyed(quota(Duration::from_secs(60), limits.login_per_minute)),
             signup: RateLimiter::keyed(quota(Duration::from_secs(3600), limits.signup_per_hour)),
             public: RateLimiter::keyed(quota(Duration::from_secs(60), limits.public_per_minute)),
+            unknown_ids: RateLimiter::keyed(quota(Duration::from_secs(60), UNKNOWN_IDS_PER_MINUTE)),
         }
     }
 
@@ -88,10 +96,17 @@ impl Limits {
         Self::check(&self.public, address)
     }
 
+    /// Whether one more audit entry for an unknown id in `tenant` fits
+    /// the budget.
+    pub(crate) fn unknown_id(&self, tenant: TenantId) -> bool {
+        self.unknown_ids.check_key(&tenant).is_ok()
+    }
+
     /// Drops state of addresses whose budget is full again.
     pub(crate) fn shrink(&self) {
         self.login.retain_recent();
         self.signup.retain_recent();
         self.public.retain_recent();
+        self.unknown_ids.retain_recent();
     }
 }

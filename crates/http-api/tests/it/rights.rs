@@ -548,3 +548,112 @@ async fn p10_erasure_is_confirmed_by_the_same_person_for_the_same_customer_and_r
     );
     app.finish().await;
 }
+
+/// The entries of `kind` in the business's audit log, once `count` of
+/// them are there (they are written after the answer), or after two
+/// seconds.
+async fn entries_of(app: &TestApp, token: &str, kind: &str, count: usize) -> Vec<Value> {
+    for _ in 0..40 {
+        let audit: Value = app
+            .get("/v1/audit?limit=500", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let found: Vec<Value> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .cloned()
+            .collect();
+        if found.len() >= count {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Vec::new()
+}
+
+#[tokio::test]
+async fn p9_a_request_naming_an_id_the_business_does_not_have_is_audited_at_a_bounded_rate() {
+    let app = spawn_with(Options::default()).await;
+    let mine = app.owner().await;
+    let theirs = app.owner().await;
+    let created: Value = app
+        .post(
+            "/v1/customers",
+            Some(&theirs.token),
+            json!({ "email": "far@example.com", "name": "Far Away" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let foreign = created["id"].as_str().unwrap().to_owned();
+    let random = uuid::Uuid::new_v4().to_string();
+    // Another business's id and nobody's answer alike.
+    let a = app
+        .get(&format!("/v1/customers/{foreign}"), &mine.token)
+        .await;
+    let b = app
+        .get(&format!("/v1/customers/{random}"), &mine.token)
+        .await;
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (404, 404));
+    assert_eq!(a.text().await.unwrap(), b.text().await.unwrap());
+    assert_eq!(
+        app.get("/v1/customers/not-an-id", &mine.token)
+            .await
+            .status(),
+        404
+    );
+    let denied = entries_of(&app, &mine.token, "access.cross_tenant_denied", 3).await;
+    assert_eq!(denied.len(), 3, "{denied:?}");
+    let text = serde_json::to_string(&denied).unwrap();
+    assert!(text.contains(&foreign) && text.contains(&random) && text.contains("malformed"));
+    assert!(text.contains("/v1/customers/{id}"), "{text}");
+    assert!(denied.iter().all(|e| e["actor"] == mine.user.as_str()));
+    // Written in the caller's business only.
+    assert!(
+        entries_of(&app, &theirs.token, "access.cross_tenant_denied", 1)
+            .await
+            .is_empty()
+    );
+    // Probing cannot flood the log: ten a minute per business.
+    for _ in 0..30 {
+        let probe = uuid::Uuid::new_v4();
+        assert_eq!(
+            app.get(&format!("/v1/bookings/{probe}"), &mine.token)
+                .await
+                .status(),
+            404
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let counted: Value = app
+        .get(
+            "/v1/audit?limit=500&kind=access.cross_tenant_denied",
+            &mine.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let counted = counted["entries"].as_array().unwrap().len();
+    assert!((10..=12).contains(&counted), "{counted} entries");
+    // A found id is no entry; the chain stays intact.
+    assert_eq!(
+        app.get(&format!("/v1/customers/{foreign}"), &theirs.token)
+            .await
+            .status(),
+        200
+    );
+    let verified: Value = app
+        .get("/v1/audit/verification", &mine.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["status"], "intact");
+    app.finish().await;
+}
