@@ -101,7 +101,7 @@ impl App {
         let scope = self.store.write(principal.tenant).await?;
         audit(
             &scope,
-            AuditKind::CrossTenantDenied,
+            AuditKind::UnknownId,
             principal.actor(),
             None,
             detail,

@@ -26,8 +26,9 @@ use crate::export::{self, ExportProgress, ExportSummary};
 /// How long an erasure's confirmation token is good for.
 pub const CONFIRMATION_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
 
-/// The first or the second step of an erasure.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The first or the second step of an erasure. `Debug` never shows the
+/// token.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Erasure {
     /// Nothing was erased yet: call again with this token to confirm.
     Confirm {
@@ -43,6 +44,23 @@ pub enum Erasure {
         /// The bookings made anonymous.
         bookings: u64,
     },
+}
+
+impl std::fmt::Debug for Erasure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Confirm {
+                expires_at,
+                bookings,
+                ..
+            } => f
+                .debug_struct("Confirm")
+                .field("expires_at", expires_at)
+                .field("bookings", bookings)
+                .finish_non_exhaustive(),
+            Self::Done { bookings } => f.debug_struct("Done").field("bookings", bookings).finish(),
+        }
+    }
 }
 
 /// Who asks for an erasure: a person of the business, or the operator at

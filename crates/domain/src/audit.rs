@@ -100,7 +100,7 @@ kinds! {
     CustomerErased => "customer.erased", Critical;
     TenantErased => "tenant.erased", Critical;
     LegalHoldChanged => "tenant.legal_hold_changed", Critical;
-    CrossTenantDenied => "access.cross_tenant_denied", Critical;
+    UnknownId => "access.unknown_id", Notice;
     AuditPurged => "audit.purged", Notice;
 }
 

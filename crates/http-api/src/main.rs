@@ -552,17 +552,25 @@ async fn export(
                 .map_err(|_malformed| "not a customer id".to_owned())
         })
         .transpose()?;
-    let (app, _) = open(common, Output::Stderr).await?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).read(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        // Personal data: owner-only from the first byte.
-        options.mode(0o600);
+    if out.exists() {
+        return Err(format!("{}: the file exists", out.display()));
     }
-    let file = options
-        .open(out)
+    let (app, _) = open(common, Output::Stderr).await?;
+    // Written beside its destination under a temporary name (owner-only
+    // from the first byte: personal data) and given its name only once
+    // whole, so an export cut short (an error, Ctrl-C, a crash) never
+    // leaves a file that looks like a complete archive.
+    let folder = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    let partial = tempfile::Builder::new()
+        .prefix(".bookwarden-export-")
+        .tempfile_in(folder)
+        .map_err(|e| format!("{}: {e}", folder.display()))?;
+    let file = partial
+        .as_file()
+        .try_clone()
         .map_err(|e| format!("{}: {e}", out.display()))?;
     let writer = tokio::io::BufWriter::new(tokio::fs::File::from_std(file));
     let outcome = match customer {
@@ -585,7 +593,15 @@ async fn export(
         }
     };
     match outcome {
-        Ok((_, summary)) => {
+        Ok((written, summary)) => {
+            written
+                .into_inner()
+                .sync_all()
+                .await
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            partial
+                .persist_noclobber(out)
+                .map_err(|e| format!("{}: {}", out.display(), e.error))?;
             say(&format!(
                 "wrote {} ({} rows, {} bytes); manifest SHA-256 {}",
                 out.display(),
@@ -595,11 +611,8 @@ async fn export(
             ));
             Ok(())
         }
-        Err(error) => {
-            // Never leave half an archive that looks like a whole one.
-            let _ignored = std::fs::remove_file(out);
-            Err(chain(&error))
-        }
+        // The temporary file goes with `partial`.
+        Err(error) => Err(chain(&error)),
     }
 }
 

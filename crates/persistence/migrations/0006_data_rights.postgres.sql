@@ -6,6 +6,30 @@
 ALTER TABLE tenants ADD COLUMN legal_hold boolean NOT NULL DEFAULT false;
 ALTER TABLE customers ADD COLUMN erased_at_us bigint;
 
+-- No booking is ever added for an erased customer (a booking that looked
+-- its customer up before the erasure and is stored after it fails here),
+-- so no intake answer or manage link outlives an erasure. The customer's
+-- row is locked FOR SHARE, the erasure locks it FOR UPDATE first: one
+-- waits for the other, and the one that waited sees what the other did.
+CREATE FUNCTION bookwarden_customer_live() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_erased bigint;
+BEGIN
+    SELECT erased_at_us INTO v_erased FROM customers
+    WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id
+    FOR SHARE;
+    IF v_erased IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+            MESSAGE = 'bookwarden_customer_erased';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER bookings_customer_live BEFORE INSERT ON bookings
+FOR EACH ROW EXECUTE FUNCTION bookwarden_customer_live();
+
 -- Where each account has signed in from: keyed digests (under the
 -- tenant's data key) of its devices and networks, never the values. A
 -- sign-in from one not on record leaves a notice for the account's holder.
@@ -51,7 +75,8 @@ BEGIN
 END
 $$;
 
--- A sign-in from a new device or network is a notable (90-day) entry.
+-- A sign-in from a new device or network, and a request for an id the
+-- business does not have, are notable (90-day) entries.
 CREATE OR REPLACE FUNCTION bookwarden_audit_retention_days(p_kind text) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT CASE
@@ -60,7 +85,8 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
                         'user.invited', 'user.invitation_withdrawn', 'user.joined',
                         'tenant.created', 'tenant.plan_changed', 'calendar.connected',
                         'calendar.disconnected', 'calendar.mode_changed',
-                        'calendar.fail_policy_changed', 'audit.purged') THEN 90
+                        'calendar.fail_policy_changed', 'audit.purged',
+                        'access.unknown_id') THEN 90
         ELSE 180
     END::bigint
 $$;

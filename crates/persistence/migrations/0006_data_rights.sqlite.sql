@@ -6,6 +6,20 @@
 ALTER TABLE tenants ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0 CHECK (legal_hold IN (0, 1));
 ALTER TABLE customers ADD COLUMN erased_at_us INTEGER;
 
+-- No booking is ever added for an erased customer (a booking that looked
+-- its customer up before the erasure and is stored after it fails here),
+-- so no intake answer or manage link outlives an erasure. SQLite's one
+-- writer orders the two.
+CREATE TRIGGER bookings_customer_live BEFORE INSERT ON bookings
+WHEN EXISTS (
+    SELECT 1 FROM customers
+    WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id
+      AND erased_at_us IS NOT NULL
+)
+BEGIN
+    SELECT RAISE(ABORT, 'bookwarden_customer_erased');
+END;
+
 -- Where each account has signed in from: keyed digests (under the
 -- tenant's data key) of its devices and networks, never the values. A
 -- sign-in from one not on record leaves a notice for the account's holder.

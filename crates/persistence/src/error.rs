@@ -210,6 +210,10 @@ pub(crate) fn refusal(err: &DbErr) -> Option<Refusal> {
     if db.message().contains("bookwarden_catalog_changed") {
         return Some(Refusal::CatalogChanged);
     }
+    // The booking's customer was erased meanwhile: as if they were gone.
+    if db.message().contains("bookwarden_customer_erased") {
+        return Some(Refusal::ForeignKey);
+    }
     match db.code().as_deref() {
         // exclusion_violation, deadlock_detected, serialization_failure
         Some("23P01" | "40P01" | "40001") => Some(Refusal::Overlap),

@@ -127,14 +127,23 @@ pub struct BookingRecord {
     pub manage_link: bool,
 }
 
-/// What [`Customers::erase`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What [`Customers::erase`] did. `Debug` shows counts, not digests.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CustomerErased {
     /// The bookings made anonymous time blocks.
     pub bookings: u64,
     /// The digests of the manage links that stopped working; forget them
     /// in the credential directory once the scope is committed.
     pub manage_digests: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for CustomerErased {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomerErased")
+            .field("bookings", &self.bookings)
+            .field("manage_links", &self.manage_digests.len())
+            .finish()
+    }
 }
 
 fn parse_record(row: customers::Model) -> Result<CustomerRecord, StoreError> {
@@ -213,15 +222,33 @@ impl Customers<'_> {
         scope.refuse_under_hold().await?;
         let tenant = scope.uuid();
         let customer = *id.as_uuid();
-        let Some(_row) = customers::Entity::find()
-            .filter(customers::Column::TenantId.eq(tenant))
-            .filter(customers::Column::CustomerId.eq(customer))
-            .filter(customers::Column::ErasedAtUs.is_null())
-            .one(scope.tx())
-            .await?
-        else {
-            return Ok(None);
+        // Locked first on PostgreSQL: a booking being stored for them
+        // (which locks the row FOR SHARE, see migration 0006) finishes
+        // before the erasure reads their bookings, and one stored after
+        // it is refused. SQLite's one writer orders them anyway.
+        let backend = scope.tx().get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "SELECT erased_at_us FROM customers WHERE tenant_id = $1 AND customer_id = $2 \
+                 FOR UPDATE"
+            }
+            _ => "SELECT erased_at_us FROM customers WHERE tenant_id = ? AND customer_id = ?",
         };
+        let row = scope
+            .tx()
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [tenant.into(), customer.into()],
+            ))
+            .await?;
+        let live = match row {
+            Some(row) => row.try_get::<Option<i64>>("", "erased_at_us")?.is_none(),
+            None => false,
+        };
+        if !live {
+            return Ok(None);
+        }
         let of_customer = || {
             bookings::Column::TenantId
                 .eq(tenant)
@@ -276,6 +303,7 @@ impl Customers<'_> {
             .col_expr(customers::Column::ErasedAtUs, Expr::value(us(now)))
             .filter(customers::Column::TenantId.eq(tenant))
             .filter(customers::Column::CustomerId.eq(customer))
+            .filter(customers::Column::ErasedAtUs.is_null())
             .exec(scope.tx())
             .await?;
         Ok(Some(CustomerErased {

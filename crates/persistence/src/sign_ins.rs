@@ -4,6 +4,7 @@
 
 use bookwarden_domain::id::{NoticeId, UserId};
 use bookwarden_domain::jiff::Timestamp;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait as _, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -67,6 +68,8 @@ impl SignIns<'_> {
     }
 
     /// Records a source of the account's at `now`; `true` if it was new.
+    /// Two sign-ins from one new source at once record it once, and only
+    /// one of them finds it new.
     pub async fn remember(
         &self,
         user: UserId,
@@ -74,7 +77,28 @@ impl SignIns<'_> {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let scope = self.0;
-        let seen = sign_in_sources::Entity::update_many()
+        let added = sign_in_sources::Entity::insert(sign_in_sources::ActiveModel {
+            tenant_id: Set(scope.uuid()),
+            user_id: Set(*user.as_uuid()),
+            digest: Set(digest.to_vec()),
+            first_seen_us: Set(us(now)),
+            last_seen_us: Set(us(now)),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                sign_in_sources::Column::TenantId,
+                sign_in_sources::Column::UserId,
+                sign_in_sources::Column::Digest,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(scope.tx())
+        .await?;
+        if added == 1 {
+            return Ok(true);
+        }
+        sign_in_sources::Entity::update_many()
             .col_expr(
                 sign_in_sources::Column::LastSeenUs,
                 sea_orm::sea_query::Expr::value(us(now)),
@@ -84,19 +108,7 @@ impl SignIns<'_> {
             .filter(sign_in_sources::Column::Digest.eq(digest.to_vec()))
             .exec(scope.tx())
             .await?;
-        if seen.rows_affected > 0 {
-            return Ok(false);
-        }
-        sign_in_sources::ActiveModel {
-            tenant_id: Set(scope.uuid()),
-            user_id: Set(*user.as_uuid()),
-            digest: Set(digest.to_vec()),
-            first_seen_us: Set(us(now)),
-            last_seen_us: Set(us(now)),
-        }
-        .insert(scope.tx())
-        .await?;
-        Ok(true)
+        Ok(false)
     }
 
     /// Stores a notice.

@@ -1187,6 +1187,16 @@ async fn p10_operator_exports_erases_and_holds_from_the_command_line() {
     );
     assert!(!ok, "{err}");
     assert!(!partial.exists(), "no half archive left behind");
+    let leftovers: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".bookwarden-export")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left behind");
     let erase = |yes: bool, stdin: &str| {
         let mut args = vec![
             "erase",

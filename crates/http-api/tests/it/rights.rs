@@ -607,7 +607,7 @@ async fn p9_a_request_naming_an_id_the_business_does_not_have_is_audited_at_a_bo
             .status(),
         404
     );
-    let denied = entries_of(&app, &mine.token, "access.cross_tenant_denied", 3).await;
+    let denied = entries_of(&app, &mine.token, "access.unknown_id", 3).await;
     assert_eq!(denied.len(), 3, "{denied:?}");
     let text = serde_json::to_string(&denied).unwrap();
     assert!(text.contains(&foreign) && text.contains(&random) && text.contains("malformed"));
@@ -615,7 +615,7 @@ async fn p9_a_request_naming_an_id_the_business_does_not_have_is_audited_at_a_bo
     assert!(denied.iter().all(|e| e["actor"] == mine.user.as_str()));
     // Written in the caller's business only.
     assert!(
-        entries_of(&app, &theirs.token, "access.cross_tenant_denied", 1)
+        entries_of(&app, &theirs.token, "access.unknown_id", 1)
             .await
             .is_empty()
     );
@@ -631,10 +631,7 @@ async fn p9_a_request_naming_an_id_the_business_does_not_have_is_audited_at_a_bo
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let counted: Value = app
-        .get(
-            "/v1/audit?limit=500&kind=access.cross_tenant_denied",
-            &mine.token,
-        )
+        .get("/v1/audit?limit=500&kind=access.unknown_id", &mine.token)
         .await
         .json()
         .await

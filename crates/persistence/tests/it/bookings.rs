@@ -512,3 +512,41 @@ async fn p13_concurrent_cancels_and_reschedules_keep_holds_consistent() {
         TestDb { store, ..db }.finish().await;
     }
 }
+
+#[tokio::test]
+async fn p10_no_booking_is_stored_for_an_erased_customer_on_either_path() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let d = desk(&db.store, 1, 0, 0).await;
+        try_book(&db.store, &d, &booking(&d, 0, 60, 1))
+            .await
+            .unwrap();
+        let scope = db.store.write(d.tenant).await.unwrap();
+        let erased = scope.customers().erase(d.customer, now()).await.unwrap();
+        assert_eq!(erased.map(|e| e.bookings), Some(1));
+        assert_eq!(
+            scope.customers().erase(d.customer, now()).await.unwrap(),
+            None,
+            "erased once"
+        );
+        scope.commit().await.unwrap();
+        // A booking that looked its customer up before the erasure and is
+        // stored after it: refused, through a scope and through the
+        // one-statement path alike.
+        let late = try_book(&db.store, &d, &booking(&d, 120, 60, 1)).await;
+        assert!(
+            matches!(late, Err(StoreError::MissingReference(_))),
+            "{engine:?}: {late:?}"
+        );
+        let late = db
+            .store
+            .booker(d.tenant)
+            .book(&booking(&d, 240, 60, 1), &d.service, None, None)
+            .await;
+        assert!(
+            matches!(late, Err(StoreError::MissingReference(_))),
+            "{engine:?}: {late:?}"
+        );
+        db.finish().await;
+    }
+}
