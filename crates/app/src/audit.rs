@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bookwarden_domain::audit::AuditKind;
-use bookwarden_domain::id::{BookingId, TenantId};
+use bookwarden_domain::id::TenantId;
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::TenantSlug;
 use bookwarden_persistence::{AuditEntry, AuditFilter, ChainStatus};
 
 use crate::App;
-use crate::auth::{Need, Principal, audit};
+use crate::auth::{Need, Principal, audit, typed_value_digest};
 use crate::error::AppError;
 
 /// The most entries one page holds.
@@ -76,13 +76,15 @@ impl App {
         Ok(AuditPage { entries, next })
     }
 
-    /// Records, in the principal's business, a request that named an id
-    /// the business does not have (`route` is the route's pattern, `id` as
-    /// the request gave it). Whether the id is another business's or
-    /// nobody's is not looked up: the two answer alike (404), and the log
-    /// keeps it so. The id is recorded only when it is a well-formed id,
-    /// never as free text. The caller limits how often (P9: the log must
-    /// not be floodable).
+    /// Records, in the principal's business, a request whose path named
+    /// an id the caller cannot see (`route` is the route's pattern,
+    /// `typed` the path segment as the request gave it). Whether it is
+    /// another business's id or nobody's is not looked up: the two answer
+    /// alike (404), and the log keeps it so. What was typed is recorded
+    /// only as a keyed digest under the business's key (as any value a
+    /// person typed, P9): repeated probes of one value correlate, and the
+    /// log never shows the business another's id. The caller limits how
+    /// often (the log must not be floodable).
     ///
     /// # Errors
     /// A store failure.
@@ -90,15 +92,14 @@ impl App {
         &self,
         principal: &Principal,
         route: &str,
-        id: Option<&str>,
+        typed: &str,
     ) -> Result<(), AppError> {
-        let mut detail = BTreeMap::from([("route".to_owned(), route.to_owned())]);
-        // Every id type parses the same text (a UUID); one stands for all.
-        let id = id
-            .and_then(|id| id.parse::<BookingId>().ok())
-            .map_or_else(|| "malformed".to_owned(), |id| id.to_string());
-        detail.insert("id".to_owned(), id);
         let scope = self.store.write(principal.tenant).await?;
+        let key = self.data_key(&scope).await?;
+        let detail = BTreeMap::from([
+            ("route".to_owned(), route.to_owned()),
+            ("id_digest".to_owned(), typed_value_digest(&key, typed)?),
+        ]);
         audit(
             &scope,
             AuditKind::UnknownId,

@@ -82,11 +82,17 @@ pub(crate) async fn envelope(
     };
     let mut response = normalize_error_body(response);
     let status = response.status();
+    // Only requests that would change something: a read stays free of
+    // side effects (GET and HEAD change nothing, not even the log).
+    // Only requests that would change something: a read stays free of
+    // side effects (GET and HEAD change nothing, not even the log).
     if status == StatusCode::NOT_FOUND
         && route.contains("{id}")
+        && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
+        && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
         && let Some(state) = &state
     {
-        note_unknown_id(state, &response, &route);
+        note_unknown_id(state, &response, &route).await;
     }
     let elapsed = started.elapsed();
     span.in_scope(|| {
@@ -234,11 +240,17 @@ fn normalize_error_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<B
     ServiceResponse::new(request, fresh)
 }
 
-/// Audits, in the caller's business, an authenticated request for an id
-/// the business does not have (another's or nobody's, alike), within the
-/// business's budget. Written after the answer is made, off its path, so
-/// the answer's timing is the same whether or not an entry is written.
-fn note_unknown_id(state: &web::Data<State>, response: &ServiceResponse<BoxBody>, route: &str) {
+/// Audits, in the caller's business, an authenticated request whose path
+/// names an id it cannot see (another business's or nobody's, alike),
+/// within the business's budget, before the answer goes out: both kinds of
+/// id are written alike, so the answer's timing tells them no more apart
+/// than its body does, and the entry is in the log once the caller has the
+/// answer.
+async fn note_unknown_id(
+    state: &web::Data<State>,
+    response: &ServiceResponse<BoxBody>,
+    route: &str,
+) {
     let request = response.request();
     let Some(principal) = request.extensions().get::<Principal>().cloned() else {
         return;
@@ -246,12 +258,12 @@ fn note_unknown_id(state: &web::Data<State>, response: &ServiceResponse<BoxBody>
     if !state.limits.unknown_id(principal.tenant()) {
         return;
     }
-    let id = request.match_info().get("id").map(str::to_owned);
-    let app = state.app.clone();
-    let route = route.to_owned();
-    tokio::spawn(async move {
-        if let Err(error) = app.note_unknown_id(&principal, &route, id.as_deref()).await {
-            tracing::warn!(%error, "a request for an unknown id was not audited");
-        }
-    });
+    let typed = request
+        .match_info()
+        .get("id")
+        .unwrap_or_default()
+        .to_owned();
+    if let Err(error) = state.app.note_unknown_id(&principal, route, &typed).await {
+        tracing::warn!(%error, "a request for an unknown id was not audited");
+    }
 }

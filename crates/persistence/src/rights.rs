@@ -223,9 +223,9 @@ impl Customers<'_> {
         let tenant = scope.uuid();
         let customer = *id.as_uuid();
         // Locked first on PostgreSQL: a booking being stored for them
-        // (which locks the row FOR SHARE, see migration 0006) finishes
-        // before the erasure reads their bookings, and one stored after
-        // it is refused. SQLite's one writer orders them anyway.
+        // (holding its foreign-key lock on the row) finishes before the
+        // erasure reads their bookings, and one stored after it is refused
+        // (migration 0006). SQLite's one writer orders them anyway.
         let backend = scope.tx().get_database_backend();
         let sql = match backend {
             DbBackend::Postgres => {
