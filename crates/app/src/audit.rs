@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::TenantId;
-use bookwarden_domain::jiff::Timestamp;
+use bookwarden_domain::jiff::{SignedDuration, Timestamp};
+use bookwarden_domain::sign_in::NOTICE_RETENTION_DAYS;
 use bookwarden_domain::tenant::TenantSlug;
 use bookwarden_persistence::{AuditEntry, AuditFilter, ChainStatus};
 
@@ -207,6 +208,15 @@ impl App {
 
     /// One tenant's purge, a batch per transaction, each batch audited.
     async fn purge_tenant_audit(&self, tenant: TenantId) -> Result<u64, AppError> {
+        // Sign-in notices (an address and a user agent each) go with the
+        // audit entries beside them.
+        let now = self.now();
+        let keep = SignedDuration::from_hours(24 * i64::from(NOTICE_RETENTION_DAYS));
+        if let Ok(before) = now.checked_sub(keep) {
+            let scope = self.store.write(tenant).await?;
+            scope.sign_ins().purge_notices(before).await?;
+            scope.commit().await?;
+        }
         let mut removed = 0_u64;
         loop {
             let now = self.now();

@@ -10,6 +10,10 @@ use std::net::IpAddr;
 /// The longest device description kept, in characters.
 pub const MAX_DEVICE_CHARS: usize = 200;
 
+/// How long a sign-in notice (an address and a user agent) is kept, in
+/// days: as long as the `login.new_source` audit entry beside it.
+pub const NOTICE_RETENTION_DAYS: u32 = 90;
+
 /// A sign-in's device and network. `Debug` shows neither (an address and a
 /// user agent are personal data).
 #[derive(Clone, PartialEq, Eq)]

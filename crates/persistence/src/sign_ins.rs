@@ -111,6 +111,21 @@ impl SignIns<'_> {
         Ok(false)
     }
 
+    /// Deletes the notices made before `before` (none while the tenant is
+    /// under a legal hold); answers how many.
+    pub async fn purge_notices(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let scope = self.0;
+        if scope.read_legal_hold(true).await? {
+            return Ok(0);
+        }
+        let result = sign_in_notices::Entity::delete_many()
+            .filter(sign_in_notices::Column::TenantId.eq(scope.uuid()))
+            .filter(sign_in_notices::Column::AtUs.lt(us(before)))
+            .exec(scope.tx())
+            .await?;
+        Ok(result.rows_affected)
+    }
+
     /// Stores a notice.
     pub async fn notify(&self, notice: &SignInNotice) -> Result<(), StoreError> {
         let scope = self.0;

@@ -705,5 +705,41 @@ async fn p14_a_sign_in_from_a_new_device_or_network_leaves_a_notice_for_the_acco
             .status(),
         403
     );
+    // Kept 90 days, and longer under a legal hold.
+    let notices_after_91_days = |hold: bool| {
+        let app = &app;
+        let owner = &owner;
+        async move {
+            app.app.set_legal_hold(&owner.slug, hold).await.unwrap();
+            app.clock.advance(91 * 24 * 3600);
+            app.app.purge_audit(Some(&owner.slug)).await.unwrap();
+            let fresh: Value = app
+                .http
+                .post(app.url("/v1/sessions"))
+                .header("user-agent", updated)
+                .header("x-forwarded-for", "203.0.113.99")
+                .json(&json!({ "tenant": owner.slug, "email": owner.email, "password": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = fresh["token"].as_str().unwrap().to_owned();
+            let listed: Value = app
+                .get("/v1/me/sign-in-notices", &token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            listed["notices"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(
+        notices_after_91_days(true).await,
+        2,
+        "kept under a legal hold"
+    );
+    assert_eq!(notices_after_91_days(false).await, 0, "gone after 90 days");
     app.finish().await;
 }
