@@ -44,17 +44,7 @@ const CUSTOMERS: usize = 2_000;
 const SIZES: [usize; 2] = [10_000, 100_000];
 
 fn binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
-    let path = target.join("release/bookwarden");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask bench`, which builds it",
-        path.display()
-    );
-    path
+    bookwarden_tests::release_binary()
 }
 
 struct Fixture {

@@ -66,17 +66,7 @@ fn free_port() -> u16 {
 }
 
 fn binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
-    let path = target.join("release/bookwarden");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask bench`, which builds it",
-        path.display()
-    );
-    path
+    bookwarden_tests::release_binary()
 }
 
 /// Resident and peak resident memory of `pid`, in KiB.

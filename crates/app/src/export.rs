@@ -21,7 +21,7 @@ use bookwarden_domain::booking::Stage;
 use bookwarden_domain::id::{BookingId, CustomerId, ServiceId, StaffId};
 use bookwarden_domain::intake::{FieldKind, IntakeField};
 use bookwarden_domain::jiff::Timestamp;
-use bookwarden_domain::schedule::{DayHours, Schedule};
+use bookwarden_domain::schedule::{DayHours, Schedule, WEEK};
 use bookwarden_domain::service::Service;
 use bookwarden_domain::tenant::Tenant;
 use bookwarden_domain::time::{TimeRange, TimeZone};
@@ -692,17 +692,7 @@ fn hours_json(hours: &DayHours) -> Value {
 }
 
 fn schedule_json(schedule: &Schedule) -> Value {
-    use bookwarden_domain::jiff::civil::Weekday;
-    let days = [
-        ("monday", Weekday::Monday),
-        ("tuesday", Weekday::Tuesday),
-        ("wednesday", Weekday::Wednesday),
-        ("thursday", Weekday::Thursday),
-        ("friday", Weekday::Friday),
-        ("saturday", Weekday::Saturday),
-        ("sunday", Weekday::Sunday),
-    ];
-    let weekly: serde_json::Map<String, Value> = days
+    let weekly: serde_json::Map<String, Value> = WEEK
         .iter()
         .map(|(name, day)| ((*name).to_owned(), hours_json(schedule.weekly().on(*day))))
         .collect();

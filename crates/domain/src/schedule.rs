@@ -157,6 +157,18 @@ impl DayHours {
     }
 }
 
+/// The days of the week, Monday first, by the names the API and the
+/// exports give them.
+pub const WEEK: [(&str, Weekday); 7] = [
+    ("monday", Weekday::Monday),
+    ("tuesday", Weekday::Tuesday),
+    ("wednesday", Weekday::Wednesday),
+    ("thursday", Weekday::Thursday),
+    ("friday", Weekday::Friday),
+    ("saturday", Weekday::Saturday),
+    ("sunday", Weekday::Sunday),
+];
+
 /// Opening hours for each day of the week.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct WeeklyHours([DayHours; 7]);

@@ -12,8 +12,7 @@ use bookwarden_app::{
 };
 use bookwarden_domain::account::{Customer, StaffMember};
 use bookwarden_domain::intake::FieldKind;
-use bookwarden_domain::jiff::civil::Weekday;
-use bookwarden_domain::schedule::{DayHours, Schedule};
+use bookwarden_domain::schedule::{DayHours, Schedule, WEEK};
 use bookwarden_domain::service::Service;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -315,19 +314,10 @@ fn hours(hours: &DayHours) -> Vec<Vec<String>> {
 
 impl From<&Schedule> for ScheduleOut {
     fn from(schedule: &Schedule) -> Self {
-        let days = [
-            ("monday", Weekday::Monday),
-            ("tuesday", Weekday::Tuesday),
-            ("wednesday", Weekday::Wednesday),
-            ("thursday", Weekday::Thursday),
-            ("friday", Weekday::Friday),
-            ("saturday", Weekday::Saturday),
-            ("sunday", Weekday::Sunday),
-        ];
         Self {
             staff_id: schedule.staff().to_string(),
             time_zone: schedule.zone().name().to_owned(),
-            weekly: days
+            weekly: WEEK
                 .iter()
                 .filter(|(_, day)| !schedule.weekly().on(*day).is_closed())
                 .map(|(name, day)| ((*name).to_owned(), hours(schedule.weekly().on(*day))))
