@@ -238,13 +238,20 @@ impl App {
         }
     }
 
-    /// Runs [`App::purge_audit`] every `every` until the task is dropped:
-    /// the server spawns it beside the HTTP workers.
+    /// Runs [`App::purge_audit`] every `every` until the task is dropped,
+    /// after completing any business erasure a crash left unfinished
+    /// ([`App::resume_erasures`]): the server spawns it beside the HTTP
+    /// workers, and its first round runs at once.
     pub async fn run_audit_purge(self: Arc<Self>, every: Duration) {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            match self.resume_erasures().await {
+                Ok(0) => {}
+                Ok(completed) => tracing::info!(completed, "unfinished business erasures completed"),
+                Err(error) => tracing::warn!(%error, "a business erasure could not be completed"),
+            }
             match self.purge_audit(None).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "expired audit entries purged"),

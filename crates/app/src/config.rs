@@ -215,6 +215,10 @@ pub struct Config {
     pub max_connections: u32,
     /// Where the tables live in PostgreSQL databases.
     pub postgres_placement: PgPlacement,
+    /// The key store's database URL (tenants' wrapped data keys, apart
+    /// from every data database so no backup of the data holds one);
+    /// `None` keeps each key in its tenant's data database.
+    pub key_store: Option<String>,
     /// Where master keys come from.
     pub keys: KeySource,
     /// The primary master key version, if set (else the highest).
@@ -263,6 +267,7 @@ impl Config {
         );
         Self {
             databases: BTreeMap::from([(local.clone(), url)]),
+            key_store: Some(Self::embedded_key_store(&data_dir)),
             default_region: local.clone(),
             directory_region: local,
             max_connections: 16,
@@ -279,13 +284,19 @@ impl Config {
         }
     }
 
-    /// Whether the data folder is in use (an embedded SQLite database or the
-    /// development master key lives there).
+    /// The embedded key store: `keys.db` in the data folder.
+    pub fn embedded_key_store(data_dir: &std::path::Path) -> String {
+        format!("sqlite://{}?mode=rwc", data_dir.join("keys.db").display())
+    }
+
+    /// Whether the data folder is in use (an embedded SQLite database, key
+    /// store or the development master key lives there).
     pub fn uses_data_dir(&self) -> bool {
         matches!(self.keys, KeySource::Development(_))
             || self
                 .databases
                 .values()
+                .chain(&self.key_store)
                 .any(|url| url.starts_with("sqlite:"))
     }
 }

@@ -180,6 +180,7 @@ impl From<StoreError> for AppError {
             StoreError::SlotTaken => Self::Conflict(Conflict::SlotTaken),
             StoreError::LastOwner => Self::Conflict(Conflict::LastOwner),
             StoreError::LegalHold => Self::Conflict(Conflict::LegalHold),
+            StoreError::NoTenant => Self::NotFound,
             other => Self::internal(other),
         }
     }

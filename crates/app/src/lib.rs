@@ -62,7 +62,8 @@ pub use catalog::CustomerInput;
 pub use config::Config;
 pub use error::{AppError, Conflict};
 pub use export::{ExportProgress, ExportSummary};
-pub use rights::{CONFIRMATION_LIFETIME, Erasure};
+pub use bookwarden_persistence::{ErasureRecord, ErasureStep, ErasureVia};
+pub use rights::{CONFIRMATION_LIFETIME, ERASURE_BATCH, Erasure, TenantErasure};
 pub use tenants::{TenantChange, TenantChanged};
 
 /// Where "now" comes from; tests move it forward.
@@ -136,10 +137,12 @@ fn prepare_data_dir(config: &Config) -> Result<(), AppError> {
     builder.create(&config.data_dir).map_err(AppError::internal)
 }
 
-/// Brings every configured database to the newest schema. On PostgreSQL
-/// run this with the schema owner's URL and name the role the server
-/// connects as in `app_role`: it gets read and write on the tables and
-/// owns nothing, so row-level security binds it (see docs/OPERATIONS.md).
+/// Brings every configured database, and the key store, to the newest
+/// schema, then moves any data key still kept in a data database to the
+/// key store. On PostgreSQL run this with the schema owner's URL and name
+/// the role the server connects as in `app_role`: it gets read and write
+/// on the tables and owns nothing, so row-level security binds it (see
+/// docs/OPERATIONS.md).
 ///
 /// # Errors
 /// When a database cannot be reached or migrated, or the role name is
@@ -156,6 +159,26 @@ pub async fn migrate(config: &Config, app_role: Option<&str>) -> Result<(), AppE
                     StoreError::Config(reason) => AppError::invalid("app_role", reason),
                     other => other.into(),
                 })?;
+        }
+    }
+    if let Some(url) = &config.key_store {
+        bookwarden_persistence::migrate_key_store(url, placement).await?;
+        if let Some(role) = app_role {
+            bookwarden_persistence::grant_key_store_role(url, role, placement)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Config(reason) => AppError::invalid("app_role", reason),
+                    other => other.into(),
+                })?;
+        }
+        // Keys kept in the data databases from before the key store was
+        // configured move to it, tenant by tenant.
+        let store = App::open_store(config).await?;
+        let moved = store.system().move_keys_to_key_store().await;
+        store.close().await?;
+        let moved = moved?;
+        if moved > 0 {
+            tracing::info!(moved, "tenant data keys moved to the key store");
         }
     }
     Ok(())
@@ -187,7 +210,19 @@ impl App {
         {
             bookwarden_persistence::migrate_in(url, &config.postgres_placement).await?;
         }
+        if let Some(url) = config.key_store.as_ref().filter(|u| u.starts_with("sqlite:")) {
+            bookwarden_persistence::migrate_key_store(url, &config.postgres_placement).await?;
+        }
         let store = Self::open_store(&config).await?;
+        // Keys kept in embedded data databases from before the key store
+        // move now (one query when there are none); on PostgreSQL,
+        // `bookwarden migrate` moves them.
+        if config.databases.values().all(|u| u.starts_with("sqlite:")) {
+            let moved = store.system().move_keys_to_key_store().await?;
+            if moved > 0 {
+                tracing::info!(moved, "tenant data keys moved to the key store");
+            }
+        }
         let passwords = Passwords::new(HashScheme::Argon2id(config.argon2))?;
         let slots = NonZeroUsize::new(config.max_concurrent_hashes).unwrap_or(NonZeroUsize::MIN);
         let hasher = PasswordHasher::new(
@@ -227,6 +262,7 @@ impl App {
             directory: config.directory_region.clone(),
             max_connections: config.max_connections,
             placement: config.postgres_placement.clone(),
+            key_store: config.key_store.clone(),
         })
         .await?)
     }

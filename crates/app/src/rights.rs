@@ -5,9 +5,15 @@
 //! erased data.
 //!
 //! An erasure is confirmed: the first call answers with a confirmation
-//! token (bound to the action, the customer, the caller and ten minutes),
-//! and only a second call carrying it erases. The token needs no storage:
-//! it is a keyed digest under the business's data key.
+//! token (bound to the action, the customer or business, the caller and
+//! ten minutes), and only a second call carrying it erases. The token
+//! needs no storage: it is a keyed digest under the business's data key.
+//!
+//! Erasing a whole business is the store's stepwise erasure
+//! ([`bookwarden_persistence::System::erase_tenant_step`]): its data key
+//! goes first, then its rows in batches, and a tombstone stays at system
+//! level. It carries on after a crash: rerunning the command, or the
+//! server's hourly maintenance, completes it.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +21,8 @@ use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{CustomerId, TenantId};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
-use bookwarden_persistence::CustomerErased;
+use bookwarden_domain::tenant::TenantSlug;
+use bookwarden_persistence::{CustomerErased, ErasureStep, ErasureVia};
 use tokio::io::{AsyncSeek, AsyncWrite};
 
 use crate::App;
@@ -144,6 +151,42 @@ fn confirmed(
 }
 
 const ERASE_CUSTOMER: &str = "erase_customer";
+const ERASE_TENANT: &str = "erase_tenant";
+
+/// Rows one step of a business's erasure deletes, in one transaction:
+/// small enough that other businesses' bookings wait for it no longer
+/// than for a few ordinary writes.
+pub const ERASURE_BATCH: u32 = 2_000;
+
+/// The first or the second step of erasing a business. `Debug` never
+/// shows the token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TenantErasure {
+    /// Nothing was erased yet: call again with this token to confirm.
+    Confirm {
+        /// The confirmation token.
+        token: String,
+        /// When it stops being accepted.
+        expires_at: Timestamp,
+    },
+    /// The business is erased.
+    Done {
+        /// Rows removed.
+        rows: u64,
+    },
+}
+
+impl std::fmt::Debug for TenantErasure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Confirm { expires_at, .. } => f
+                .debug_struct("Confirm")
+                .field("expires_at", expires_at)
+                .finish_non_exhaustive(),
+            Self::Done { rows } => f.debug_struct("Done").field("rows", rows).finish(),
+        }
+    }
+}
 
 impl App {
     /// A file to write an export into before it is sent: unnamed (no other
@@ -430,6 +473,120 @@ impl App {
             }
         }
         Ok(erased)
+    }
+
+    /// Erases the principal's whole business (P10): without
+    /// `confirmation` it erases nothing and answers the token to confirm
+    /// with; with a valid one it destroys the business's data key, deletes
+    /// every row it owns and keeps only a system-level tombstone. The
+    /// owner, signed in as a person. Every session and key of the business
+    /// stops working with the first step, the caller's too.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] for anyone but an owner;
+    /// [`AppError::Invalid`] for a confirmation that is wrong, expired or
+    /// another's; [`Conflict::LegalHold`] under a legal hold.
+    pub async fn erase_tenant(
+        &self,
+        principal: &Principal,
+        confirmation: Option<&str>,
+    ) -> Result<TenantErasure, AppError> {
+        principal.require(Need::PersonOwner)?;
+        let actor = principal.user.to_string();
+        let subject = principal.tenant.to_string();
+        let now = self.now();
+        let scope = self.store.read(principal.tenant).await?;
+        if scope.legal_hold().await? {
+            return Err(AppError::Conflict(Conflict::LegalHold));
+        }
+        let key = self.data_key(&scope).await?;
+        scope.commit().await?;
+        let Some(token) = confirmation else {
+            let expires_at = now + CONFIRMATION_LIFETIME;
+            let token = confirmation_token(&key, ERASE_TENANT, &subject, &actor, expires_at)?;
+            return Ok(TenantErasure::Confirm { token, expires_at });
+        };
+        if !confirmed(&key, ERASE_TENANT, &subject, &actor, token, now)? {
+            return Err(AppError::invalid(
+                "confirmation",
+                "not a confirmation of this erasure by you, or expired; ask for a new one",
+            ));
+        }
+        drop(key);
+        let rows = self
+            .run_tenant_erasure(principal.tenant, ErasureVia::Api, |_| {})
+            .await?;
+        Ok(TenantErasure::Done { rows })
+    }
+
+    /// Erases the business at `slug`, for an operator who confirmed at the
+    /// command line; carries on an erasure that began before (the slug
+    /// still names a business being erased). `progress` sees each step.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown slug; [`Conflict::LegalHold`]
+    /// under a legal hold.
+    pub async fn erase_tenant_at(
+        &self,
+        slug: &str,
+        progress: impl FnMut(ErasureStep),
+    ) -> Result<u64, AppError> {
+        let slug = TenantSlug::parse(slug).map_err(|e| AppError::invalid("slug", e))?;
+        let tenant = self
+            .store
+            .system()
+            .locate_any(&slug)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        self.run_tenant_erasure(tenant, ErasureVia::Operator, progress)
+            .await
+    }
+
+    /// Completes every erasure a crash or a dropped request left unfinished;
+    /// answers how many it completed. The server runs it hourly.
+    ///
+    /// # Errors
+    /// The first erasure that fails (the others are still tried next time).
+    pub async fn resume_erasures(&self) -> Result<usize, AppError> {
+        let unfinished = self.store.system().unfinished_erasures().await?;
+        let count = unfinished.len();
+        for tenant in unfinished {
+            let via = self
+                .store
+                .system()
+                .erasure(tenant)
+                .await?
+                .map_or(ErasureVia::Operator, |record| record.via);
+            self.run_tenant_erasure(tenant, via, |_| {}).await?;
+        }
+        Ok(count)
+    }
+
+    async fn run_tenant_erasure(
+        &self,
+        tenant: TenantId,
+        via: ErasureVia,
+        mut progress: impl FnMut(ErasureStep),
+    ) -> Result<u64, AppError> {
+        loop {
+            let step = self
+                .store
+                .system()
+                .erase_tenant_step(tenant, via, ERASURE_BATCH, self.now())
+                .await?;
+            progress(step);
+            match step {
+                ErasureStep::Marked => tracing::info!(%tenant, "business erasure begun"),
+                ErasureStep::KeyDestroyed => {
+                    tracing::info!(%tenant, "business data key destroyed");
+                }
+                ErasureStep::Deleted(_) => {}
+                ErasureStep::Done { rows } => {
+                    tracing::info!(%tenant, rows, "business erased");
+                    return Ok(rows);
+                }
+            }
+        }
     }
 
     /// Sets or lifts the legal hold on the business at `slug` (an

@@ -30,6 +30,13 @@ impl TenantName {
 #[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct TenantSlug(String);
 
+impl TenantSlug {
+    /// How long the slug of an erased business stays unavailable, in days:
+    /// long enough that a link or a bookmark to the old business does not
+    /// quietly land on a new one that took its name.
+    pub const QUARANTINE_DAYS: i64 = 30;
+}
+
 /// Why a tenant slug was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TenantSlugError {

@@ -123,6 +123,8 @@ pub struct FileConfig {
     /// Database URL per region (`sqlite://...` or `postgres://...`).
     #[serde(default)]
     pub databases: BTreeMap<String, String>,
+    /// The key store's database URL.
+    pub key_store: Option<String>,
     /// Connections per database pool.
     pub max_connections: Option<u32>,
     /// PostgreSQL schema of the store's tables.
@@ -558,6 +560,25 @@ pub const SETTINGS: &[Setting] = &[
                   every authenticated request looks there. Must have a database.",
         apply: |file, var| {
             file.directory_region = var.text();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "key_store",
+        env: "BOOKWARDEN_KEY_STORE",
+        kind: Kind::Text,
+        default: DefaultValue::Described(
+            "`sqlite://<data_dir>/keys.db?mode=rwc` when the directory region's database is \
+             SQLite; otherwise none",
+        ),
+        meaning: "Database of its own for the businesses' data keys (each wrapped under a \
+                  master key): `sqlite:...` or `postgres://...`, never one of `databases`. \
+                  Kept apart so no backup of the data holds a key, and erasing a business \
+                  destroys its key for every backup too. Without one, keys stay in the data \
+                  databases and the server warns at start. Back it up apart from the data, \
+                  on a shorter retention (docs/OPERATIONS.md).",
+        apply: |file, var| {
+            file.key_store = var.text();
             Ok(())
         },
     },
@@ -1289,6 +1310,30 @@ impl Config {
                 format!("no database is configured for region {directory_region}"),
             ));
         }
+        let key_store = match file.key_store {
+            Some(url) => {
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"))
+                {
+                    return Err(invalid("key_store", "must be a sqlite: or postgres:// URL"));
+                }
+                if databases.values().any(|db| *db == url) {
+                    return Err(invalid(
+                        "key_store",
+                        "is a database of its own, not one of `databases`",
+                    ));
+                }
+                Some(url)
+            }
+            None if databases
+                .get(&directory_region)
+                .is_some_and(|url| url.starts_with("sqlite:")) =>
+            {
+                Some(bookwarden_app::Config::embedded_key_store(&data_dir))
+            }
+            None => None,
+        };
         let keys = match (file.master_keys, file.master_keys_file) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -1465,6 +1510,7 @@ impl Config {
         let app = bookwarden_app::Config {
             data_dir,
             databases,
+            key_store,
             default_region,
             directory_region,
             max_connections: positive("max_connections", file.max_connections, 16)?,
@@ -1669,6 +1715,7 @@ mod table {
             default_region,
             directory_region,
             databases,
+            key_store,
             max_connections,
             postgres_schema,
             postgres_migrations_table,
@@ -1716,7 +1763,7 @@ mod table {
         } = file;
         format!(
             "{listen:?} {data_dir:?} {default_region:?} {directory_region:?} {databases:?} \
-             {max_connections:?} {postgres_schema:?} {postgres_migrations_table:?} \
+             {key_store:?} {max_connections:?} {postgres_schema:?} {postgres_migrations_table:?} \
              {master_keys:?} {master_keys_file:?} {primary_key:?} \
              {tls_cert:?} {tls_key:?} {behind_proxy:?} {argon2_m_kib:?} {argon2_t:?} \
              {argon2_p:?} {password_min_length:?} {max_concurrent_hashes:?} {workers:?} \
@@ -1755,6 +1802,7 @@ mod table {
         let bookwarden_app::Config {
             data_dir,
             databases,
+            key_store,
             default_region,
             directory_region,
             max_connections,
@@ -1768,7 +1816,7 @@ mod table {
             calendars,
         } = app;
         format!(
-            "{data_dir:?} {databases:?} {default_region:?} {directory_region:?} \
+            "{data_dir:?} {databases:?} {key_store:?} {default_region:?} {directory_region:?} \
              {max_connections:?} {postgres_placement:?} {keys:?} {primary_key:?} {argon2:?} \
              {password_policy:?} {max_concurrent_hashes:?} {auth:?} {calendars:?}"
         )

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bookwarden_app::{
-    App, ChainStatus, ClientInfo, SecretString, Signup, SystemClock, TenantChange, keys,
+    App, ChainStatus, ClientInfo, ErasureStep, SecretString, Signup, SystemClock, TenantChange,
+    keys,
 };
 use bookwarden_domain::id::CustomerId;
 use bookwarden_domain::tenant::{Plan, TenantStatus};
@@ -192,6 +193,22 @@ enum EraseCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Erase a whole business: its data key is destroyed first (so every
+    /// secret sealed for it is unreadable, in every backup of the data
+    /// too), then every row it owns, in batches; a tombstone with its id
+    /// and the times stays, and its slug is free again after 30 days.
+    /// Asks for the slug again unless --yes; refused under a legal hold.
+    /// Rerun it with the same slug to complete an erasure that stopped.
+    Business {
+        #[command(flatten)]
+        common: Common,
+        /// The business's slug.
+        #[arg(long)]
+        slug: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -327,6 +344,9 @@ async fn main() -> ExitCode {
             customer,
             yes,
         }) => erase_customer(&common, &slug, &customer, yes).await,
+        Command::Erase(EraseCommand::Business { common, slug, yes }) => {
+            erase_business(&common, &slug, yes).await
+        }
         Command::Tenant(TenantCommand::LegalHold {
             common,
             slug,
@@ -374,6 +394,13 @@ async fn serve(common: &Common) -> Result<(), String> {
     };
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    if config.app.key_store.is_none() {
+        tracing::warn!(
+            "no key_store is configured: the businesses' data keys are kept in the data \
+             databases, so a backup of them holds the keys and erasing a business cannot reach \
+             its secrets in that backup (docs/OPERATIONS.md)"
+        );
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %config.listen, %scheme, "bookwarden is listening");
     if tls.is_none() && !config.behind_proxy && !config.listen.ip().is_loopback() {
@@ -646,6 +673,45 @@ async fn erase_customer(
         .map_err(|e| chain(&e))?;
     say(&format!(
         "erased customer {id}; {bookings} booking(s) kept as anonymous time blocks"
+    ));
+    Ok(())
+}
+
+async fn erase_business(common: &Common, slug: &str, yes: bool) -> Result<(), String> {
+    if !yes {
+        say(&format!(
+            "This erases the business {slug} for good: its data key, every booking, customer, \
+             account and audit entry. Type the slug again to confirm:"
+        ));
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if line.trim() != slug {
+            return Err("not confirmed; nothing was erased".to_owned());
+        }
+    }
+    let (app, _) = open(common, Output::Stderr).await?;
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {pos} rows {elapsed_precise}")
+    {
+        bar.set_style(style);
+    }
+    let rows = app
+        .erase_tenant_at(slug, |step| match step {
+            ErasureStep::Marked => bar.set_message("marked;"),
+            ErasureStep::KeyDestroyed => bar.set_message("data key destroyed; deleting"),
+            ErasureStep::Deleted(rows) => bar.inc(rows),
+            ErasureStep::Done { .. } => bar.set_message("done;"),
+        })
+        .await;
+    bar.finish_and_clear();
+    let rows = rows.map_err(|e| chain(&e))?;
+    say(&format!(
+        "erased business {slug}: data key destroyed, {rows} row(s) deleted; its slug is free \
+         again after {} days",
+        bookwarden_domain::tenant::TenantSlug::QUARANTINE_DAYS
     ));
     Ok(())
 }

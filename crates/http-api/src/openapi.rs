@@ -160,6 +160,7 @@ impl Modify for Security {
         routes::rights::export_customer,
         routes::rights::export_tenant,
         routes::rights::erase_customer,
+        routes::rights::erase_tenant,
     )
 )]
 pub(crate) struct ApiDoc;

@@ -66,6 +66,7 @@ async fn setup(store_url: &str, owner_url: &str, raw: RawPool) -> Setup {
         directory: region.clone(),
         max_connections: 16,
         placement: Default::default(),
+        key_store: None,
     })
     .await
     .unwrap();

@@ -54,6 +54,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         directory: region.clone(),
         max_connections: 4,
         placement: Default::default(),
+        key_store: None,
     })
     .await?;
 

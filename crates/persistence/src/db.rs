@@ -89,7 +89,22 @@ pub(crate) async fn connect_url(
     placement: &PgPlacement,
 ) -> Result<DatabaseConnection, StoreError> {
     let options = postgres_settings(
-        options(url, max_connections)?,
+        options(url, max_connections, Sync::Normal)?,
+        vec![("search_path", placement.search_path())],
+    );
+    Ok(Database::connect(options).await?)
+}
+
+/// Opens the key store's pool: as [`connect_url`], and on SQLite every
+/// commit is synced to disk before it returns (`synchronous = FULL`): a
+/// data key lost to a power cut would take every secret sealed under it.
+pub(crate) async fn connect_key_store(
+    url: &str,
+    max_connections: u32,
+    placement: &PgPlacement,
+) -> Result<DatabaseConnection, StoreError> {
+    let options = postgres_settings(
+        options(url, max_connections, Sync::Full)?,
         vec![("search_path", placement.search_path())],
     );
     Ok(Database::connect(options).await?)
@@ -104,7 +119,7 @@ pub(crate) async fn connect_for_schema(
     placement: &PgPlacement,
 ) -> Result<DatabaseConnection, StoreError> {
     let options = postgres_settings(
-        options(url, 1)?,
+        options(url, 1, Sync::Normal)?,
         vec![
             ("client_min_messages", "warning".to_owned()),
             ("search_path", placement.search_path()),
@@ -131,7 +146,18 @@ fn postgres_settings(options: ConnectOptions, _: Vec<(&'static str, String)>) ->
 
 /// The pool options for `url`, checking its scheme against the engines
 /// this build has (the `sqlite` and `postgres` features).
-fn options(url: &str, max_connections: u32) -> Result<ConnectOptions, StoreError> {
+/// How SQLite syncs a commit in WAL mode: `Normal` survives a crash of
+/// the process (a power cut may undo the last commits), `Full` a power cut
+/// too.
+#[derive(Clone, Copy)]
+enum Sync {
+    Normal,
+    Full,
+}
+
+fn options(url: &str, max_connections: u32, sync: Sync) -> Result<ConnectOptions, StoreError> {
+    #[cfg(not(feature = "sqlite"))]
+    let _only_sqlite = sync;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections.max(1))
@@ -154,10 +180,13 @@ fn options(url: &str, max_connections: u32) -> Result<ConnectOptions, StoreError
     }
     #[cfg(feature = "sqlite")]
     if sqlite {
-        options.map_sqlx_sqlite_opts(|o| {
+        options.map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(match sync {
+                    Sync::Normal => SqliteSynchronous::Normal,
+                    Sync::Full => SqliteSynchronous::Full,
+                })
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
                 // Statement journals (each booking of a batch can be undone

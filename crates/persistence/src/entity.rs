@@ -32,6 +32,18 @@ entity!(tenant_directory, "tenant_directory", {
     pub slug: String,
     pub region: String,
     pub created_at_us: i64,
+    pub erasing_since_us: Option<i64>,
+    pub erased_at_us: Option<i64>,
+});
+
+entity!(tenant_erasures, "tenant_erasures", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub via: String,
+    pub requested_at_us: i64,
+    pub key_destroyed_at_us: Option<i64>,
+    pub completed_at_us: Option<i64>,
+    pub rows_deleted: i64,
 });
 
 entity!(tenants, "tenants", {
@@ -46,6 +58,7 @@ entity!(tenants, "tenants", {
     pub created_at_us: i64,
     pub calendar_fail_policy: String,
     pub legal_hold: bool,
+    pub erasing_since_us: Option<i64>,
 });
 
 entity!(tenant_keys, "tenant_keys", {

@@ -56,6 +56,9 @@ pub enum StoreError {
     /// A legal hold on the tenant forbids erasing its data now.
     #[error("the business is under a legal hold")]
     LegalHold,
+    /// No business has this id (or its row is gone).
+    #[error("no such business")]
+    NoTenant,
     /// A value of another tenant was handed to this tenant's scope.
     #[error("the value belongs to another tenant")]
     WrongTenant,
@@ -245,6 +248,7 @@ impl std::fmt::Debug for StoreError {
             }
             Self::LastOwner => f.write_str("LastOwner"),
             Self::LegalHold => f.write_str("LegalHold"),
+            Self::NoTenant => f.write_str("NoTenant"),
             Self::NoDataKey => f.write_str("NoDataKey"),
             Self::Vault(e) => write!(f, "Vault({e})"),
             Self::SlotTaken => f.write_str("SlotTaken"),

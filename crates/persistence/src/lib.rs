@@ -48,6 +48,7 @@
 //!         directory: local.clone(),
 //!         max_connections: 2,
 //!         placement: Default::default(),
+//!         key_store: None,
 //!     })
 //!     .await?;
 //!     let tenant = Tenant::create(
@@ -81,6 +82,7 @@ mod calendars;
 mod combine;
 mod db;
 mod entity;
+mod erasure;
 mod error;
 mod migrate;
 mod people;
@@ -101,8 +103,12 @@ pub use audit::{AuditEntry, AuditEvent, AuditFilter, ChainBreak, ChainStatus, Pu
 pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord, Merged, SyncFailure, SyncSuccess};
 pub use db::PgPlacement;
+pub use erasure::{ERASED_TABLES, ErasureRecord, ErasureStep, ErasureVia};
 pub use error::{DatabaseError, StoreError, Unique};
-pub use migrate::{TABLES, grant_app_role, grant_app_role_in, migrate, migrate_in};
+pub use migrate::{
+    TABLES, grant_app_role, grant_app_role_in, grant_key_store_role, migrate, migrate_in,
+    migrate_key_store,
+};
 pub use people::{Customers, Staff};
 pub use rights::{BookingRecord, CustomerErased, CustomerRecord};
 pub use services::{Schedules, Services};

@@ -20,7 +20,7 @@ use crate::error::StoreError;
 
 /// Every table the migrations create, for grants that touch nothing else.
 /// A test checks it against the migrated schema.
-pub const TABLES: [&str; 24] = [
+pub const TABLES: [&str; 25] = [
     "tenant_directory",
     "tenants",
     "tenant_keys",
@@ -45,6 +45,7 @@ pub const TABLES: [&str; 24] = [
     "busy_blocks",
     "sign_in_sources",
     "sign_in_notices",
+    "tenant_erasures",
 ];
 
 /// Every migration, oldest first, recorded in the placement's table.
@@ -61,6 +62,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(CalendarSync),
             Box::new(AuditRetention),
             Box::new(DataRights),
+            Box::new(TenantErasure),
         ]
     }
 
@@ -180,6 +182,58 @@ sql_migration!(
     "0006_data_rights"
 );
 
+sql_migration!(
+    /// Whole-business erasure: the directory's and the business's marks,
+    /// the system-level tombstone and, on PostgreSQL, the one function
+    /// through which an erasure removes a business's audit trail.
+    TenantErasure,
+    "0007_tenant_erasure"
+);
+
+/// The key store's own migrations, recorded in its own database.
+struct KeyStoreMigrator {
+    table: String,
+}
+
+impl MigratorTraitSelf for KeyStoreMigrator {
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(KeyStore1)]
+    }
+
+    fn migration_table_name(&self) -> DynIden {
+        Alias::new(self.table.as_str()).into_iden()
+    }
+}
+
+sql_migration!(
+    /// The key store's one table: tenants' wrapped data keys.
+    KeyStore1,
+    "keys_0001"
+);
+
+/// Brings the key store at `url` (a database of its own, never one of the
+/// data databases) to the newest schema, in `placement` on PostgreSQL. Run
+/// it as the key store's owner.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub async fn migrate_key_store(url: &str, placement: &PgPlacement) -> Result<(), StoreError> {
+    let conn = connect_for_schema(url, placement).await?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+            placement.schema()
+        ))
+        .await?;
+    }
+    let migrator = KeyStoreMigrator {
+        table: placement.migrations_table().to_owned(),
+    };
+    migrator.up(&conn, None).await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// Brings the database at `url` to the newest schema, in the default
 /// placement (schema `public`). Run it as the schema owner.
 pub async fn migrate(url: &str) -> Result<(), StoreError> {
@@ -207,6 +261,61 @@ pub async fn migrate_in(url: &str, placement: &PgPlacement) -> Result<(), StoreE
     Ok(())
 }
 
+/// Refuses a role name that is not a plain identifier or that PostgreSQL
+/// gives a meaning of its own.
+fn check_role(role: &str) -> Result<(), StoreError> {
+    let valid = !role.is_empty()
+        && role.len() <= 63
+        && role.starts_with(|c: char| c.is_ascii_lowercase())
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        // Names PostgreSQL gives a meaning of their own: `public` is every
+        // role, and the rest name the caller or are reserved.
+        && !role.starts_with("pg_")
+        && !matches!(
+            role,
+            "public" | "none" | "all" | "user" | "current_user" | "current_role" | "session_user"
+        );
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::Config(
+            "the application role is 1 to 63 lowercase letters, digits and underscores, and \
+             not a name PostgreSQL reserves (public, pg_..., current_user, ...)"
+                .to_owned(),
+        ))
+    }
+}
+
+/// Gives the PostgreSQL role `role` read and write on the key store's one
+/// table and nothing else there (SQLite ignores it).
+///
+/// # Errors
+/// When the role name is not valid or the grant fails.
+pub async fn grant_key_store_role(
+    owner_url: &str,
+    role: &str,
+    placement: &PgPlacement,
+) -> Result<(), StoreError> {
+    check_role(role)?;
+    let conn = connect_for_schema(owner_url, placement).await?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let role = format!("\"{role}\"");
+        let schema = format!("\"{}\"", placement.schema());
+        let record = format!("\"{}\"", placement.migrations_table());
+        conn.execute_unprepared(&format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.tenant_keys TO {role};
+             REVOKE ALL ON {schema}.{record} FROM {role};
+             REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;"
+        ))
+        .await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
 /// Gives the PostgreSQL role `role` what the application needs and no more,
 /// in the default placement (see [`grant_app_role_in`]).
 pub async fn grant_app_role(owner_url: &str, role: &str) -> Result<(), StoreError> {
@@ -224,26 +333,7 @@ pub async fn grant_app_role_in(
     role: &str,
     placement: &PgPlacement,
 ) -> Result<(), StoreError> {
-    let valid = !role.is_empty()
-        && role.len() <= 63
-        && role.starts_with(|c: char| c.is_ascii_lowercase())
-        && role
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        // Names PostgreSQL gives a meaning of their own: `public` is every
-        // role, and the rest name the caller or are reserved.
-        && !role.starts_with("pg_")
-        && !matches!(
-            role,
-            "public" | "none" | "all" | "user" | "current_user" | "current_role" | "session_user"
-        );
-    if !valid {
-        return Err(StoreError::Config(
-            "the application role is 1 to 63 lowercase letters, digits and underscores, and \
-             not a name PostgreSQL reserves (public, pg_..., current_user, ...)"
-                .to_owned(),
-        ));
-    }
+    check_role(role)?;
     let conn = connect_for_schema(owner_url, placement).await?;
     if conn.get_database_backend() == DbBackend::Postgres {
         // Plain identifiers (checked above and by PgPlacement::new), and
@@ -267,7 +357,10 @@ pub async fn grant_app_role_in(
              REVOKE ALL ON FUNCTION {schema}.bookwarden_create_booking FROM PUBLIC;
              GRANT EXECUTE ON FUNCTION {schema}.bookwarden_create_booking TO {role};
              REVOKE ALL ON FUNCTION {schema}.bookwarden_purge_audit FROM PUBLIC;
-             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_purge_audit TO {role};"
+             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_purge_audit TO {role};
+             REVOKE DELETE ON {schema}.tenant_erasures FROM {role};
+             REVOKE ALL ON FUNCTION {schema}.bookwarden_erase_audit FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION {schema}.bookwarden_erase_audit TO {role};"
         );
         conn.execute_unprepared(&sql).await?;
     }

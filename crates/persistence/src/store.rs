@@ -56,12 +56,19 @@ pub struct StoreConfig {
     /// Where the tables live in PostgreSQL databases (the schema the
     /// migrations used); SQLite ignores it.
     pub placement: PgPlacement,
+    /// The key store: a database of its own for tenants' wrapped data
+    /// keys (`sqlite://PATH` or `postgres://...`, migrated with
+    /// [`crate::migrate_key_store`]), so that no copy of a data database
+    /// holds a key and destroying one reaches every backup. `None` keeps
+    /// each key in its tenant's data database, where a backup copies it.
+    pub key_store: Option<String>,
 }
 
 /// The tenant-sealed store over one database per region.
 pub struct Store {
     regions: BTreeMap<Region, Db>,
     directory: Db,
+    key_store: Option<DatabaseConnection>,
     located: RwLock<HashMap<TenantId, Region>>,
     epochs: Arc<WriteEpochs>,
 }
@@ -174,9 +181,23 @@ impl Store {
             .get(&config.directory)
             .cloned()
             .ok_or_else(|| StoreError::UnknownRegion(config.directory.to_string()))?;
+        let key_store = match &config.key_store {
+            Some(url) if config.regions.iter().any(|db| db.url == *url) => {
+                return Err(StoreError::Config(
+                    "the key store is a database of its own, not one of the data databases"
+                        .to_owned(),
+                ));
+            }
+            Some(url) => Some(
+                crate::db::connect_key_store(url, config.max_connections, &config.placement)
+                    .await?,
+            ),
+            None => None,
+        };
         Ok(Self {
             regions,
             directory,
+            key_store,
             located: RwLock::new(HashMap::new()),
             epochs,
         })
@@ -188,6 +209,7 @@ impl Store {
         let db = self.database_of(tenant).await?;
         let mut scope = TenantScope::begin(db, tenant, Mode::Write).await?;
         scope.epochs = Some(self.epochs.clone());
+        scope.key_store = self.key_store.clone();
         Ok(scope)
     }
 
@@ -215,7 +237,9 @@ impl Store {
     /// A read-only scope for `tenant`.
     pub async fn read(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let db = self.database_of(tenant).await?;
-        TenantScope::begin(db, tenant, Mode::Read).await
+        let mut scope = TenantScope::begin(db, tenant, Mode::Read).await?;
+        scope.key_store = self.key_store.clone();
+        Ok(scope)
     }
 
     /// A read-only scope for `tenant` in which every query sees the data
@@ -224,7 +248,9 @@ impl Store {
     /// a time and must not mix two states, such as an export.
     pub async fn read_snapshot(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let db = self.database_of(tenant).await?;
-        TenantScope::begin(db, tenant, Mode::Snapshot).await
+        let mut scope = TenantScope::begin(db, tenant, Mode::Snapshot).await?;
+        scope.key_store = self.key_store.clone();
+        Ok(scope)
     }
 
     /// The database holding `tenant`'s rows. An unknown tenant gets the
@@ -281,6 +307,9 @@ impl Store {
         for db in self.regions.values() {
             db.conn.ping().await?;
         }
+        if let Some(keys) = &self.key_store {
+            keys.ping().await?;
+        }
         Ok(())
     }
 
@@ -289,6 +318,9 @@ impl Store {
         drop(self.directory);
         for (_, db) in self.regions {
             db.conn.close().await?;
+        }
+        if let Some(keys) = self.key_store {
+            keys.close().await?;
         }
         Ok(())
     }
@@ -311,7 +343,7 @@ impl Store {
 impl System<'_> {
     /// Registers `tenant` in the directory and creates its row in its
     /// region's database. Fails with [`StoreError::Duplicate`] when the slug
-    /// is taken.
+    /// is taken, or kept in quarantine after its business was erased.
     pub async fn create_tenant(
         &self,
         tenant: &Tenant,
@@ -322,11 +354,14 @@ impl System<'_> {
             .regions
             .get(tenant.region())
             .ok_or_else(|| StoreError::UnknownRegion(tenant.region().to_string()))?;
+        self.release_slug(tenant.slug(), now).await?;
         let entry = tenant_directory::ActiveModel {
             tenant_id: Set(*tenant.id().as_uuid()),
             slug: Set(tenant.slug().as_str().to_owned()),
             region: Set(tenant.region().as_str().to_owned()),
             created_at_us: Set(us(now)),
+            erasing_since_us: Set(None),
+            erased_at_us: Set(None),
         };
         entry
             .insert(&self.0.directory.conn)
@@ -336,7 +371,8 @@ impl System<'_> {
                 _ => StoreError::from(e),
             })?;
         let created = async {
-            let scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;
+            let mut scope = TenantScope::begin(region_db, tenant.id(), Mode::Write).await?;
+            scope.key_store = self.0.key_store.clone();
             crate::tenants::insert(&scope, tenant, now).await?;
             scope.start_audit_chain().await?;
             scope.commit().await
@@ -353,18 +389,21 @@ impl System<'_> {
         Ok(())
     }
 
-    /// The tenant with this slug, if any.
+    /// The tenant with this slug, if any and not being erased.
     pub async fn locate(&self, slug: &TenantSlug) -> Result<Option<TenantId>, StoreError> {
         let found = tenant_directory::Entity::find()
             .filter(tenant_directory::Column::Slug.eq(slug.as_str()))
+            .filter(tenant_directory::Column::ErasingSinceUs.is_null())
             .one(&self.0.directory.conn)
             .await?;
         Ok(found.map(|row| TenantId::from_uuid(row.tenant_id)))
     }
 
-    /// Every tenant in the directory with its region, by id.
+    /// Every tenant in the directory with its region, by id, leaving out
+    /// those being erased or erased.
     pub async fn tenants(&self) -> Result<Vec<(TenantId, Region)>, StoreError> {
         tenant_directory::Entity::find()
+            .filter(tenant_directory::Column::ErasingSinceUs.is_null())
             .order_by_asc(tenant_directory::Column::TenantId)
             .all(&self.0.directory.conn)
             .await?
@@ -375,6 +414,45 @@ impl System<'_> {
                 Ok((TenantId::from_uuid(row.tenant_id), region))
             })
             .collect()
+    }
+}
+
+impl System<'_> {
+    /// Moves every data key still kept in a data database (from before the
+    /// key store was configured) to the key store; answers how many moved.
+    /// Without a key store it moves nothing. On SQLite a region with no
+    /// such key costs one query; elsewhere it visits every tenant.
+    pub async fn move_keys_to_key_store(&self) -> Result<usize, StoreError> {
+        if self.0.key_store.is_none() {
+            return Ok(0);
+        }
+        let mut moved = 0;
+        let every = tenant_directory::Entity::find()
+            .filter(tenant_directory::Column::ErasedAtUs.is_null())
+            .all(&self.0.directory.conn)
+            .await?;
+        for (region, db) in &self.0.regions {
+            if db.conn.get_database_backend() == DbBackend::Sqlite {
+                let any = db
+                    .conn
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::Sqlite,
+                        "SELECT 1 AS one FROM tenant_keys LIMIT 1",
+                    ))
+                    .await?;
+                if any.is_none() {
+                    continue;
+                }
+            }
+            for row in every.iter().filter(|row| row.region == region.as_str()) {
+                let scope = self.0.write(TenantId::from_uuid(row.tenant_id)).await?;
+                if scope.move_data_key_to_key_store().await? {
+                    moved += 1;
+                }
+                scope.commit().await?;
+            }
+        }
+        Ok(moved)
     }
 }
 
@@ -390,6 +468,8 @@ pub struct TenantScope {
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
     /// A write scope's commit moves the tenant's write epoch.
     epochs: Option<Arc<WriteEpochs>>,
+    /// Where the tenant's data key lives when not in its data database.
+    pub(crate) key_store: Option<DatabaseConnection>,
 }
 
 impl TenantScope {
@@ -444,6 +524,7 @@ impl TenantScope {
             tx,
             _writer: writer,
             epochs: None,
+            key_store: None,
         })
     }
 

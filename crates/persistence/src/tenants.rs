@@ -7,6 +7,7 @@ use bookwarden_domain::tenant::{
     Plan, Region, Tenant, TenantName, TenantParts, TenantSlug, TenantStatus,
 };
 use bookwarden_domain::time::TimeZone;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::{tenant_keys, tenants};
@@ -31,6 +32,7 @@ pub(crate) async fn insert(
         created_at_us: Set(us(now)),
         calendar_fail_policy: Set(FailPolicy::default().as_str().to_owned()),
         legal_hold: Set(false),
+        erasing_since_us: Set(None),
     }
     .insert(scope.tx())
     .await?;
@@ -120,7 +122,9 @@ pub struct StoredDataKey {
 
 impl TenantScope {
     /// Saves the tenant's wrapped data key, replacing the one stored (as a
-    /// master key rotation does).
+    /// master key rotation does). With a key store it is written there at
+    /// once (not with the scope's commit), and a copy left in the data
+    /// database from before the key store goes with the scope's commit.
     pub async fn put_data_key(
         &self,
         key: &StoredDataKey,
@@ -128,35 +132,86 @@ impl TenantScope {
     ) -> Result<(), StoreError> {
         let version = i32::try_from(key.master_version)
             .map_err(|e| StoreError::Config(format!("master key version: {e}")))?;
-        tenant_keys::Entity::delete_many()
-            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
-            .exec(self.tx())
-            .await?;
-        tenant_keys::ActiveModel {
+        let row = tenant_keys::ActiveModel {
             tenant_id: Set(self.uuid()),
             master_version: Set(version),
             wrapped: Set(key.wrapped.clone()),
             updated_at_us: Set(us(now)),
+        };
+        let replace = OnConflict::column(tenant_keys::Column::TenantId)
+            .update_columns([
+                tenant_keys::Column::MasterVersion,
+                tenant_keys::Column::Wrapped,
+                tenant_keys::Column::UpdatedAtUs,
+            ])
+            .to_owned();
+        match &self.key_store {
+            Some(store) => {
+                tenant_keys::Entity::insert(row)
+                    .on_conflict(replace)
+                    .exec(store)
+                    .await?;
+                self.forget_key_in_data().await?;
+            }
+            None => {
+                tenant_keys::Entity::insert(row)
+                    .on_conflict(replace)
+                    .exec(self.tx())
+                    .await?;
+            }
         }
-        .insert(self.tx())
-        .await?;
         Ok(())
     }
 
-    /// The tenant's wrapped data key, if it has one.
+    /// The tenant's wrapped data key, if it has one: from the key store,
+    /// or from the data database where there is none (or where the key
+    /// has not been moved to it yet).
     pub async fn data_key(&self) -> Result<Option<StoredDataKey>, StoreError> {
-        let row = tenant_keys::Entity::find()
-            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
-            .one(self.tx())
-            .await?;
-        row.map(|r| {
-            Ok(StoredDataKey {
-                master_version: u32::try_from(r.master_version)
-                    .map_err(|e| corrupt("tenant_keys", e))?,
-                wrapped: r.wrapped,
-            })
+        if let Some(store) = &self.key_store
+            && let Some(key) = read_key(store, self.uuid()).await?
+        {
+            return Ok(Some(key));
+        }
+        read_key(self.tx(), self.uuid()).await
+    }
+
+    /// Moves a data key kept in the data database (from before the key
+    /// store was configured) to the key store, leaving none behind when
+    /// the scope commits. True when there was one to move; false too
+    /// without a key store.
+    pub async fn move_data_key_to_key_store(&self) -> Result<bool, StoreError> {
+        let Some(store) = &self.key_store else {
+            return Ok(false);
+        };
+        let Some(key) = read_key(self.tx(), self.uuid()).await? else {
+            return Ok(false);
+        };
+        let version = i32::try_from(key.master_version)
+            .map_err(|e| StoreError::Config(format!("master key version: {e}")))?;
+        // A key already in the key store is the newer one: keep it.
+        let kept = OnConflict::column(tenant_keys::Column::TenantId)
+            .do_nothing()
+            .to_owned();
+        tenant_keys::Entity::insert(tenant_keys::ActiveModel {
+            tenant_id: Set(self.uuid()),
+            master_version: Set(version),
+            wrapped: Set(key.wrapped),
+            updated_at_us: Set(0),
         })
-        .transpose()
+        .on_conflict(kept)
+        .try_insert()
+        .exec(store)
+        .await?;
+        self.forget_key_in_data().await?;
+        Ok(true)
+    }
+
+    async fn forget_key_in_data(&self) -> Result<bool, StoreError> {
+        let result = tenant_keys::Entity::delete_many()
+            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
+            .exec(self.tx())
+            .await?;
+        Ok(result.rows_affected > 0)
     }
 
     /// Makes the tenant's data key, wraps it under the ring's primary master
@@ -230,15 +285,44 @@ impl TenantScope {
         TenantRef::from_bytes(*self.tenant().as_bytes())
     }
 
-    /// Destroys the tenant's data key: every value sealed for the tenant,
-    /// here and in every backup, becomes unreadable (crypto-shredding).
+    /// Destroys the tenant's data key (crypto-shredding): every value
+    /// sealed for the tenant becomes unreadable, here and, with a key
+    /// store, in every backup of the data databases (which never held the
+    /// key). The copy in the key store is deleted at once; one in the data
+    /// database goes with the scope's commit. True when there was one.
     pub async fn destroy_data_key(&self) -> Result<bool, StoreError> {
-        let result = tenant_keys::Entity::delete_many()
-            .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
-            .exec(self.tx())
-            .await?;
-        Ok(result.rows_affected == 1)
+        let in_data = self.forget_key_in_data().await?;
+        let in_store = match &self.key_store {
+            Some(store) => {
+                tenant_keys::Entity::delete_many()
+                    .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
+                    .exec(store)
+                    .await?
+                    .rows_affected
+                    > 0
+            }
+            None => false,
+        };
+        Ok(in_data || in_store)
     }
+}
+
+async fn read_key(
+    conn: &impl ConnectionTrait,
+    tenant: sea_orm::prelude::Uuid,
+) -> Result<Option<StoredDataKey>, StoreError> {
+    let row = tenant_keys::Entity::find()
+        .filter(tenant_keys::Column::TenantId.eq(tenant))
+        .one(conn)
+        .await?;
+    row.map(|r| {
+        Ok(StoredDataKey {
+            master_version: u32::try_from(r.master_version)
+                .map_err(|e| corrupt("tenant_keys", e))?,
+            wrapped: r.wrapped,
+        })
+    })
+    .transpose()
 }
 
 impl std::fmt::Debug for StoredDataKey {

@@ -4,7 +4,7 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, get, post, web};
-use bookwarden_app::{AppError, Erasure, ExportSummary};
+use bookwarden_app::{AppError, Erasure, ExportSummary, TenantErasure};
 use bookwarden_domain::id::CustomerId;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncSeekExt as _;
@@ -20,7 +20,8 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
     config
         .service(export_customer)
         .service(export_tenant)
-        .service(erase_customer);
+        .service(erase_customer)
+        .service(erase_tenant);
 }
 
 /// The media type of an export archive.
@@ -158,6 +159,71 @@ pub(crate) async fn erase_customer(
             confirmation: None,
             expires_at: None,
             bookings,
+        },
+    };
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The answer to a business erasure call.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TenantErasureOut {
+    /// `confirm`: nothing was erased yet, call again with `confirmation`;
+    /// `erased`: done.
+    status: &'static str,
+    /// The token to confirm with (status `confirm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation: Option<String>,
+    /// When the token stops being accepted (status `confirm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    /// The rows deleted (status `erased`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<u64>,
+}
+
+/// Erases the whole business: its data key is destroyed first (every
+/// secret sealed for it becomes unreadable, in backups too), then every
+/// row it owns; only a system-level tombstone with its id and the times
+/// stays, and its slug is free again after 30 days. Every session and key
+/// of the business, yours included, stops working at once. The first call
+/// erases nothing and answers a confirmation token (ten minutes, bound to
+/// the business and to you); the second, carrying it, erases and answers
+/// when done. The owner, signed in as a person; refused under a legal
+/// hold. Export first (`GET /v1/export`) to keep a copy.
+#[utoipa::path(
+    tag = "data rights",
+    security(("session_cookie" = [])),
+    request_body = ErasureBody,
+    responses((status = 200, body = TenantErasureOut), Errors)
+)]
+#[post("/v1/erasure")]
+pub(crate) async fn erase_tenant(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+    body: web::Json<ErasureBody>,
+) -> Result<HttpResponse, ApiError> {
+    let confirmation = body.into_inner().confirmation;
+    // The erasure runs as a task of its own: a client that hangs up does
+    // not stop it halfway (and one stopped by a crash is completed by the
+    // server's maintenance).
+    let app = state.app.clone();
+    let step = tokio::spawn(async move {
+        app.erase_tenant(&principal, confirmation.as_deref()).await
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let out = match step {
+        TenantErasure::Confirm { token, expires_at } => TenantErasureOut {
+            status: "confirm",
+            confirmation: Some(token),
+            expires_at: Some(expires_at.to_string()),
+            rows: None,
+        },
+        TenantErasure::Done { rows } => TenantErasureOut {
+            status: "erased",
+            confirmation: None,
+            expires_at: None,
+            rows: Some(rows),
         },
     };
     Ok(HttpResponse::Ok().json(out))

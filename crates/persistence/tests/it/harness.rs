@@ -17,7 +17,10 @@ use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Timing, TimingSpec};
 use bookwarden_domain::tenant::{Region, Tenant, TenantName, TenantSlug};
 use bookwarden_domain::time::TimeZone;
-use bookwarden_persistence::{RegionDatabase, Store, StoreConfig, grant_app_role, migrate};
+use bookwarden_persistence::{
+    PgPlacement, RegionDatabase, Store, StoreConfig, grant_app_role, grant_key_store_role,
+    migrate, migrate_key_store,
+};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 /// The application role the PostgreSQL tests connect as.
@@ -30,11 +33,13 @@ pub enum Engine {
     Postgres,
 }
 
-/// One fresh database and a store over it.
+/// One fresh database and a store over it, with a key store of its own.
 pub struct TestDb {
     pub store: Store,
     /// For SQLite the file; for PostgreSQL the owner URL of the database.
     pub owner_url: String,
+    /// The key store's URL (for PostgreSQL, as the owner).
+    pub key_owner_url: String,
     pub cleanup: Cleanup,
 }
 
@@ -92,11 +97,14 @@ impl TestDb {
                 let folder = std::env::temp_dir().join(random_name("bookwarden-test"));
                 std::fs::create_dir_all(&folder).unwrap();
                 let url = format!("sqlite://{}", folder.join("store.db").display());
+                let keys = format!("sqlite://{}", folder.join("keys.db").display());
                 migrate(&url).await.unwrap();
-                let store = open(&url, max_connections).await;
+                migrate_key_store(&keys, &PgPlacement::default()).await.unwrap();
+                let store = open(&url, Some(&keys), max_connections).await;
                 Self {
                     store,
                     owner_url: url,
+                    key_owner_url: keys,
                     cleanup: Cleanup::Folder(folder),
                 }
             }
@@ -104,22 +112,58 @@ impl TestDb {
                 let admin = postgres_admin_url();
                 let name = random_name("bookwarden_test");
                 let conn = Database::connect(&admin).await.unwrap();
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
+                // One statement each: neither runs inside a transaction.
+                for database in [name.clone(), format!("{name}_keys")] {
+                    conn.execute_unprepared(&format!("CREATE DATABASE {database}"))
+                        .await
+                        .unwrap();
+                }
                 ensure_app_role(&conn).await;
                 conn.close().await.unwrap();
                 let owner = url_for(&admin, "postgres", &name);
+                let keys = url_for(&admin, "postgres", &format!("{name}_keys"));
                 migrate(&owner).await.unwrap();
                 grant_app_role(&owner, APP_ROLE).await.unwrap();
-                let store = open(&url_for(&admin, APP_ROLE, &name), max_connections).await;
+                let placement = PgPlacement::default();
+                migrate_key_store(&keys, &placement).await.unwrap();
+                grant_key_store_role(&keys, APP_ROLE, &placement)
+                    .await
+                    .unwrap();
+                let store = open(
+                    &url_for(&admin, APP_ROLE, &name),
+                    Some(&url_for(&admin, APP_ROLE, &format!("{name}_keys"))),
+                    max_connections,
+                )
+                .await;
                 Self {
                     store,
                     owner_url: owner,
+                    key_owner_url: keys,
                     cleanup: Cleanup::Database { admin, name },
                 }
             }
         }
+    }
+
+    /// The URLs the store opens, the data's and the key store's (as the
+    /// application role on PostgreSQL).
+    pub fn app_urls(&self) -> (String, String) {
+        match &self.cleanup {
+            Cleanup::Folder(_) => (self.owner_url.clone(), self.key_owner_url.clone()),
+            Cleanup::Database { admin, name } => (
+                url_for(admin, APP_ROLE, name),
+                url_for(admin, APP_ROLE, &format!("{name}_keys")),
+            ),
+        }
+    }
+
+    /// Closes the store and opens another over the same databases, as a
+    /// process started after a crash would.
+    pub async fn reopen(&mut self) {
+        let (data, keys) = self.app_urls();
+        let fresh = open(&data, Some(&keys), 4).await;
+        let old = std::mem::replace(&mut self.store, fresh);
+        old.close().await.unwrap();
     }
 
     /// A raw connection as the owner (SQLite) or the application role
@@ -141,16 +185,20 @@ impl TestDb {
             }
             Cleanup::Database { admin, name } => {
                 let conn = Database::connect(&admin).await.unwrap();
-                conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                for database in [name.clone(), format!("{name}_keys")] {
+                    conn.execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                    ))
                     .await
                     .unwrap();
+                }
                 conn.close().await.unwrap();
             }
         }
     }
 }
 
-async fn open(url: &str, max_connections: u32) -> Store {
+pub async fn open(url: &str, key_store: Option<&str>, max_connections: u32) -> Store {
     let region = Region::parse("local").unwrap();
     Store::open(StoreConfig {
         regions: vec![RegionDatabase {
@@ -160,6 +208,7 @@ async fn open(url: &str, max_connections: u32) -> Store {
         directory: region,
         max_connections,
         placement: Default::default(),
+        key_store: key_store.map(str::to_owned),
     })
     .await
     .unwrap()

@@ -15,6 +15,7 @@
 mod accounts;
 mod audit;
 mod bookings;
+mod erasure;
 mod harness;
 mod isolation;
 mod regions;

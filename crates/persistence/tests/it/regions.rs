@@ -58,6 +58,7 @@ async fn p12_a_tenants_rows_live_only_in_its_regions_database() {
         directory: eu.clone(),
         max_connections: 4,
         placement: Default::default(),
+        key_store: None,
     })
     .await
     .unwrap();

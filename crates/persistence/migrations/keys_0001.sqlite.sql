@@ -1,0 +1,10 @@
+-- The key store: tenants' data keys, each wrapped under a master key, kept
+-- in a database of their own so a copy of the data databases holds none of
+-- them. Destroying a row here makes every value sealed for that tenant
+-- unreadable, in every backup of the data (crypto-shredding).
+CREATE TABLE tenant_keys (
+    tenant_id      BLOB    NOT NULL PRIMARY KEY,
+    master_version INTEGER NOT NULL,
+    wrapped        BLOB    NOT NULL,
+    updated_at_us  INTEGER NOT NULL
+) STRICT;
