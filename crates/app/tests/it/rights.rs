@@ -1,7 +1,9 @@
-//! Data rights across tenants (P10, P1): random businesses with random
-//! customers and bookings; erasing one customer of one business never
-//! changes a byte of any other business's export, nor of the erased
-//! customer's neighbours in their own business.
+//! Data rights across tenants (P10, P1, P3): random businesses with random
+//! customers and bookings; erasing one customer of one business, or a whole
+//! business, never changes a byte of any other business's export, nor of
+//! the erased customer's neighbours in their own business. A backup taken
+//! before a business is erased holds its sealed rows, and no key the
+//! server still has opens them.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -9,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bookwarden_app::{
     App, BookingRequest, Carrier, ClientInfo, Clock, Config, CustomerInput, Erasure, LoginRequest,
-    Principal, SecretString, Signup,
+    Principal, SecretString, Signup, TenantErasure,
 };
 use bookwarden_domain::id::CustomerId;
 use bookwarden_domain::intake::IntakeForm;
@@ -282,4 +284,171 @@ proptest! {
             let _ = std::fs::remove_dir_all(folder);
         });
     }
+
+    #[test]
+    fn p10_erasing_a_business_changes_no_byte_of_another_business(
+        businesses in prop::collection::vec(business(), 2..4),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let folder = std::env::temp_dir()
+                .join(format!("bookwarden-rights-{}", uuid::Uuid::new_v4().simple()));
+            let clock = Arc::new(FixedClock(Mutex::new(start())));
+            let (app, _) = App::open(Config::embedded(folder.clone()), clock).await.unwrap();
+            let mut owners = Vec::new();
+            for (i, business) in businesses.iter().enumerate() {
+                let owner = owner(&app, &format!("biz-{i}")).await;
+                seed(&app, &owner, business).await;
+                owners.push(owner);
+            }
+            let mut before = Vec::new();
+            for owner in &owners {
+                before.push(comparable(&export(&app, owner).await));
+            }
+            let target = pick.index(owners.len());
+            let asked = app.erase_tenant(&owners[target], None).await.unwrap();
+            let TenantErasure::Confirm { token, .. } = asked else { panic!("{asked:?}") };
+            let done = app.erase_tenant(&owners[target], Some(&token)).await.unwrap();
+            assert!(matches!(done, TenantErasure::Done { .. }), "{done:?}");
+            // Nothing of the erased business is left to export.
+            assert!(app.export_tenant(&owners[target], std::io::Cursor::new(Vec::new())).await.is_err());
+            for (i, owner) in owners.iter().enumerate() {
+                if i != target {
+                    let after = comparable(&export(&app, owner).await);
+                    assert_eq!(after, before[i], "business {i} changed with business {target}'s erasure");
+                }
+            }
+            drop(app);
+            let _ = std::fs::remove_dir_all(folder);
+        });
+    }
+}
+
+/// Every sealed two-factor seed (pending or confirmed) of `tenant` in the
+/// database at `url`, with the user id it is bound to.
+async fn sealed_seeds(url: &str, tenant: uuid::Uuid) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
+    let conn = Database::connect(url).await.unwrap();
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT user_id, coalesce(totp_seed, totp_pending) AS sealed FROM users \
+             WHERE tenant_id = ? AND coalesce(totp_seed, totp_pending) IS NOT NULL",
+            [tenant.into()],
+        ))
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    rows.iter()
+        .map(|row| {
+            (
+                row.try_get::<Vec<u8>>("", "user_id").unwrap(),
+                row.try_get::<Vec<u8>>("", "sealed").unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn count(url: &str, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
+    let conn = Database::connect(url).await.unwrap();
+    let row = conn
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql.to_owned()))
+        .await
+        .unwrap()
+        .unwrap();
+    conn.close().await.unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+fn opens(key: &bookwarden_crypto::vault::TenantDataKey, seeds: &[(Vec<u8>, Vec<u8>)]) -> bool {
+    use bookwarden_crypto::vault::{self, Purpose};
+    seeds
+        .iter()
+        .any(|(user, sealed)| vault::open(key, &Purpose::TOTP_SEED, user, sealed).is_ok())
+}
+
+#[tokio::test]
+async fn p3_p10_a_backup_taken_before_a_business_is_erased_holds_its_sealed_rows_and_no_key_opens_them()
+ {
+    use sea_orm::{ConnectionTrait as _, Database};
+
+    let folder =
+        std::env::temp_dir().join(format!("bookwarden-shred-{}", uuid::Uuid::new_v4().simple()));
+    let clock = Arc::new(FixedClock(Mutex::new(start())));
+    let (app, _) = App::open(Config::embedded(folder.clone()), clock).await.unwrap();
+    let gone = owner(&app, "gone-biz").await;
+    let kept = owner(&app, "kept-biz").await;
+    let one = Business {
+        customers: vec![("ada".to_owned(), vec![1, 2])],
+    };
+    seed(&app, &gone, &one).await;
+    seed(&app, &kept, &one).await;
+    for person in [&gone, &kept] {
+        app.totp_begin(person, SecretString::new("plum tree orchard 42".to_owned()))
+            .await
+            .unwrap();
+    }
+    let key_of = |tenant| {
+        let app = &app;
+        async move {
+            let scope = app.store().read(tenant).await.unwrap();
+            let key = scope.open_data_key(app.keys()).await;
+            scope.commit().await.unwrap();
+            key
+        }
+    };
+
+    // The backup: a consistent copy of the data database, as `VACUUM INTO`
+    // makes one while the server runs.
+    let data = format!("sqlite://{}", folder.join("bookwarden.db").display());
+    let backup_path = folder.join("backup.db");
+    let backup = format!("sqlite://{}", backup_path.display());
+    let conn = Database::connect(&data).await.unwrap();
+    conn.execute_unprepared(&format!("VACUUM INTO '{}'", backup_path.display()))
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let tenant = *gone.tenant().as_uuid();
+    let sealed = sealed_seeds(&backup, tenant).await;
+    assert_eq!(sealed.len(), 1, "the owner's pending seed is in the backup");
+    // Until the erasure, the business's key opens them: the check below
+    // can fail.
+    assert!(opens(&key_of(gone.tenant()).await.unwrap(), &sealed));
+    assert_eq!(count(&backup, "SELECT count(*) FROM tenant_keys").await, 0, "no key in a backup");
+
+    let asked = app.erase_tenant(&gone, None).await.unwrap();
+    let TenantErasure::Confirm { token, .. } = asked else { panic!("{asked:?}") };
+    let done = app.erase_tenant(&gone, Some(&token)).await.unwrap();
+    assert!(matches!(done, TenantErasure::Done { rows } if rows > 10), "{done:?}");
+
+    // The backup still holds the sealed rows...
+    assert_eq!(sealed_seeds(&backup, tenant).await, sealed);
+    assert_eq!(sealed_seeds(&data, tenant).await, Vec::new(), "gone from the live data");
+    // ...and no key the server still has opens them: not the erased
+    // business's (destroyed), not any other business's, and no wrapped key
+    // left in the key store unwraps as the erased business's.
+    assert!(key_of(gone.tenant()).await.is_err());
+    let keys = format!("sqlite://{}", folder.join("keys.db").display());
+    assert_eq!(count(&keys, "SELECT count(*) FROM tenant_keys").await, 1);
+    let others = app.store().system().tenants().await.unwrap();
+    assert_eq!(others.len(), 1);
+    for (other, _) in others {
+        let key = key_of(other).await.unwrap();
+        assert!(!opens(&key, &sealed), "another business's key opened the erased one's secret");
+        // The shredding was the erased business's alone.
+        assert!(opens(&key, &sealed_seeds(&data, *other.as_uuid()).await));
+        let scope = app.store().read(other).await.unwrap();
+        let stored = scope.data_key().await.unwrap().unwrap();
+        scope.commit().await.unwrap();
+        let wrapped = bookwarden_crypto::vault::WrappedDataKey::from_bytes(&stored.wrapped).unwrap();
+        assert!(
+            app.keys()
+                .unwrap(bookwarden_crypto::vault::TenantRef::from_bytes(*gone.tenant().as_bytes()), &wrapped)
+                .is_err()
+        );
+    }
+    drop(app);
+    let _ = std::fs::remove_dir_all(folder);
 }
