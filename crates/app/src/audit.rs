@@ -249,7 +249,9 @@ impl App {
             ticks.tick().await;
             match self.resume_erasures().await {
                 Ok(0) => {}
-                Ok(completed) => tracing::info!(completed, "unfinished business erasures completed"),
+                Ok(completed) => {
+                    tracing::info!(completed, "unfinished business erasures completed")
+                }
                 Err(error) => tracing::warn!(%error, "a business erasure could not be completed"),
             }
             match self.purge_audit(None).await {

@@ -57,12 +57,12 @@ pub use bookings::{
 };
 pub use bookwarden_crypto::SecretString;
 pub use bookwarden_persistence::{ChainBreak, ChainStatus, SignInNotice};
+pub use bookwarden_persistence::{ErasureRecord, ErasureStep, ErasureVia};
 pub use calendars::{ConnectCalendar, ConnectionView, SyncRound};
 pub use catalog::CustomerInput;
 pub use config::Config;
 pub use error::{AppError, Conflict};
 pub use export::{ExportProgress, ExportSummary};
-pub use bookwarden_persistence::{ErasureRecord, ErasureStep, ErasureVia};
 pub use rights::{CONFIRMATION_LIFETIME, ERASURE_BATCH, Erasure, TenantErasure};
 pub use tenants::{TenantChange, TenantChanged};
 
@@ -210,7 +210,11 @@ impl App {
         {
             bookwarden_persistence::migrate_in(url, &config.postgres_placement).await?;
         }
-        if let Some(url) = config.key_store.as_ref().filter(|u| u.starts_with("sqlite:")) {
+        if let Some(url) = config
+            .key_store
+            .as_ref()
+            .filter(|u| u.starts_with("sqlite:"))
+        {
             bookwarden_persistence::migrate_key_store(url, &config.postgres_placement).await?;
         }
         let store = Self::open_store(&config).await?;

@@ -21,9 +21,7 @@ use bookwarden_domain::id::TenantId;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
 use bookwarden_domain::tenant::TenantSlug;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Func, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
 
 use crate::entity::{credential_directory, tenant_directory, tenant_erasures, tenants};
 use crate::error::StoreError;
@@ -196,7 +194,10 @@ impl System<'_> {
             scope.destroy_data_key().await?;
             scope.commit().await?;
             tenant_erasures::Entity::update_many()
-                .col_expr(tenant_erasures::Column::KeyDestroyedAtUs, Expr::value(us(now)))
+                .col_expr(
+                    tenant_erasures::Column::KeyDestroyedAtUs,
+                    Expr::value(us(now)),
+                )
                 .filter(tenant_erasures::Column::TenantId.eq(*tenant.as_uuid()))
                 .exec(self.0.directory())
                 .await?;
@@ -235,7 +236,12 @@ impl System<'_> {
 
     /// Step 1: the business's row first (where the legal hold is read, in
     /// the same statement), then the directory and the tombstone.
-    async fn mark(&self, tenant: TenantId, via: ErasureVia, now: Timestamp) -> Result<(), StoreError> {
+    async fn mark(
+        &self,
+        tenant: TenantId,
+        via: ErasureVia,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let scope = self.0.write(tenant).await?;
         if !scope.mark_erasing(now).await? {
             let held = scope.legal_hold().await?;
@@ -265,7 +271,10 @@ impl System<'_> {
         .exec(directory)
         .await?;
         tenant_directory::Entity::update_many()
-            .col_expr(tenant_directory::Column::ErasingSinceUs, Expr::value(us(now)))
+            .col_expr(
+                tenant_directory::Column::ErasingSinceUs,
+                Expr::value(us(now)),
+            )
             .filter(tenant_directory::Column::TenantId.eq(*tenant.as_uuid()))
             .filter(tenant_directory::Column::ErasingSinceUs.is_null())
             .exec(directory)
@@ -339,7 +348,10 @@ impl TenantScope {
                 (DbBackend::Postgres, "audit_log") => Statement::from_sql_and_values(
                     backend,
                     "SELECT bookwarden_erase_audit($1, $2) AS removed",
-                    [self.uuid().into(), i32::try_from(limit).unwrap_or(i32::MAX).into()],
+                    [
+                        self.uuid().into(),
+                        i32::try_from(limit).unwrap_or(i32::MAX).into(),
+                    ],
                 ),
                 (DbBackend::Postgres, _) => Statement::from_sql_and_values(
                     backend,

@@ -374,10 +374,14 @@ async fn p3_p10_a_backup_taken_before_a_business_is_erased_holds_its_sealed_rows
  {
     use sea_orm::{ConnectionTrait as _, Database};
 
-    let folder =
-        std::env::temp_dir().join(format!("bookwarden-shred-{}", uuid::Uuid::new_v4().simple()));
+    let folder = std::env::temp_dir().join(format!(
+        "bookwarden-shred-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let clock = Arc::new(FixedClock(Mutex::new(start())));
-    let (app, _) = App::open(Config::embedded(folder.clone()), clock).await.unwrap();
+    let (app, _) = App::open(Config::embedded(folder.clone()), clock)
+        .await
+        .unwrap();
     let gone = owner(&app, "gone-biz").await;
     let kept = owner(&app, "kept-biz").await;
     let one = Business {
@@ -416,16 +420,29 @@ async fn p3_p10_a_backup_taken_before_a_business_is_erased_holds_its_sealed_rows
     // Until the erasure, the business's key opens them: the check below
     // can fail.
     assert!(opens(&key_of(gone.tenant()).await.unwrap(), &sealed));
-    assert_eq!(count(&backup, "SELECT count(*) FROM tenant_keys").await, 0, "no key in a backup");
+    assert_eq!(
+        count(&backup, "SELECT count(*) FROM tenant_keys").await,
+        0,
+        "no key in a backup"
+    );
 
     let asked = app.erase_tenant(&gone, None).await.unwrap();
-    let TenantErasure::Confirm { token, .. } = asked else { panic!("{asked:?}") };
+    let TenantErasure::Confirm { token, .. } = asked else {
+        panic!("{asked:?}")
+    };
     let done = app.erase_tenant(&gone, Some(&token)).await.unwrap();
-    assert!(matches!(done, TenantErasure::Done { rows } if rows > 10), "{done:?}");
+    assert!(
+        matches!(done, TenantErasure::Done { rows } if rows > 10),
+        "{done:?}"
+    );
 
     // The backup still holds the sealed rows...
     assert_eq!(sealed_seeds(&backup, tenant).await, sealed);
-    assert_eq!(sealed_seeds(&data, tenant).await, Vec::new(), "gone from the live data");
+    assert_eq!(
+        sealed_seeds(&data, tenant).await,
+        Vec::new(),
+        "gone from the live data"
+    );
     // ...and no key the server still has opens them: not the erased
     // business's (destroyed), not any other business's, and no wrapped key
     // left in the key store unwraps as the erased business's.
@@ -436,16 +453,23 @@ async fn p3_p10_a_backup_taken_before_a_business_is_erased_holds_its_sealed_rows
     assert_eq!(others.len(), 1);
     for (other, _) in others {
         let key = key_of(other).await.unwrap();
-        assert!(!opens(&key, &sealed), "another business's key opened the erased one's secret");
+        assert!(
+            !opens(&key, &sealed),
+            "another business's key opened the erased one's secret"
+        );
         // The shredding was the erased business's alone.
         assert!(opens(&key, &sealed_seeds(&data, *other.as_uuid()).await));
         let scope = app.store().read(other).await.unwrap();
         let stored = scope.data_key().await.unwrap().unwrap();
         scope.commit().await.unwrap();
-        let wrapped = bookwarden_crypto::vault::WrappedDataKey::from_bytes(&stored.wrapped).unwrap();
+        let wrapped =
+            bookwarden_crypto::vault::WrappedDataKey::from_bytes(&stored.wrapped).unwrap();
         assert!(
             app.keys()
-                .unwrap(bookwarden_crypto::vault::TenantRef::from_bytes(*gone.tenant().as_bytes()), &wrapped)
+                .unwrap(
+                    bookwarden_crypto::vault::TenantRef::from_bytes(*gone.tenant().as_bytes()),
+                    &wrapped
+                )
                 .is_err()
         );
     }

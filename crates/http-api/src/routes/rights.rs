@@ -207,11 +207,10 @@ pub(crate) async fn erase_tenant(
     // not stop it halfway (and one stopped by a crash is completed by the
     // server's maintenance).
     let app = state.app.clone();
-    let step = tokio::spawn(async move {
-        app.erase_tenant(&principal, confirmation.as_deref()).await
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let step =
+        tokio::spawn(async move { app.erase_tenant(&principal, confirmation.as_deref()).await })
+            .await
+            .map_err(AppError::internal)??;
     let out = match step {
         TenantErasure::Confirm { token, expires_at } => TenantErasureOut {
             status: "confirm",

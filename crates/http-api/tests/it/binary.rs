@@ -1235,5 +1235,47 @@ async fn p10_operator_exports_erases_and_holds_from_the_command_line() {
     let (ok, out, err) = run(&["audit", "verify"], &data, &[], "");
     assert!(ok, "{err}");
     assert!(out.contains("rights-clinic: intact"), "{out}");
+    // The whole business: refused under the hold, asked for, then erased.
+    assert!(data.join("keys.db").exists(), "the embedded key store");
+    let erase_business = |yes: bool, stdin: &str| {
+        let mut args = vec!["erase", "business", "--slug", "rights-clinic"];
+        if yes {
+            args.push("--yes");
+        }
+        run(&args, &data, &[], stdin)
+    };
+    let (ok, _, err) = erase_business(true, "");
+    assert!(!ok && err.contains("legal_hold"), "{err}");
+    let (ok, _, err) = run(
+        &["tenant", "legal-hold", "--slug", "rights-clinic", "off"],
+        &data,
+        &[],
+        "",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = erase_business(false, "rights\n");
+    assert!(!ok && err.contains("not confirmed"), "{err}");
+    let (ok, _, err) = erase_business(false, "rights-clinic\n");
+    assert!(ok, "{err}");
+    assert!(err.contains("erased business rights-clinic"), "{err}");
+    let (ok, out, err) = run(&["audit", "verify"], &data, &[], "");
+    assert!(ok, "{err}");
+    assert!(!out.contains("rights-clinic"), "{out}");
+    let (ok, _, err) = run(
+        &[
+            "export",
+            "--slug",
+            "rights-clinic",
+            "--out",
+            partial.to_str().unwrap(),
+        ],
+        &data,
+        &[],
+        "",
+    );
+    assert!(!ok && err.contains("not found"), "{err}");
+    // Done is done: a rerun says so and changes nothing.
+    let (ok, _, err) = erase_business(true, "");
+    assert!(ok, "{err}");
     let _ = std::fs::remove_dir_all(&data);
 }

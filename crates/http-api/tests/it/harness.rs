@@ -177,6 +177,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         Engine::Postgres => {
             let name = random_name("bookwarden_http");
             psql(&format!("CREATE DATABASE {name}")).unwrap();
+            // The key store: a database of its own, as in production.
+            psql(&format!("CREATE DATABASE {name}_keys")).unwrap();
             // Roles are cluster-wide; tests running at once may race.
             psql(&format!(
                 "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB \
@@ -196,12 +198,14 @@ pub async fn spawn_with(options: Options) -> TestApp {
             owner
                 .databases
                 .insert("local".into(), url_for("postgres", &name));
+            owner.key_store = Some(url_for("postgres", &format!("{name}_keys")));
             let owner = Config::from_file_config(owner).unwrap();
             bookwarden_app::migrate(&owner.app, Some(APP_ROLE))
                 .await
                 .unwrap();
             file.databases
                 .insert("local".into(), url_for(APP_ROLE, &name));
+            file.key_store = Some(url_for(APP_ROLE, &format!("{name}_keys")));
             let key = bookwarden_app::keys::generate_entry(1).unwrap();
             file.master_keys = Some(vec![key.expose_secret().to_owned()]);
             Cleanup::Database {
@@ -427,6 +431,7 @@ impl TestApp {
             Cleanup::Database { name, folder } => {
                 let _ = std::fs::remove_dir_all(folder);
                 let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ = psql(&format!("DROP DATABASE IF EXISTS {name}_keys WITH (FORCE)"));
             }
         }
     }

@@ -138,6 +138,10 @@ fn substitute(text: &str, scratch: &Scratch) -> String {
                 "DATABASE bookwarden ",
                 &format!("DATABASE {} ", pg.database()),
             )
+            .replace(
+                "DATABASE bookwarden_keys ",
+                &format!("DATABASE {}_keys ", pg.database()),
+            )
             .replace("bookwarden_owner", &format!("{}_owner", pg.prefix))
             .replace("bookwarden_app", &format!("{}_app", pg.prefix));
     }
@@ -273,11 +277,16 @@ fn run(document: &str, postgres: Option<Postgres>) {
     let server_log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     if let Some(pg) = &scratch.postgres {
         let database = pg.database();
-        let _cleanup = harness::psql(&format!(
-            "DROP DATABASE IF EXISTS {database} WITH (FORCE); \
-             DROP ROLE IF EXISTS {prefix}_owner; DROP ROLE IF EXISTS {prefix}_app;",
-            prefix = pg.prefix
-        ));
+        // One statement per call: `DROP DATABASE` runs in no transaction,
+        // and psql sends one `-c` string as one.
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+            format!("DROP DATABASE IF EXISTS {database}_keys WITH (FORCE)"),
+            format!("DROP ROLE IF EXISTS {}_owner", pg.prefix),
+            format!("DROP ROLE IF EXISTS {}_app", pg.prefix),
+        ] {
+            let _cleanup = harness::psql(&statement);
+        }
     }
     assert!(
         output.status.success(),

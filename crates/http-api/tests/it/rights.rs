@@ -670,3 +670,146 @@ async fn p9_a_request_naming_an_id_the_business_does_not_have_is_audited_at_a_bo
     assert_eq!(verified["status"], "intact");
     app.finish().await;
 }
+
+async fn erase_business(
+    app: &TestApp,
+    token: &str,
+    confirmation: Option<&str>,
+) -> reqwest::Response {
+    let body = match confirmation {
+        Some(c) => json!({ "confirmation": c }),
+        None => json!({}),
+    };
+    app.post("/v1/erasure", Some(token), body).await
+}
+
+async fn erase_a_business(engine: Engine) {
+    let app = spawn_with(Options {
+        engine,
+        ..Options::default()
+    })
+    .await;
+    let shop = shop(&app).await;
+    let owner = shop.owner.token.clone();
+    let (_, _, manage, markers) = marked_customer(&app, &shop, 2).await;
+    let neighbour = crate::booking::shop(&app).await;
+    let (_, _, neighbour_manage, _) = marked_customer(&app, &neighbour, 2).await;
+    let neighbour_before = checked(
+        &download(&app, "/v1/export", &neighbour.owner.token).await,
+        "tenant",
+    );
+    let (_, admin) = app
+        .member(&shop.owner, &owner, "admin", "ada@example.com")
+        .await;
+
+    // The owner alone, and only after confirming.
+    assert_eq!(erase_business(&app, &admin, None).await.status(), 403);
+    let asked = erase_business(&app, &owner, None).await;
+    assert_eq!(asked.status(), 200);
+    let asked: Value = asked.json().await.unwrap();
+    assert_eq!(asked["status"], "confirm");
+    let token = asked["confirmation"].as_str().unwrap().to_owned();
+    assert_eq!(
+        erase_business(&app, &neighbour.owner.token, Some(&token))
+            .await
+            .status(),
+        422,
+        "bound to the business and the person"
+    );
+    app.app
+        .set_legal_hold(&shop.owner.slug, true)
+        .await
+        .unwrap();
+    let held = erase_business(&app, &owner, Some(&token)).await;
+    assert_eq!(held.status(), 409, "{engine:?}");
+    app.app
+        .set_legal_hold(&shop.owner.slug, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/v1/me", &owner).await.status(),
+        200,
+        "nothing erased yet"
+    );
+
+    let done = erase_business(&app, &owner, Some(&token)).await;
+    assert_eq!(done.status(), 200, "{engine:?}");
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["status"], "erased");
+    assert!(done["rows"].as_u64().unwrap() > 10, "{done}");
+
+    // Every session, key and link of the business leads nowhere; its slug
+    // answers like one never taken.
+    for token in [&owner, &admin] {
+        assert_eq!(app.get("/v1/me", token).await.status(), 401, "{engine:?}");
+    }
+    let slug = &shop.owner.slug;
+    let services = app
+        .http
+        .get(app.url(&format!("/v1/public/{slug}/services")))
+        .send()
+        .await
+        .unwrap();
+    let never = app
+        .http
+        .get(app.url("/v1/public/never-was-here/services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(services.status(), never.status(), "{engine:?}");
+    let gone = app.get("/v1/manage/booking", &manage).await.status();
+    let forged = app
+        .get("/v1/manage/booking", &format!("{manage}x"))
+        .await
+        .status();
+    assert_eq!(
+        gone, forged,
+        "{engine:?}: the manage link answers like a forged one"
+    );
+    // The neighbour: the same rows, and its links still work.
+    let neighbour_after = checked(
+        &download(&app, "/v1/export", &neighbour.owner.token).await,
+        "tenant",
+    );
+    for file in [
+        "customers.jsonl",
+        "bookings.jsonl",
+        "services.jsonl",
+        "staff.jsonl",
+    ] {
+        assert_eq!(
+            neighbour_after[file], neighbour_before[file],
+            "{engine:?}: {file}"
+        );
+    }
+    let kept = app.get("/v1/manage/booking", &neighbour_manage).await;
+    assert_eq!(kept.status(), 200, "{engine:?}");
+    assert!(!contains(
+        &download(&app, "/v1/export", &neighbour.owner.token).await,
+        &markers[1]
+    ));
+    // A new business cannot take the slug during the quarantine.
+    let taken = app
+        .post(
+            "/v1/signup",
+            None,
+            json!({
+                "tenant_name": "Successor",
+                "slug": slug,
+                "time_zone": "UTC",
+                "email": "new@example.com",
+                "name": "New Owner",
+                "password": crate::harness::PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(taken.status(), 409, "{engine:?}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn p10_an_owner_erases_the_whole_business_over_the_api_and_nothing_of_it_answers_after() {
+    for engine in engines() {
+        erase_a_business(engine).await;
+    }
+}

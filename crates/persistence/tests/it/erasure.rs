@@ -12,8 +12,8 @@ use bookwarden_domain::jiff::SignedDuration;
 use bookwarden_domain::tenant::{Region, Tenant, TenantName, TenantSlug};
 use bookwarden_domain::time::TimeZone;
 use bookwarden_persistence::{
-    AuditEvent, CredentialKind, ERASED_TABLES, ErasureStep, ErasureVia, Store, StoreError,
-    TABLES, Unique,
+    AuditEvent, CredentialKind, ERASED_TABLES, ErasureStep, ErasureVia, Store, StoreError, TABLES,
+    Unique,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
 
@@ -153,7 +153,10 @@ async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_t
         };
         let before = rows_of(&owner, gone.tenant).await;
         let kept_before = rows_of(&owner, kept.tenant).await;
-        assert!(before["bookings"] == 3 && before["audit_log"] > 0, "{before:?}");
+        assert!(
+            before["bookings"] == 3 && before["audit_log"] > 0,
+            "{before:?}"
+        );
         assert_eq!(keys_of(&keys, gone.tenant).await, 1, "{engine:?}");
         assert_eq!(keys_of(&owner, gone.tenant).await, 0, "no key in the data");
 
@@ -184,8 +187,16 @@ async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_t
         let Some(ErasureStep::Done { rows }) = steps.last().copied() else {
             panic!("{steps:?}")
         };
-        assert_eq!(rows, u64::try_from(expected).unwrap(), "{engine:?}: {steps:?}");
-        assert_eq!(deleted + 1, rows, "every row but the business's own in batches");
+        assert_eq!(
+            rows,
+            u64::try_from(expected).unwrap(),
+            "{engine:?}: {steps:?}"
+        );
+        assert_eq!(
+            deleted + 1,
+            rows,
+            "every row but the business's own in batches"
+        );
 
         let after = rows_of(&owner, gone.tenant).await;
         for (table, n) in &after {
@@ -195,7 +206,11 @@ async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_t
             };
             assert_eq!(*n, left, "{engine:?}: {table} of the erased business");
         }
-        assert_eq!(keys_of(&keys, gone.tenant).await, 0, "{engine:?}: key destroyed");
+        assert_eq!(
+            keys_of(&keys, gone.tenant).await,
+            0,
+            "{engine:?}: key destroyed"
+        );
         let scope = db.store.read(gone.tenant).await.unwrap();
         assert!(matches!(
             scope.open_data_key(&ring).await,
@@ -203,18 +218,38 @@ async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_t
         ));
         scope.commit().await.unwrap();
         // The other business: every row as it was, its key still opens.
-        assert_eq!(rows_of(&owner, kept.tenant).await, kept_before, "{engine:?}");
+        assert_eq!(
+            rows_of(&owner, kept.tenant).await,
+            kept_before,
+            "{engine:?}"
+        );
         let scope = db.store.read(kept.tenant).await.unwrap();
         scope.open_data_key(&ring).await.unwrap();
         scope.commit().await.unwrap();
 
-        let record = db.store.system().erasure(gone.tenant).await.unwrap().unwrap();
+        let record = db
+            .store
+            .system()
+            .erasure(gone.tenant)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(record.via, ErasureVia::Operator);
         assert!(record.key_destroyed_at.is_some() && record.completed_at.is_some());
         assert_eq!(record.rows_deleted, rows);
         // Done is done: a rerun changes nothing.
-        assert_eq!(erase(&db.store, gone.tenant).await, vec![ErasureStep::Done { rows }]);
-        assert!(db.store.system().unfinished_erasures().await.unwrap().is_empty());
+        assert_eq!(
+            erase(&db.store, gone.tenant).await,
+            vec![ErasureStep::Done { rows }]
+        );
+        assert!(
+            db.store
+                .system()
+                .unfinished_erasures()
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // The slug leads nowhere, and nobody takes it for 30 days.
         let slug = slug_of(&gone_row);
@@ -262,11 +297,16 @@ async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_t
         );
         // The tombstone outlives the quarantine, and the application
         // cannot remove it.
-        assert!(db.store.system().erasure(gone.tenant).await.unwrap().is_some());
+        assert!(
+            db.store
+                .system()
+                .erasure(gone.tenant)
+                .await
+                .unwrap()
+                .is_some()
+        );
         let app = db.raw_app().await;
-        let removed = app
-            .execute_unprepared("DELETE FROM tenant_erasures")
-            .await;
+        let removed = app.execute_unprepared("DELETE FROM tenant_erasures").await;
         assert!(removed.is_err(), "{engine:?}: a tombstone was deleted");
         app.close().await.unwrap();
         owner.close().await.unwrap();
@@ -289,12 +329,20 @@ async fn p10_a_business_under_legal_hold_is_not_erased() {
             .system()
             .erase_tenant_step(held.tenant, ErasureVia::Api, 100, now())
             .await;
-        assert!(matches!(refused, Err(StoreError::LegalHold)), "{engine:?}: {refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::LegalHold)),
+            "{engine:?}: {refused:?}"
+        );
         assert_eq!(db.store.system().erasure(held.tenant).await.unwrap(), None);
         let scope = db.store.read(held.tenant).await.unwrap();
         scope.open_data_key(&ring).await.unwrap();
         assert_eq!(
-            scope.bookings().of_customer(held.customer).await.unwrap().len(),
+            scope
+                .bookings()
+                .of_customer(held.customer)
+                .await
+                .unwrap()
+                .len(),
             3
         );
         scope.commit().await.unwrap();
@@ -337,12 +385,29 @@ async fn p10_an_erasure_stopped_after_any_step_is_completed_by_the_next_process(
                     "tenant_directory" | "tenant_erasures" => 1,
                     _ => 0,
                 };
-                assert_eq!(n, left, "{engine:?}: {table} after stopping at {stop_after}");
+                assert_eq!(
+                    n, left,
+                    "{engine:?}: {table} after stopping at {stop_after}"
+                );
             }
-            let record = db.store.system().erasure(victim.tenant).await.unwrap().unwrap();
-            assert_eq!(record.via, ErasureVia::Api, "the first call's requester stays");
+            let record = db
+                .store
+                .system()
+                .erasure(victim.tenant)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                record.via,
+                ErasureVia::Api,
+                "the first call's requester stays"
+            );
         }
-        assert_eq!(rows_of(&owner, kept.tenant).await, kept_before, "{engine:?}");
+        assert_eq!(
+            rows_of(&owner, kept.tenant).await,
+            kept_before,
+            "{engine:?}"
+        );
         owner.close().await.unwrap();
         db.finish().await;
     }

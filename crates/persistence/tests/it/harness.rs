@@ -18,8 +18,8 @@ use bookwarden_domain::service::{Capacity, Service, ServiceName, ServiceSpec, Ti
 use bookwarden_domain::tenant::{Region, Tenant, TenantName, TenantSlug};
 use bookwarden_domain::time::TimeZone;
 use bookwarden_persistence::{
-    PgPlacement, RegionDatabase, Store, StoreConfig, grant_app_role, grant_key_store_role,
-    migrate, migrate_key_store,
+    PgPlacement, RegionDatabase, Store, StoreConfig, grant_app_role, grant_key_store_role, migrate,
+    migrate_key_store,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
@@ -99,7 +99,9 @@ impl TestDb {
                 let url = format!("sqlite://{}", folder.join("store.db").display());
                 let keys = format!("sqlite://{}", folder.join("keys.db").display());
                 migrate(&url).await.unwrap();
-                migrate_key_store(&keys, &PgPlacement::default()).await.unwrap();
+                migrate_key_store(&keys, &PgPlacement::default())
+                    .await
+                    .unwrap();
                 let store = open(&url, Some(&keys), max_connections).await;
                 Self {
                     store,

@@ -482,7 +482,12 @@ async fn p1_a_store_in_its_own_schema_leaves_the_rest_of_the_database_alone() {
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .unwrap()
         .filter(|f| {
-            let name = f.as_ref().unwrap().file_name().to_string_lossy().into_owned();
+            let name = f
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             name.ends_with(".sqlite.sql") && !name.starts_with("keys_")
         })
         .count();
