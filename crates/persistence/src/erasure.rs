@@ -326,7 +326,7 @@ impl TenantScope {
             .col_expr(
                 tenants::Column::ErasingSinceUs,
                 Expr::expr(Func::coalesce([
-                    Expr::col(tenants::Column::ErasingSinceUs).into(),
+                    Expr::col(tenants::Column::ErasingSinceUs),
                     Expr::value(us(now)),
                 ])),
             )
