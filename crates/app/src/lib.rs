@@ -56,6 +56,9 @@ pub use bookings::{
     AnswerValue, Booked, BookingRequest, BookingView, MAX_IDEMPOTENCY_KEY, answer_value,
 };
 pub use bookwarden_crypto::SecretString;
+/// The kinds of token the server issues, each with its prefix (no token of
+/// any kind belongs in a URL).
+pub use bookwarden_crypto::token::TokenKind;
 pub use bookwarden_persistence::{ChainBreak, ChainStatus, SignInNotice};
 pub use bookwarden_persistence::{ErasureRecord, ErasureStep, ErasureVia};
 pub use calendars::{ConnectCalendar, ConnectionView, SyncRound};
@@ -63,7 +66,10 @@ pub use catalog::CustomerInput;
 pub use config::Config;
 pub use error::{AppError, Conflict};
 pub use export::{ExportProgress, ExportSummary};
-pub use rights::{CONFIRMATION_LIFETIME, ERASURE_BATCH, Erasure, TenantErasure};
+pub use rights::{
+    CONFIRMATION_LIFETIME, DataRequestLink, DataRequestOutcome, ERASURE_BATCH, Erasure,
+    TenantErasure,
+};
 pub use tenants::{TenantChange, TenantChanged};
 
 /// Where "now" comes from; tests move it forward.

@@ -17,12 +17,18 @@
 
 use std::collections::BTreeMap;
 
+use bookwarden_crypto::SecretString;
+use bookwarden_crypto::token::{self, TokenKind};
 use bookwarden_crypto::vault::{self, Purpose, TenantDataKey};
 use bookwarden_domain::audit::AuditKind;
+use bookwarden_domain::data_request::{DataRequestKind, LINK_LIFETIME_DAYS};
+use bookwarden_domain::id::DataRequestId;
 use bookwarden_domain::id::{CustomerId, TenantId};
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
 use bookwarden_domain::tenant::TenantSlug;
-use bookwarden_persistence::{CustomerErased, ErasureStep, ErasureVia};
+use bookwarden_persistence::{
+    CustomerErased, DataRequestRecord, ErasureStep, ErasureVia, StoreError,
+};
 use tokio::io::{AsyncSeek, AsyncWrite};
 
 use crate::App;
@@ -70,11 +76,13 @@ impl std::fmt::Debug for Erasure {
     }
 }
 
-/// Who asks for an erasure: a person of the business, or the operator at
-/// the command line (who confirmed there).
+/// Who asks for an export or erasure: a person of the business, the
+/// operator at the command line (who confirmed there), or the customer
+/// through a request link (the link's digest, which the request uses up).
 enum Requester<'a> {
     Person(&'a Principal),
     Operator,
+    Customer([u8; 32]),
 }
 
 impl Requester<'_> {
@@ -82,6 +90,7 @@ impl Requester<'_> {
         match self {
             Self::Person(principal) => principal.actor(),
             Self::Operator => None,
+            Self::Customer(_) => Some("customer".to_owned()),
         }
     }
 
@@ -89,8 +98,66 @@ impl Requester<'_> {
         match self {
             Self::Person(_) => "api",
             Self::Operator => "operator",
+            Self::Customer(_) => "customer_link",
         }
     }
+
+    /// Uses up the customer's link in `scope`, the one that records what
+    /// it did: a link that another request used first, or that expired
+    /// meanwhile, answers as unknown.
+    async fn use_link(
+        &self,
+        scope: &bookwarden_persistence::TenantScope,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        match self {
+            Self::Customer(digest) => {
+                if scope.data_requests().use_once(digest, now).await? {
+                    Ok(())
+                } else {
+                    Err(AppError::NotFound)
+                }
+            }
+            Self::Person(_) | Self::Operator => Ok(()),
+        }
+    }
+}
+
+/// A customer's data-rights request link, made by an admin. `Debug` never
+/// shows the token.
+pub struct DataRequestLink {
+    /// The token (`bw_drq_...`), shown this once: the link's secret. Until
+    /// mail sending exists it is answered to the admin, to hand to the
+    /// customer at the customer's email address.
+    pub token: SecretString,
+    /// The customer.
+    pub customer: CustomerId,
+    /// What it does.
+    pub kind: DataRequestKind,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for DataRequestLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataRequestLink")
+            .field("customer", &self.customer)
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a customer's request link did.
+pub enum DataRequestOutcome<W> {
+    /// The customer's export, written to the writer given.
+    Exported(W, ExportSummary),
+    /// The customer is erased; this many bookings stay as anonymous time
+    /// blocks.
+    Erased {
+        /// The bookings made anonymous.
+        bookings: u64,
+    },
 }
 
 /// `<expiry in Unix microseconds>.<hex keyed digest>`.
@@ -341,6 +408,7 @@ impl App {
         summary: &ExportSummary,
     ) -> Result<(), AppError> {
         let scope = self.store.write(tenant).await?;
+        requester.use_link(&scope, self.now()).await?;
         audit(
             &scope,
             AuditKind::DataExported,
@@ -447,6 +515,7 @@ impl App {
         customer: CustomerId,
         now: Timestamp,
     ) -> Result<CustomerErased, AppError> {
+        requester.use_link(&scope, now).await?;
         let erased = scope
             .customers()
             .erase(customer, now)
@@ -543,13 +612,17 @@ impl App {
     }
 
     /// Completes every erasure a crash or a dropped request left unfinished;
-    /// answers how many it completed. The server runs it hourly.
+    /// answers how many it completed. One that fails (a legal hold set
+    /// after it began, a database error) is logged and left for the next
+    /// round; the others still run. The server runs it hourly.
     ///
     /// # Errors
-    /// The first erasure that fails (the others are still tried next time).
+    /// When the unfinished erasures cannot be listed, or naming how many
+    /// failed.
     pub async fn resume_erasures(&self) -> Result<usize, AppError> {
         let unfinished = self.store.system().unfinished_erasures().await?;
-        let count = unfinished.len();
+        let mut completed = 0_usize;
+        let mut failed = 0_usize;
         for tenant in unfinished {
             let via = self
                 .store
@@ -557,9 +630,20 @@ impl App {
                 .erasure(tenant)
                 .await?
                 .map_or(ErasureVia::Operator, |record| record.via);
-            self.run_tenant_erasure(tenant, via, |_| {}).await?;
+            match self.run_tenant_erasure(tenant, via, |_| {}).await {
+                Ok(_) => completed = completed.saturating_add(1),
+                Err(error) => {
+                    failed = failed.saturating_add(1);
+                    tracing::error!(%tenant, %error, "a business erasure could not be completed");
+                }
+            }
         }
-        Ok(count)
+        if failed > 0 {
+            return Err(AppError::internal(std::io::Error::other(format!(
+                "{failed} business erasure(s) not completed ({completed} completed); see the log"
+            ))));
+        }
+        Ok(completed)
     }
 
     async fn run_tenant_erasure(
@@ -568,12 +652,28 @@ impl App {
         via: ErasureVia,
         mut progress: impl FnMut(ErasureStep),
     ) -> Result<u64, AppError> {
+        // A step that fails for a reason that may pass (a booking that was
+        // in flight when the business closed, a busy database) is tried
+        // again; each try starts from the last committed step.
+        let mut retries = 3_u8;
         loop {
-            let step = self
+            let step = match self
                 .store
                 .system()
                 .erase_tenant_step(tenant, via, ERASURE_BATCH, self.now())
-                .await?;
+                .await
+            {
+                Ok(step) => step,
+                Err(error @ (StoreError::LegalHold | StoreError::NoTenant)) => {
+                    return Err(error.into());
+                }
+                Err(error) if retries > 0 => {
+                    retries -= 1;
+                    tracing::warn!(%tenant, %error, "a business erasure step failed; trying again");
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             progress(step);
             match step {
                 ErasureStep::Marked => tracing::info!(%tenant, "business erasure begun"),
@@ -585,6 +685,126 @@ impl App {
                     tracing::info!(%tenant, rows, "business erased");
                     return Ok(rows);
                 }
+            }
+        }
+    }
+
+    /// Makes a link with which a customer of the principal's business gets
+    /// their export or has themselves erased, once, within
+    /// [`LINK_LIFETIME_DAYS`] days (P10). An admin signed in as a person;
+    /// audited. The token is answered here: until mail sending exists the
+    /// admin hands it to the customer, at the customer's email address.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] without admin rights; [`AppError::NotFound`]
+    /// for a customer not in the business or erased; [`Conflict::LegalHold`]
+    /// for an erasure link under a legal hold.
+    pub async fn create_data_request(
+        &self,
+        principal: &Principal,
+        customer: CustomerId,
+        kind: DataRequestKind,
+    ) -> Result<DataRequestLink, AppError> {
+        principal.require(Need::PersonAdmin)?;
+        let now = self.now();
+        let expires_at = now + SignedDuration::from_hours(24 * LINK_LIFETIME_DAYS);
+        let (token, digest) =
+            token::generate(TokenKind::DataRequest).map_err(AppError::internal)?;
+        let scope = self.store.write(principal.tenant).await?;
+        let record = scope
+            .customers()
+            .record(customer)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if record.erased_at.is_some() {
+            return Err(AppError::NotFound);
+        }
+        if kind == DataRequestKind::Erasure && scope.legal_hold().await? {
+            return Err(AppError::Conflict(Conflict::LegalHold));
+        }
+        scope
+            .data_requests()
+            .insert(&DataRequestRecord {
+                id: DataRequestId::random(),
+                customer,
+                kind,
+                digest: *digest.as_bytes(),
+                created_by: principal.user,
+                created_at: now,
+                expires_at,
+                used_at: None,
+            })
+            .await?;
+        audit(
+            &scope,
+            AuditKind::DataRequestCreated,
+            principal.actor(),
+            Some(customer.to_string()),
+            BTreeMap::from([
+                ("kind".to_owned(), kind.as_str().to_owned()),
+                ("expires_at".to_owned(), expires_at.to_string()),
+            ]),
+            now,
+        )
+        .await?;
+        scope.commit().await?;
+        Ok(DataRequestLink {
+            token,
+            customer,
+            kind,
+            expires_at,
+        })
+    }
+
+    /// Does what the customer's request link at the business at `slug`
+    /// says, once: writes their export into `out`, or erases them (the
+    /// link, sent to their address, is the confirmation). Audited with
+    /// `via` `customer_link`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for a slug, token or link that is unknown,
+    /// malformed, used, expired or another business's, all alike;
+    /// [`Conflict::LegalHold`] for an erasure under a legal hold (the link
+    /// stays usable).
+    pub async fn use_data_request<W: AsyncWrite + AsyncSeek + Unpin>(
+        &self,
+        slug: &str,
+        token_text: &str,
+        out: W,
+    ) -> Result<DataRequestOutcome<W>, AppError> {
+        let parsed = token::parse_as(token_text, TokenKind::DataRequest)
+            .map_err(|_malformed| AppError::NotFound)?;
+        let digest = *parsed.digest().as_bytes();
+        let slug = TenantSlug::parse(slug).map_err(|_malformed| AppError::NotFound)?;
+        let tenant = self
+            .store
+            .system()
+            .locate(&slug)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let scope = self.store.read(tenant).await?;
+        let link = scope
+            .data_requests()
+            .live(&digest, self.now())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        scope.commit().await?;
+        let requester = Requester::Customer(digest);
+        match link.kind {
+            DataRequestKind::Export => {
+                let (written, summary) = self
+                    .export_customer_in(tenant, &requester, link.customer, out)
+                    .await?;
+                Ok(DataRequestOutcome::Exported(written, summary))
+            }
+            DataRequestKind::Erasure => {
+                let scope = self.store.write(tenant).await?;
+                let erased = self
+                    .erase_customer_in(scope, &requester, link.customer, self.now())
+                    .await?;
+                Ok(DataRequestOutcome::Erased {
+                    bookings: erased.bookings,
+                })
             }
         }
     }

@@ -10,7 +10,7 @@
 //!
 //! Base32 is RFC 4648's alphabet in lowercase without padding (`a-z`, `2-7`),
 //! so a token is one word for double-click selection and a secret scanner can
-//! match it with `bw_(key|ses|mng|inv|act|rst)_[a-z2-7]{60}` and then confirm
+//! match it with `bw_(key|ses|mng|inv|act|rst|drq)_[a-z2-7]{60}` and then confirm
 //! the checksum (the first 5 bytes of SHA-256 over the prefix and body text)
 //! to rule out false positives. [`parse`] checks length, prefix, alphabet and
 //! checksum, each with its own error, before any digest work.
@@ -58,17 +58,20 @@ pub enum TokenKind {
     AccessToken,
     /// A password reset link (`bw_rst_`).
     PasswordReset,
+    /// A customer's data-rights request link (`bw_drq_`).
+    DataRequest,
 }
 
 impl TokenKind {
     /// Every kind.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::ApiKey,
         Self::Session,
         Self::BookingManage,
         Self::Invitation,
         Self::AccessToken,
         Self::PasswordReset,
+        Self::DataRequest,
     ];
 
     /// The type prefix.
@@ -81,6 +84,7 @@ impl TokenKind {
             Self::Invitation => "bw_inv_",
             Self::AccessToken => "bw_act_",
             Self::PasswordReset => "bw_rst_",
+            Self::DataRequest => "bw_drq_",
         }
     }
 

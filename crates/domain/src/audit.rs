@@ -98,6 +98,7 @@ kinds! {
     CalendarPolicyChanged => "calendar.fail_policy_changed", Notice;
     DataExported => "data.exported", Critical;
     CustomerErased => "customer.erased", Critical;
+    DataRequestCreated => "data_request.created", Critical;
     TenantErased => "tenant.erased", Critical;
     LegalHoldChanged => "tenant.legal_hold_changed", Critical;
     UnknownId => "access.unknown_id", Notice;

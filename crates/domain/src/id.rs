@@ -128,6 +128,11 @@ entity_id!(
     "API key"
 );
 entity_id!(
+    /// A customer's data-rights request link.
+    DataRequestId,
+    "data request"
+);
+entity_id!(
     /// A login session.
     SessionId,
     "session"

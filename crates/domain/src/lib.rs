@@ -10,6 +10,7 @@ pub mod account;
 pub mod audit;
 pub mod booking;
 pub mod calendar;
+pub mod data_request;
 pub mod id;
 pub mod intake;
 pub mod schedule;

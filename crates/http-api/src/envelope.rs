@@ -29,11 +29,6 @@ use crate::state::State;
 /// The response header that carries the request id.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Token prefixes that must never appear in a URL.
-const TOKEN_PREFIXES: [&str; 6] = [
-    "bw_key_", "bw_ses_", "bw_mng_", "bw_inv_", "bw_act_", "bw_rst_",
-];
-
 fn code_for(status: StatusCode) -> &'static str {
     match status {
         StatusCode::NOT_FOUND => "not_found",
@@ -193,7 +188,11 @@ fn refusal(request: &ServiceRequest, limits: &RequestLimits) -> Option<HttpRespo
             None,
         ));
     }
-    if TOKEN_PREFIXES.iter().any(|prefix| uri.contains(prefix)) {
+    // No token of any kind belongs in a URL.
+    if bookwarden_app::TokenKind::ALL
+        .iter()
+        .any(|kind| uri.contains(kind.prefix()))
+    {
         return Some(problem_response(
             StatusCode::BAD_REQUEST,
             "credential_in_url",

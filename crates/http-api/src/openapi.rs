@@ -82,6 +82,15 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "data_request_token",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("bw_drq_... (a customer's data-rights request)")
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -161,6 +170,8 @@ impl Modify for Security {
         routes::rights::export_tenant,
         routes::rights::erase_customer,
         routes::rights::erase_tenant,
+        routes::rights::create_data_request,
+        routes::rights::use_data_request,
     )
 )]
 pub(crate) struct ApiDoc;

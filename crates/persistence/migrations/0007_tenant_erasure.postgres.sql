@@ -18,6 +18,48 @@ CREATE TABLE tenant_erasures (
     rows_deleted        bigint NOT NULL DEFAULT 0
 );
 
+-- A tombstone only records progress: what, who and when it began never
+-- change, each later time is set once, and the count only grows. A
+-- business marked for erasure stays marked: the mark cannot be lifted to
+-- hide an erasure that removed audit entries.
+CREATE FUNCTION bookwarden_tombstone_progress() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.tenant_id IS DISTINCT FROM OLD.tenant_id
+       OR NEW.via IS DISTINCT FROM OLD.via
+       OR NEW.requested_at_us IS DISTINCT FROM OLD.requested_at_us
+       OR (OLD.key_destroyed_at_us IS NOT NULL
+           AND NEW.key_destroyed_at_us IS DISTINCT FROM OLD.key_destroyed_at_us)
+       OR (OLD.completed_at_us IS NOT NULL
+           AND NEW.completed_at_us IS DISTINCT FROM OLD.completed_at_us)
+       OR NEW.rows_deleted < OLD.rows_deleted THEN
+        RAISE EXCEPTION 'bookwarden_tombstone_kept';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tenant_erasures_progress BEFORE UPDATE ON tenant_erasures
+FOR EACH ROW EXECUTE FUNCTION bookwarden_tombstone_progress();
+
+CREATE FUNCTION bookwarden_erasing_kept() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.erasing_since_us IS NOT NULL
+       AND NEW.erasing_since_us IS DISTINCT FROM OLD.erasing_since_us THEN
+        RAISE EXCEPTION 'bookwarden_erasure_mark_kept';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tenants_erasing_kept BEFORE UPDATE OF erasing_since_us ON tenants
+FOR EACH ROW EXECUTE FUNCTION bookwarden_erasing_kept();
+
+-- Marking moves the catalog version, so a booking checked against a copy
+-- taken before the mark (on any server) is refused and read again, and a
+-- marked business shows no row to read.
+CREATE TRIGGER tenants_catalog_erasing BEFORE UPDATE OF erasing_since_us ON tenants
+FOR EACH ROW EXECUTE FUNCTION bookwarden_tenant_changed();
+
 -- The application role may not delete audit entries. An erasure removes a
 -- business's trail through this function, which runs as the schema owner
 -- and deletes up to p_limit entries (then the chain head) only for the

@@ -22,3 +22,33 @@ CREATE TRIGGER tenant_erasures_kept BEFORE DELETE ON tenant_erasures
 BEGIN
     SELECT RAISE(ABORT, 'bookwarden_tombstone_kept');
 END;
+
+-- A tombstone only records progress: what, who and when it began never
+-- change, each later time is set once, and the count only grows.
+CREATE TRIGGER tenant_erasures_progress BEFORE UPDATE ON tenant_erasures
+WHEN NEW.tenant_id IS NOT OLD.tenant_id
+  OR NEW.via IS NOT OLD.via
+  OR NEW.requested_at_us IS NOT OLD.requested_at_us
+  OR (OLD.key_destroyed_at_us IS NOT NULL AND NEW.key_destroyed_at_us IS NOT OLD.key_destroyed_at_us)
+  OR (OLD.completed_at_us IS NOT NULL AND NEW.completed_at_us IS NOT OLD.completed_at_us)
+  OR NEW.rows_deleted < OLD.rows_deleted
+BEGIN
+    SELECT RAISE(ABORT, 'bookwarden_tombstone_kept');
+END;
+
+-- Marking moves the catalog version, so a booking checked against a copy
+-- taken before the mark (on any server) is refused and read again, and a
+-- marked business shows no row to read.
+CREATE TRIGGER tenants_catalog_erasing AFTER UPDATE OF erasing_since_us ON tenants
+BEGIN
+    UPDATE tenants SET catalog_version = catalog_version + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+
+-- A business marked for erasure stays marked: the mark cannot be lifted to
+-- hide an erasure that removed audit entries.
+CREATE TRIGGER tenants_erasing_kept BEFORE UPDATE OF erasing_since_us ON tenants
+WHEN OLD.erasing_since_us IS NOT NULL
+  AND NEW.erasing_since_us IS NOT OLD.erasing_since_us
+BEGIN
+    SELECT RAISE(ABORT, 'bookwarden_erasure_mark_kept');
+END;

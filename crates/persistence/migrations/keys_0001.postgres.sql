@@ -8,3 +8,11 @@ CREATE TABLE tenant_keys (
     wrapped        bytea   NOT NULL,
     updated_at_us  bigint  NOT NULL
 );
+
+-- Which key store this is: a random id, made once, that the directory
+-- database records on first use, so a server never runs against another
+-- (or a new, empty) key store by mistake.
+CREATE TABLE key_store_identity (
+    one integer NOT NULL PRIMARY KEY CHECK (one = 1),
+    id  uuid    NOT NULL
+);

@@ -8,3 +8,11 @@ CREATE TABLE tenant_keys (
     wrapped        BLOB    NOT NULL,
     updated_at_us  INTEGER NOT NULL
 ) STRICT;
+
+-- Which key store this is: a random id, made once, that the directory
+-- database records on first use, so a server never runs against another
+-- (or a new, empty) key store by mistake.
+CREATE TABLE key_store_identity (
+    one INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),
+    id  BLOB    NOT NULL
+) STRICT;

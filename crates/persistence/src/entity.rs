@@ -349,3 +349,17 @@ entity!(sign_in_notices, "sign_in_notices", {
     pub new_device: bool,
     pub new_network: bool,
 });
+
+entity!(data_requests, "data_requests", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub request_id: Uuid,
+    pub customer_id: Uuid,
+    pub kind: String,
+    pub digest: Vec<u8>,
+    pub created_by: Uuid,
+    pub created_at_us: i64,
+    pub expires_at_us: i64,
+    pub used_at_us: Option<i64>,
+});

@@ -26,13 +26,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
 use crate::entity::{credential_directory, tenant_directory, tenant_erasures, tenants};
 use crate::error::StoreError;
 use crate::rows::us;
-use crate::store::{System, TenantScope};
+use crate::store::{System, TenantScope, own_tenant};
 
 /// The business's tables an erasure empties, children before parents, and
 /// last the audit trail (on PostgreSQL through `bookwarden_erase_audit`).
 /// The business's own row goes in the closing step. A test checks that
 /// with the directory tables and the tombstone these are every table.
-pub const ERASED_TABLES: [&str; 20] = [
+pub const ERASED_TABLES: [&str; 21] = [
     "idempotency_keys",
     "bookings",
     "holds",
@@ -49,6 +49,7 @@ pub const ERASED_TABLES: [&str; 20] = [
     "service_staff",
     "services",
     "staff",
+    "data_requests",
     "customers",
     "users",
     "tenant_keys",
@@ -164,13 +165,17 @@ impl System<'_> {
     }
 
     /// Takes the next step of erasing `tenant` and commits it; call it
-    /// until it answers [`ErasureStep::Done`]. The first call marks the
-    /// business (refused under a legal hold); a call after a crash carries
-    /// on where the last committed step left off. `batch` bounds the rows
-    /// one delete step removes.
+    /// until it answers [`ErasureStep::Done`]. The first call writes the
+    /// tombstone and marks the business (refused under a legal hold);
+    /// every later call first makes sure the marks hold (the slug leads
+    /// nowhere, no token of the business is in the directory, its row is
+    /// marked), then carries on where the last committed step left off, so
+    /// a crash anywhere, even inside a step, is completed by the next call.
+    /// `batch` bounds the rows one delete step removes.
     ///
     /// # Errors
-    /// [`StoreError::LegalHold`] when the first step finds a legal hold,
+    /// [`StoreError::LegalHold`] when the business is under a legal hold
+    /// (an erasure that began before a hold waits for its lifting),
     /// [`StoreError::NoTenant`] when there is no such business. A database
     /// error leaves the last committed step in place.
     pub async fn erase_tenant_step(
@@ -181,7 +186,35 @@ impl System<'_> {
         now: Timestamp,
     ) -> Result<ErasureStep, StoreError> {
         let Some(state) = self.erasure(tenant).await? else {
-            self.mark(tenant, via, now).await?;
+            let scope = self.0.read(tenant).await?;
+            let exists = own_tenant(&scope).await?.is_some();
+            let held = exists && scope.legal_hold().await?;
+            scope.commit().await?;
+            if !exists {
+                return Err(StoreError::NoTenant);
+            }
+            if held {
+                return Err(StoreError::LegalHold);
+            }
+            // The tombstone first: whatever happens next, an unfinished
+            // erasure is on record for the next call to complete.
+            tenant_erasures::Entity::insert(tenant_erasures::ActiveModel {
+                tenant_id: Set(*tenant.as_uuid()),
+                via: Set(via.as_str().to_owned()),
+                requested_at_us: Set(us(now)),
+                key_destroyed_at_us: Set(None),
+                completed_at_us: Set(None),
+                rows_deleted: Set(0),
+            })
+            .on_conflict(
+                OnConflict::column(tenant_erasures::Column::TenantId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .try_insert()
+            .exec(self.0.directory())
+            .await?;
+            self.mark(tenant, now).await?;
             return Ok(ErasureStep::Marked);
         };
         if let Some(_done) = state.completed_at {
@@ -189,6 +222,7 @@ impl System<'_> {
                 rows: state.rows_deleted,
             });
         }
+        self.mark(tenant, now).await?;
         if state.key_destroyed_at.is_none() {
             let scope = self.0.write(tenant).await?;
             scope.destroy_data_key().await?;
@@ -204,12 +238,20 @@ impl System<'_> {
             return Ok(ErasureStep::KeyDestroyed);
         }
         let scope = self.0.write(tenant).await?;
-        let deleted = scope.erase_batch(batch).await?;
+        let present = own_tenant(&scope).await?.is_some();
+        let deleted = if present {
+            scope.erase_batch(batch).await?
+        } else {
+            0
+        };
         if deleted > 0 {
             scope.commit().await?;
             self.count_deleted(tenant, deleted).await?;
             return Ok(ErasureStep::Deleted(deleted));
         }
+        // Closing. Whatever wrote a key back since it was destroyed (a
+        // rotation that read it before) is undone here too.
+        scope.destroy_data_key().await?;
         let row = tenants::Entity::delete_many()
             .filter(tenants::Column::TenantId.eq(*tenant.as_uuid()))
             .exec(scope.tx())
@@ -220,6 +262,7 @@ impl System<'_> {
         tenant_directory::Entity::update_many()
             .col_expr(tenant_directory::Column::ErasedAtUs, Expr::value(us(now)))
             .filter(tenant_directory::Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(tenant_directory::Column::ErasedAtUs.is_null())
             .exec(self.0.directory())
             .await?;
         tenant_erasures::Entity::update_many()
@@ -234,42 +277,13 @@ impl System<'_> {
         Ok(ErasureStep::Done { rows })
     }
 
-    /// Step 1: the business's row first (where the legal hold is read, in
-    /// the same statement), then the directory and the tombstone.
-    async fn mark(
-        &self,
-        tenant: TenantId,
-        via: ErasureVia,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let scope = self.0.write(tenant).await?;
-        if !scope.mark_erasing(now).await? {
-            let held = scope.legal_hold().await?;
-            scope.rollback().await?;
-            return Err(if held {
-                StoreError::LegalHold
-            } else {
-                StoreError::NoTenant
-            });
-        }
-        scope.commit().await?;
+    /// The marks of a business being erased, each idempotent: the directory
+    /// entry (the slug stops resolving), every token of the business gone
+    /// from the credential directory (also one registered by a request
+    /// that was already running), and the business's own row, unless it is
+    /// gone already. Refused under a legal hold.
+    async fn mark(&self, tenant: TenantId, now: Timestamp) -> Result<(), StoreError> {
         let directory = self.0.directory();
-        tenant_erasures::Entity::insert(tenant_erasures::ActiveModel {
-            tenant_id: Set(*tenant.as_uuid()),
-            via: Set(via.as_str().to_owned()),
-            requested_at_us: Set(us(now)),
-            key_destroyed_at_us: Set(None),
-            completed_at_us: Set(None),
-            rows_deleted: Set(0),
-        })
-        .on_conflict(
-            OnConflict::column(tenant_erasures::Column::TenantId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .try_insert()
-        .exec(directory)
-        .await?;
         tenant_directory::Entity::update_many()
             .col_expr(
                 tenant_directory::Column::ErasingSinceUs,
@@ -283,7 +297,15 @@ impl System<'_> {
             .filter(credential_directory::Column::TenantId.eq(*tenant.as_uuid()))
             .exec(directory)
             .await?;
-        Ok(())
+        let scope = self.0.write(tenant).await?;
+        if let Some(row) = own_tenant(&scope).await?
+            && row.erasing_since_us.is_none()
+            && !scope.mark_erasing(now).await?
+        {
+            scope.rollback().await?;
+            return Err(StoreError::LegalHold);
+        }
+        scope.commit().await
     }
 
     async fn count_deleted(&self, tenant: TenantId, rows: u64) -> Result<(), StoreError> {

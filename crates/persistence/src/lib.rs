@@ -110,7 +110,7 @@ pub use migrate::{
     migrate_key_store,
 };
 pub use people::{Customers, Staff};
-pub use rights::{BookingRecord, CustomerErased, CustomerRecord};
+pub use rights::{BookingRecord, CustomerErased, CustomerRecord, DataRequestRecord, DataRequests};
 pub use services::{Schedules, Services};
 pub use sign_ins::{SignInNotice, SignIns};
 pub use store::{RegionDatabase, Store, StoreConfig, System, TenantScope};

@@ -20,7 +20,7 @@ use crate::error::StoreError;
 
 /// Every table the migrations create, for grants that touch nothing else.
 /// A test checks it against the migrated schema.
-pub const TABLES: [&str; 25] = [
+pub const TABLES: [&str; 27] = [
     "tenant_directory",
     "tenants",
     "tenant_keys",
@@ -46,6 +46,8 @@ pub const TABLES: [&str; 25] = [
     "sign_in_sources",
     "sign_in_notices",
     "tenant_erasures",
+    "data_requests",
+    "key_store_binding",
 ];
 
 /// Every migration, oldest first, recorded in the placement's table.
@@ -63,6 +65,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(AuditRetention),
             Box::new(DataRights),
             Box::new(TenantErasure),
+            Box::new(DataRequests),
         ]
     }
 
@@ -190,6 +193,12 @@ sql_migration!(
     "0007_tenant_erasure"
 );
 
+sql_migration!(
+    /// A customer's own data-rights request links.
+    DataRequests,
+    "0008_data_requests"
+);
+
 /// The key store's own migrations, recorded in its own database.
 struct KeyStoreMigrator {
     table: String,
@@ -307,6 +316,7 @@ pub async fn grant_key_store_role(
         conn.execute_unprepared(&format!(
             "GRANT USAGE ON SCHEMA {schema} TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.tenant_keys TO {role};
+             GRANT SELECT, INSERT ON {schema}.key_store_identity TO {role};
              REVOKE ALL ON {schema}.{record} FROM {role};
              REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;"
         ))
@@ -359,6 +369,7 @@ pub async fn grant_app_role_in(
              REVOKE ALL ON FUNCTION {schema}.bookwarden_purge_audit FROM PUBLIC;
              GRANT EXECUTE ON FUNCTION {schema}.bookwarden_purge_audit TO {role};
              REVOKE DELETE ON {schema}.tenant_erasures FROM {role};
+             REVOKE UPDATE, DELETE ON {schema}.key_store_binding FROM {role};
              REVOKE ALL ON FUNCTION {schema}.bookwarden_erase_audit FROM PUBLIC;
              GRANT EXECUTE ON FUNCTION {schema}.bookwarden_erase_audit TO {role};"
         );

@@ -4,17 +4,18 @@
 
 use bookwarden_domain::account::Customer;
 use bookwarden_domain::booking::AnyBooking;
-use bookwarden_domain::id::{BookingId, CustomerId};
+use bookwarden_domain::data_request::DataRequestKind;
+use bookwarden_domain::id::{BookingId, CustomerId, DataRequestId, UserId};
 use bookwarden_domain::intake::IntakeAnswers;
 use bookwarden_domain::jiff::Timestamp;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait as _, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use crate::bookings::parse_booking;
-use crate::entity::{audit_log, bookings, customers, idempotency_keys, tenants};
+use crate::entity::{audit_log, bookings, customers, data_requests, idempotency_keys, tenants};
 use crate::error::StoreError;
 use crate::people::{Customers, parse_customer};
 use crate::rows::{self, us};
@@ -289,6 +290,12 @@ impl Customers<'_> {
             .filter(of_customer())
             .exec(scope.tx())
             .await?;
+        // Their request links lead nowhere now.
+        data_requests::Entity::delete_many()
+            .filter(data_requests::Column::TenantId.eq(tenant))
+            .filter(data_requests::Column::CustomerId.eq(customer))
+            .exec(scope.tx())
+            .await?;
         customers::Entity::update_many()
             // Unique per tenant like any email, and not an address.
             .col_expr(
@@ -350,5 +357,125 @@ impl crate::Bookings<'_> {
             .into_iter()
             .map(booking_record)
             .collect()
+    }
+}
+
+/// A customer's data-rights request link as stored: the token's digest,
+/// never the token. `Debug` leaves the digest out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataRequestRecord {
+    /// Its id.
+    pub id: DataRequestId,
+    /// The customer it is for.
+    pub customer: CustomerId,
+    /// What it does.
+    pub kind: DataRequestKind,
+    /// SHA-256 of the token.
+    pub digest: [u8; 32],
+    /// The admin who made it.
+    pub created_by: UserId,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// When it was used, if it was.
+    pub used_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for DataRequestRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataRequestRecord")
+            .field("id", &self.id)
+            .field("customer", &self.customer)
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .field("used_at", &self.used_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn data_request(row: data_requests::Model) -> Result<DataRequestRecord, StoreError> {
+    let table = "data_requests";
+    Ok(DataRequestRecord {
+        id: DataRequestId::from_uuid(row.request_id),
+        customer: CustomerId::from_uuid(row.customer_id),
+        kind: DataRequestKind::parse(&row.kind).map_err(|e| rows::corrupt(table, e))?,
+        digest: <[u8; 32]>::try_from(row.digest.as_slice()).map_err(|e| rows::corrupt(table, e))?,
+        created_by: UserId::from_uuid(row.created_by),
+        created_at: rows::instant(table, row.created_at_us)?,
+        expires_at: rows::instant(table, row.expires_at_us)?,
+        used_at: row
+            .used_at_us
+            .map(|us| rows::instant(table, us))
+            .transpose()?,
+    })
+}
+
+/// The scope tenant's customers' data-rights request links.
+pub struct DataRequests<'s>(&'s TenantScope);
+
+impl TenantScope {
+    /// Customers' data-rights request links.
+    pub fn data_requests(&self) -> DataRequests<'_> {
+        DataRequests(self)
+    }
+}
+
+impl DataRequests<'_> {
+    /// Stores a new link.
+    pub async fn insert(&self, request: &DataRequestRecord) -> Result<(), StoreError> {
+        let scope = self.0;
+        data_requests::Entity::insert(data_requests::ActiveModel {
+            tenant_id: Set(scope.uuid()),
+            request_id: Set(*request.id.as_uuid()),
+            customer_id: Set(*request.customer.as_uuid()),
+            kind: Set(request.kind.as_str().to_owned()),
+            digest: Set(request.digest.to_vec()),
+            created_by: Set(*request.created_by.as_uuid()),
+            created_at_us: Set(us(request.created_at)),
+            expires_at_us: Set(us(request.expires_at)),
+            used_at_us: Set(request.used_at.map(us)),
+        })
+        .exec(scope.tx())
+        .await
+        .map_err(|e| match crate::error::refusal(&e) {
+            Some(crate::error::Refusal::ForeignKey) => StoreError::MissingReference("customer"),
+            _ => StoreError::from(e),
+        })?;
+        Ok(())
+    }
+
+    /// The link with this digest if it still works at `now` (not used, not
+    /// expired).
+    pub async fn live(
+        &self,
+        digest: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<DataRequestRecord>, StoreError> {
+        let scope = self.0;
+        data_requests::Entity::find()
+            .filter(data_requests::Column::TenantId.eq(scope.uuid()))
+            .filter(data_requests::Column::Digest.eq(digest.to_vec()))
+            .filter(data_requests::Column::UsedAtUs.is_null())
+            .filter(data_requests::Column::ExpiresAtUs.gt(us(now)))
+            .one(scope.tx())
+            .await?
+            .map(data_request)
+            .transpose()
+    }
+
+    /// Uses the link with this digest: true for the one caller that finds
+    /// it still working at `now`; it works for no one after.
+    pub async fn use_once(&self, digest: &[u8; 32], now: Timestamp) -> Result<bool, StoreError> {
+        let scope = self.0;
+        let used = data_requests::Entity::update_many()
+            .col_expr(data_requests::Column::UsedAtUs, Expr::value(us(now)))
+            .filter(data_requests::Column::TenantId.eq(scope.uuid()))
+            .filter(data_requests::Column::Digest.eq(digest.to_vec()))
+            .filter(data_requests::Column::UsedAtUs.is_null())
+            .filter(data_requests::Column::ExpiresAtUs.gt(us(now)))
+            .exec(scope.tx())
+            .await?;
+        Ok(used.rows_affected == 1)
     }
 }

@@ -42,8 +42,9 @@ impl std::fmt::Debug for RegionDatabase {
     }
 }
 
-/// How to open a [`Store`].
-#[derive(Clone, Debug)]
+/// How to open a [`Store`]. `Debug` shows no URL beyond its scheme (a URL
+/// may carry a password).
+#[derive(Clone)]
 pub struct StoreConfig {
     /// One database per region; with one region, everything is one
     /// database.
@@ -62,6 +63,22 @@ pub struct StoreConfig {
     /// holds a key and destroying one reaches every backup. `None` keeps
     /// each key in its tenant's data database, where a backup copies it.
     pub key_store: Option<String>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key_store = self
+            .key_store
+            .as_deref()
+            .map(|url| format!("{}://..", url.split(':').next().unwrap_or("?")));
+        f.debug_struct("StoreConfig")
+            .field("regions", &self.regions)
+            .field("directory", &self.directory)
+            .field("max_connections", &self.max_connections)
+            .field("placement", &self.placement)
+            .field("key_store", &key_store)
+            .finish()
+    }
 }
 
 /// The tenant-sealed store over one database per region.
@@ -194,6 +211,7 @@ impl Store {
             ),
             None => None,
         };
+        bind_key_store(&directory.conn, key_store.as_ref()).await?;
         Ok(Self {
             regions,
             directory,
@@ -414,6 +432,85 @@ impl System<'_> {
                 Ok((TenantId::from_uuid(row.tenant_id), region))
             })
             .collect()
+    }
+}
+
+/// Checks that the key store is the one the directory database recorded
+/// (recording it on first use), or, without one, that none was ever used:
+/// a server pointed at a new, empty key store (a wrong path, a missing
+/// setting) would otherwise find no keys and, erasing a business, destroy
+/// nothing while recording a destruction.
+async fn bind_key_store(
+    directory: &DatabaseConnection,
+    key_store: Option<&DatabaseConnection>,
+) -> Result<(), StoreError> {
+    let dir = directory.get_database_backend();
+    let bound = |conn: &DatabaseConnection, sql: &'static str| {
+        let backend = conn.get_database_backend();
+        let sql = if backend == DbBackend::Postgres {
+            sql.to_owned()
+        } else {
+            sql.replace("$1", "?").replace("$2", "?")
+        };
+        (backend, sql)
+    };
+    let read_binding = || async {
+        let (backend, sql) = bound(directory, "SELECT key_store_id FROM key_store_binding");
+        let row = directory
+            .query_one_raw(Statement::from_string(backend, sql))
+            .await?;
+        row.map(|r| r.try_get::<sea_orm::prelude::Uuid>("", "key_store_id"))
+            .transpose()
+            .map_err(StoreError::from)
+    };
+    let Some(keys) = key_store else {
+        if read_binding().await?.is_some() {
+            return Err(StoreError::Config(
+                "this deployment keeps its businesses' data keys in a key store; configure \
+                 key_store (docs/OPERATIONS.md)"
+                    .to_owned(),
+            ));
+        }
+        return Ok(());
+    };
+    let (backend, sql) = bound(
+        keys,
+        "INSERT INTO key_store_identity (one, id) VALUES (1, $1) ON CONFLICT (one) DO NOTHING",
+    );
+    keys.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [sea_orm::prelude::Uuid::new_v4().into()],
+    ))
+    .await?;
+    let (backend, sql) = bound(keys, "SELECT id FROM key_store_identity");
+    let identity = keys
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .map(|r| r.try_get::<sea_orm::prelude::Uuid>("", "id"))
+        .transpose()?
+        .ok_or_else(|| StoreError::Config("the key store has no identity".to_owned()))?;
+    let (_, sql) = bound(
+        directory,
+        "INSERT INTO key_store_binding (one, key_store_id, bound_at_us) VALUES (1, $1, $2) \
+         ON CONFLICT (one) DO NOTHING",
+    );
+    let now = bookwarden_domain::jiff::Timestamp::now();
+    directory
+        .execute_raw(Statement::from_sql_and_values(
+            dir,
+            sql,
+            [identity.into(), us(now).into()],
+        ))
+        .await?;
+    if read_binding().await? == Some(identity) {
+        Ok(())
+    } else {
+        Err(StoreError::Config(
+            "the key store is not the one this deployment's data keys live in (check \
+             key_store and data_dir)"
+                .to_owned(),
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ use bookwarden_domain::tenant::{
     Plan, Region, Tenant, TenantName, TenantParts, TenantSlug, TenantStatus,
 };
 use bookwarden_domain::time::TimeZone;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::{tenant_keys, tenants};
@@ -65,9 +65,13 @@ pub enum Rewrap {
 }
 
 impl TenantScope {
-    /// This scope's tenant.
+    /// This scope's tenant; none once it is marked for erasure.
     pub async fn tenant_row(&self) -> Result<Option<Tenant>, StoreError> {
-        own_tenant(self).await?.map(parse).transpose()
+        own_tenant(self)
+            .await?
+            .filter(|row| row.erasing_since_us.is_none())
+            .map(parse)
+            .transpose()
     }
 
     /// The tenant's catalog version: it moves with every change to the
@@ -183,8 +187,31 @@ impl TenantScope {
         let Some(store) = &self.key_store else {
             return Ok(false);
         };
-        let Some(key) = read_key(self.tx(), self.uuid()).await? else {
+        // Taken out of the data database first (the row stays locked until
+        // the scope ends), so a destruction racing this move either finds
+        // the key still here or, once this scope commits, in the key store.
+        let backend = self.tx().get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "DELETE FROM tenant_keys WHERE tenant_id = $1 RETURNING master_version, wrapped"
+            }
+            _ => "DELETE FROM tenant_keys WHERE tenant_id = ? RETURNING master_version, wrapped",
+        };
+        let taken = self
+            .tx()
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [self.uuid().into()],
+            ))
+            .await?;
+        let Some(taken) = taken else {
             return Ok(false);
+        };
+        let key = StoredDataKey {
+            master_version: u32::try_from(taken.try_get::<i32>("", "master_version")?)
+                .map_err(|e| corrupt("tenant_keys", e))?,
+            wrapped: taken.try_get::<Vec<u8>>("", "wrapped")?,
         };
         let version = i32::try_from(key.master_version)
             .map_err(|e| StoreError::Config(format!("master key version: {e}")))?;
@@ -202,7 +229,6 @@ impl TenantScope {
         .try_insert()
         .exec(store)
         .await?;
-        self.forget_key_in_data().await?;
         Ok(true)
     }
 
@@ -269,15 +295,33 @@ impl TenantScope {
         }
         let wrapped = WrappedDataKey::from_bytes(&stored.wrapped)?;
         let rewrapped = keys.rewrap(self.tenant_ref(), &wrapped)?;
-        self.put_data_key(
-            &StoredDataKey {
-                master_version: rewrapped.master_version().get(),
-                wrapped: rewrapped.to_bytes(),
-            },
-            now,
-        )
-        .await?;
-        Ok(Rewrap::Rewrapped)
+        let version = i32::try_from(rewrapped.master_version().get())
+            .map_err(|e| StoreError::Config(format!("master key version: {e}")))?;
+        // Replaces exactly the key read, never inserts: a key destroyed
+        // meanwhile (the business is being erased) stays destroyed.
+        let replace = || {
+            tenant_keys::Entity::update_many()
+                .col_expr(tenant_keys::Column::MasterVersion, Expr::value(version))
+                .col_expr(
+                    tenant_keys::Column::Wrapped,
+                    Expr::value(rewrapped.to_bytes()),
+                )
+                .col_expr(tenant_keys::Column::UpdatedAtUs, Expr::value(us(now)))
+                .filter(tenant_keys::Column::TenantId.eq(self.uuid()))
+                .filter(tenant_keys::Column::Wrapped.eq(stored.wrapped.clone()))
+        };
+        let mut replaced = 0;
+        if let Some(store) = &self.key_store {
+            replaced = replace().exec(store).await?.rows_affected;
+        }
+        if replaced == 0 {
+            replaced = replace().exec(self.tx()).await?.rows_affected;
+        }
+        Ok(if replaced == 0 {
+            Rewrap::NoKey
+        } else {
+            Rewrap::Rewrapped
+        })
     }
 
     /// The tenant as the vault names it in associated data.

@@ -302,10 +302,12 @@ pub(crate) async fn public_book(
     })
 }
 
-/// The manage token from `Authorization: Bearer bw_mng_...`.
-pub(crate) struct ManageToken(String);
+/// A customer's link token from `Authorization: Bearer ...`: a booking's
+/// manage token (`bw_mng_`) or a data-rights request (`bw_drq_`). The use
+/// case checks which.
+pub(crate) struct LinkToken(pub(crate) String);
 
-impl FromRequest for ManageToken {
+impl FromRequest for LinkToken {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
@@ -327,7 +329,7 @@ impl FromRequest for ManageToken {
 pub(crate) async fn manage_view(
     state: web::Data<State>,
     client: Client,
-    token: ManageToken,
+    token: LinkToken,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
     let (view, service, tenant) = state.app.manage_view(&token.0).await?;
@@ -344,7 +346,7 @@ pub(crate) async fn manage_view(
 pub(crate) async fn manage_cancel(
     state: web::Data<State>,
     client: Client,
-    token: ManageToken,
+    token: LinkToken,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
     let done = state.app.manage_cancel(&token.0).await?;
@@ -357,7 +359,7 @@ pub(crate) async fn manage_cancel(
 pub(crate) async fn manage_reschedule(
     state: web::Data<State>,
     client: Client,
-    token: ManageToken,
+    token: LinkToken,
     body: web::Json<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
@@ -372,7 +374,7 @@ pub(crate) async fn manage_reschedule(
 pub(crate) async fn manage_ics(
     state: web::Data<State>,
     client: Client,
-    token: ManageToken,
+    token: LinkToken,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.public(client.address())?;
     let ics = state.app.manage_ics(&token.0).await?;

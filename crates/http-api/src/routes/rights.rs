@@ -4,7 +4,8 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, get, post, web};
-use bookwarden_app::{AppError, Erasure, ExportSummary, TenantErasure};
+use bookwarden_app::{AppError, DataRequestOutcome, Erasure, ExportSummary, TenantErasure};
+use bookwarden_domain::data_request::DataRequestKind;
 use bookwarden_domain::id::CustomerId;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncSeekExt as _;
@@ -21,7 +22,9 @@ pub(super) fn configure(config: &mut web::ServiceConfig) {
         .service(export_customer)
         .service(export_tenant)
         .service(erase_customer)
-        .service(erase_tenant);
+        .service(erase_tenant)
+        .service(create_data_request)
+        .service(use_data_request);
 }
 
 /// The media type of an export archive.
@@ -226,4 +229,103 @@ pub(crate) async fn erase_tenant(
         },
     };
     Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataRequestBody {
+    /// `export` or `erasure`.
+    kind: String,
+}
+
+/// A customer's request link, as made.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DataRequestOut {
+    /// The link's token (`bw_drq_...`), shown this once. Hand it to the
+    /// customer at their email address; they present it to
+    /// `POST /v1/public/{slug}/data-request`.
+    token: String,
+    /// `export` or `erasure`.
+    kind: &'static str,
+    /// The customer.
+    customer_id: String,
+    /// When it stops working.
+    expires_at: String,
+}
+
+/// Makes a link with which a customer gets their own export, or has
+/// themselves erased, without an account: it works once and for seven
+/// days. Until Bookwarden sends email, the token is answered here for you to
+/// send to the customer's address (only there: whoever holds it can use
+/// it). Admins signed in as a person; an erasure link is refused under a
+/// legal hold; audited (`data_request.created`).
+#[utoipa::path(
+    tag = "data rights",
+    security(("session_cookie" = [])),
+    params(("id" = String, Path)),
+    request_body = DataRequestBody,
+    responses((status = 201, body = DataRequestOut), Errors)
+)]
+#[post("/v1/customers/{id}/data-requests")]
+pub(crate) async fn create_data_request(
+    state: web::Data<State>,
+    Authenticated(principal): Authenticated,
+    id: web::Path<String>,
+    body: web::Json<DataRequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CustomerId = path_id(&id)?;
+    let kind = DataRequestKind::parse(&body.kind).map_err(|e| AppError::invalid("kind", e))?;
+    let link = state.app.create_data_request(&principal, id, kind).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DataRequestOut {
+            token: link.token.expose_secret().to_owned(),
+            kind: link.kind.as_str(),
+            customer_id: link.customer.to_string(),
+            expires_at: link.expires_at.to_string(),
+        }))
+}
+
+/// The answer to an erasure link.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DataRequestErased {
+    /// `erased`.
+    status: &'static str,
+    /// The bookings kept as anonymous time blocks.
+    bookings: u64,
+}
+
+/// The customer uses their request link, once: an export link answers
+/// their archive (as `GET /v1/customers/{id}/export` does), an erasure link
+/// erases them and answers `{"status": "erased"}`. A link that is unknown,
+/// used, expired or another business's answers `404`, all alike. The token
+/// goes in `Authorization: Bearer`, never in the URL.
+#[utoipa::path(
+    tag = "data rights",
+    security(("data_request_token" = [])),
+    params(("slug" = String, Path)),
+    responses(
+        (status = 200, description = "An export link: the archive (application/x-tar). An erasure link: `{\"status\": \"erased\", \"bookings\": N}`", content_type = "application/x-tar"),
+        (status = 200, body = DataRequestErased, content_type = "application/json"),
+        Errors
+    )
+)]
+#[post("/v1/public/{slug}/data-request")]
+pub(crate) async fn use_data_request(
+    state: web::Data<State>,
+    client: crate::extract::Client,
+    slug: web::Path<String>,
+    token: crate::routes::bookings::LinkToken,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.public(client.address())?;
+    let spool = tokio::io::BufWriter::new(state.app.export_spool()?);
+    match state.app.use_data_request(&slug, &token.0, spool).await? {
+        DataRequestOutcome::Exported(written, summary) => {
+            archive(written, &summary, "my-data.tar".to_owned()).await
+        }
+        DataRequestOutcome::Erased { bookings } => Ok(HttpResponse::Ok().json(DataRequestErased {
+            status: "erased",
+            bookings,
+        })),
+    }
 }

@@ -813,3 +813,140 @@ async fn p10_an_owner_erases_the_whole_business_over_the_api_and_nothing_of_it_a
         erase_a_business(engine).await;
     }
 }
+
+async fn data_request(app: &TestApp, token: &str, customer: &str, kind: &str) -> reqwest::Response {
+    app.post(
+        &format!("/v1/customers/{customer}/data-requests"),
+        Some(token),
+        json!({ "kind": kind }),
+    )
+    .await
+}
+
+async fn use_link(app: &TestApp, slug: &str, link: &str) -> reqwest::Response {
+    app.http
+        .post(app.url(&format!("/v1/public/{slug}/data-request")))
+        .bearer_auth(link)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn p10_a_customer_exports_and_erases_their_own_data_with_a_single_use_link() {
+    let app = spawn_with(Options::default()).await;
+    let shop = shop(&app).await;
+    let owner = &shop.owner.token;
+    let slug = &shop.owner.slug;
+    let (customer, booking, _, markers) = marked_customer(&app, &shop, 2).await;
+    let (neighbour, _, _, neighbour_markers) = marked_customer(&app, &shop, 3).await;
+    let (_, staff) = app
+        .member(&shop.owner, owner, "staff", "stan@example.com")
+        .await;
+    assert_eq!(
+        data_request(&app, &staff, &customer, "export")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        data_request(&app, owner, &customer, "delete")
+            .await
+            .status(),
+        422
+    );
+    let stranger = app.owner().await;
+    assert_eq!(
+        data_request(&app, &stranger.token, &customer, "export")
+            .await
+            .status(),
+        404,
+        "another business's customer"
+    );
+
+    // An export link: the customer's archive, once.
+    let made = data_request(&app, owner, &customer, "export").await;
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.unwrap();
+    assert_eq!(made["kind"], "export");
+    let link = made["token"].as_str().unwrap().to_owned();
+    assert!(link.starts_with("bw_drq_"), "{link}");
+    // Only at its own business, and never in a URL.
+    assert_eq!(use_link(&app, &stranger.slug, &link).await.status(), 404);
+    let in_url = app
+        .http
+        .post(app.url(&format!("/v1/public/{slug}/data-request?t={link}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_url.status(), 400);
+    let answer = use_link(&app, slug, &link).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/x-tar");
+    let bytes = answer.bytes().await.unwrap().to_vec();
+    let files = checked(&bytes, "customer");
+    assert_eq!(lines(&files, "bookings.jsonl")[0]["id"], booking.as_str());
+    assert!(contains(&bytes, &markers[1]) && !contains(&bytes, &neighbour_markers[1]));
+    assert_eq!(use_link(&app, slug, &link).await.status(), 404, "used once");
+
+    // An erasure link: refused under a legal hold and still usable after.
+    let made: Value = data_request(&app, owner, &customer, "erasure")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let erase_link = made["token"].as_str().unwrap().to_owned();
+    app.app.set_legal_hold(slug, true).await.unwrap();
+    assert_eq!(use_link(&app, slug, &erase_link).await.status(), 409);
+    app.app.set_legal_hold(slug, false).await.unwrap();
+    let erased = use_link(&app, slug, &erase_link).await;
+    assert_eq!(erased.status(), 200);
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["status"], "erased");
+    assert_eq!(erased["bookings"], 1);
+    assert_eq!(use_link(&app, slug, &erase_link).await.status(), 404);
+    let after = download(&app, "/v1/export", owner).await;
+    for marker in &markers {
+        assert!(
+            !contains(&after, marker),
+            "{marker} survived the customer's erasure"
+        );
+    }
+    assert!(
+        contains(&after, &neighbour_markers[1]),
+        "the neighbour stays"
+    );
+    // An erased customer gets no new link; an expired link does nothing.
+    assert_eq!(
+        data_request(&app, owner, &customer, "export")
+            .await
+            .status(),
+        404
+    );
+    let made: Value = data_request(&app, owner, &neighbour, "erasure")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let late = made["token"].as_str().unwrap().to_owned();
+    app.clock.advance(7 * 24 * 3600 + 1);
+    assert_eq!(use_link(&app, slug, &late).await.status(), 404, "expired");
+    // (The owner's session expired too in those seven days.)
+    let owner = app
+        .token(slug, &shop.owner.email, crate::harness::PASSWORD)
+        .await;
+    assert!(contains(
+        &download(&app, "/v1/export", &owner).await,
+        &neighbour_markers[1]
+    ));
+    // Every link made is in the business's audit trail.
+    let kinds = app.audit_kinds(&owner).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "data_request.created")
+            .count(),
+        3
+    );
+    app.finish().await;
+}

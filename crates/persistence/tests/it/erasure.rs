@@ -73,7 +73,8 @@ fn count(backend: DbBackend, table: &str) -> String {
 async fn rows_of(conn: &DatabaseConnection, tenant: TenantId) -> BTreeMap<&'static str, i64> {
     let backend = conn.get_database_backend();
     let mut rows = BTreeMap::new();
-    for table in TABLES {
+    // The one table of no tenant's: which key store the deployment uses.
+    for table in TABLES.into_iter().filter(|t| *t != "key_store_binding") {
         let row = conn
             .query_one_raw(Statement::from_sql_and_values(
                 backend,
@@ -123,8 +124,9 @@ fn slug_of(store_tenant: &Tenant) -> TenantSlug {
 
 #[tokio::test]
 async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_tombstone() {
-    // The erased tables, the directory's two, the chain head and the
-    // business's row are every table there is.
+    // The erased tables, the directory's two, the chain head, the
+    // business's row, and the tombstones and the key store binding (no
+    // business's) are every table there is.
     let mut covered: Vec<&str> = ERASED_TABLES.to_vec();
     covered.extend([
         "tenant_directory",
@@ -132,6 +134,7 @@ async fn p10_erasing_a_business_deletes_every_row_destroys_its_key_and_keeps_a_t
         "tenant_erasures",
         "audit_heads",
         "tenants",
+        "key_store_binding",
     ]);
     covered.sort_unstable();
     let mut all = TABLES.to_vec();
@@ -371,6 +374,19 @@ async fn p10_an_erasure_stopped_after_any_step_is_completed_by_the_next_process(
                     .await
                     .unwrap();
             }
+            if stop_after == 1 {
+                // The mark and the tombstone hold even against the owner.
+                for sql in [
+                    "UPDATE tenants SET erasing_since_us = NULL",
+                    "UPDATE tenant_erasures SET requested_at_us = requested_at_us + 1",
+                    "UPDATE tenant_erasures SET rows_deleted = -1",
+                ] {
+                    assert!(
+                        owner.execute_unprepared(sql).await.is_err(),
+                        "{engine:?}: {sql}"
+                    );
+                }
+            }
             // The process ends between two steps; another starts.
             db.reopen().await;
             assert_eq!(
@@ -419,14 +435,19 @@ async fn p3_data_keys_kept_in_a_data_database_move_to_the_key_store() {
         let db = TestDb::new(engine).await;
         let (data, key_store) = db.app_urls();
         let ring = ring();
-        // A store from before the key store keeps the key with the data.
+        let owner = Database::connect(&db.owner_url).await.unwrap();
+        // A deployment from before the key store: no key store on record,
+        // and a store that keeps the key with the data.
+        owner
+            .execute_unprepared("DELETE FROM key_store_binding")
+            .await
+            .unwrap();
         let before = crate::harness::open(&data, None, 2).await;
         let t = crate::harness::tenant(&before).await.id();
         let scope = before.write(t).await.unwrap();
         let key = scope.create_data_key(&ring, now()).await.unwrap();
         scope.commit().await.unwrap();
         before.close().await.unwrap();
-        let owner = Database::connect(&db.owner_url).await.unwrap();
         let keys = Database::connect(&db.key_owner_url).await.unwrap();
         assert_eq!((keys_of(&owner, t).await, keys_of(&keys, t).await), (1, 0));
 
@@ -470,6 +491,56 @@ async fn p3_data_keys_kept_in_a_data_database_move_to_the_key_store() {
         after.close().await.unwrap();
         owner.close().await.unwrap();
         keys.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn p3_a_store_refuses_to_open_without_its_key_store_or_with_another() {
+    use bookwarden_persistence::{PgPlacement, RegionDatabase, StoreConfig, migrate_key_store};
+
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let (data, keys) = db.app_urls();
+        let config = |key_store: Option<String>| StoreConfig {
+            regions: vec![RegionDatabase {
+                region: Region::parse("local").unwrap(),
+                url: data.clone(),
+            }],
+            directory: Region::parse("local").unwrap(),
+            max_connections: 2,
+            placement: PgPlacement::default(),
+            key_store,
+        };
+        let without = Store::open(config(None)).await;
+        assert!(
+            matches!(&without, Err(StoreError::Config(reason)) if reason.contains("key_store")),
+            "{engine:?}: {:?}",
+            without.err()
+        );
+        if engine == crate::harness::Engine::Sqlite {
+            // A new, empty key store (a wrong path) is not this one.
+            let folder = std::env::temp_dir().join(crate::harness::random_name("bookwarden-keys"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let other = format!("sqlite://{}", folder.join("keys.db").display());
+            migrate_key_store(&other, &PgPlacement::default())
+                .await
+                .unwrap();
+            let another = Store::open(config(Some(other))).await;
+            assert!(
+                matches!(&another, Err(StoreError::Config(reason)) if reason.contains("not the one")),
+                "{:?}",
+                another.err()
+            );
+            let _ = std::fs::remove_dir_all(folder);
+        }
+        // Its own opens.
+        Store::open(config(Some(keys)))
+            .await
+            .unwrap()
+            .close()
+            .await
+            .unwrap();
         db.finish().await;
     }
 }
