@@ -6,9 +6,10 @@ use bookwarden_domain::service::{
     Capacity, Currency, Price, Service, ServiceName, ServiceSpec, Timing, TimingSpec,
 };
 use bookwarden_domain::time::TimeZone;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use crate::entity::{schedules, service_staff, services};
+use crate::entity::{calendar_connections, schedules, service_staff, services};
 use crate::error::{Refusal, StoreError, Unique, refusal};
 use crate::rows::{self, corrupt};
 use crate::store::TenantScope;
@@ -209,6 +210,32 @@ impl Schedules<'_> {
     pub async fn put(&self, schedule: &Schedule) -> Result<(), StoreError> {
         let scope = self.0;
         scope.check_owner(schedule.tenant())?;
+        let zone = schedule.zone().name();
+        let moved = schedules::Entity::find()
+            .filter(schedules::Column::TenantId.eq(scope.uuid()))
+            .filter(schedules::Column::StaffId.eq(*schedule.staff().as_uuid()))
+            .one(scope.tx())
+            .await?
+            .is_some_and(|kept| kept.time_zone != zone);
+        if moved {
+            // All-day events were imported as the old zone's days: every
+            // calendar of the staff member syncs again in full, now (a
+            // cursor or an unchanged feed would keep the old days).
+            calendar_connections::Entity::update_many()
+                .col_expr(
+                    calendar_connections::Column::SyncCursor,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    calendar_connections::Column::NextSyncAtUs,
+                    Expr::value(0_i64),
+                )
+                .filter(calendar_connections::Column::TenantId.eq(scope.uuid()))
+                .filter(calendar_connections::Column::StaffId.eq(*schedule.staff().as_uuid()))
+                .filter(calendar_connections::Column::NextSyncAtUs.is_not_null())
+                .exec(scope.tx())
+                .await?;
+        }
         schedules::Entity::delete_many()
             .filter(schedules::Column::TenantId.eq(scope.uuid()))
             .filter(schedules::Column::StaffId.eq(*schedule.staff().as_uuid()))

@@ -15,6 +15,7 @@
 mod accounts;
 mod audit;
 mod bookings;
+mod calendars;
 mod erasure;
 mod harness;
 mod isolation;
