@@ -23,10 +23,12 @@ use clap::Parser;
 /// other business's id, email or slug in a response, another business's id
 /// answered unlike a random id, or another business's data changed.
 ///
-/// At the end it revokes its API keys, cancels its bookings, deletes its
-/// services and staff (those a booking names stay), withdraws its
-/// invitations and signs out. THE THREE BUSINESSES, THEIR ACCOUNTS AND
-/// CUSTOMERS REMAIN on the deployment: the API has no tenant deletion yet.
+/// At the end each business's owner erases it (`POST /v1/erasure`): nothing
+/// of the check stays but the server's erasure records. Against a server
+/// without business erasure it revokes its API keys, cancels its bookings,
+/// deletes its services and staff (those a booking names stay), withdraws
+/// its invitations and signs out, and THE THREE BUSINESSES, THEIR ACCOUNTS
+/// AND CUSTOMERS REMAIN on the deployment.
 ///
 /// Each business needs one sign-up and five sign-ins: with the default
 /// limits (10 sign-ups per address per hour) a deployment takes a few runs
@@ -91,10 +93,15 @@ async fn main() -> ExitCode {
                 report.rate_limited,
                 report.elapsed.as_secs_f64()
             );
-            println!(
-                "businesses left on the deployment (no tenant deletion in the API): {}",
-                report.slugs.join(", ")
-            );
+            let erased = report.cleanup.done.get("business erased").copied();
+            if erased == Some(u32::try_from(report.slugs.len()).unwrap_or(u32::MAX)) {
+                println!("businesses erased at the end: {}", report.slugs.join(", "));
+            } else {
+                println!(
+                    "businesses left on the deployment (it did not erase them): {}",
+                    report.slugs.join(", ")
+                );
+            }
             println!("cleanup: done {:?}", report.cleanup.done);
             if !report.cleanup.left.is_empty() {
                 println!("cleanup: left {:?}", report.cleanup.left);

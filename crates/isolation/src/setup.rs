@@ -390,13 +390,18 @@ impl Business {
         Ok(out)
     }
 
-    /// Removes what the check made, as far as the API allows: cancels the
-    /// bookings, deletes services and staff (those a booking names stay:
-    /// the API keeps them while bookings name them), withdraws open
-    /// invitations, revokes the API keys and signs everyone out. The
-    /// business itself, its accounts and its customers remain: the API
-    /// has no tenant deletion.
+    /// Removes what the check made: the whole business, erased by its owner
+    /// (`POST /v1/erasure`, asked and confirmed), where the server erases
+    /// businesses. Elsewhere (an older server), as far as its API allows:
+    /// cancels the bookings, deletes services and staff (those a booking
+    /// names stay), withdraws open invitations, revokes the API keys and
+    /// signs everyone out; the business, its accounts and its customers
+    /// remain.
     pub(crate) async fn clean_up(&self, client: &Client, window: &Window, tally: &mut Cleanup) {
+        if self.erase(client).await {
+            tally.count(true, "business erased", "");
+            return;
+        }
         let listing = |l: Listing| self.as_owner(Method::GET, l.path(&self.slug, window));
         let list = |value: Option<Value>, field: &str| -> Vec<Value> {
             value.map_or_else(Vec::new, |v| items(&v, field).to_vec())
@@ -469,6 +474,34 @@ impl Business {
                 .is_ok_and(|e| (200..300).contains(&e.status));
             tally.count(done, "session signed out", "session not signed out");
         }
+    }
+
+    /// Erases the business: the first call answers a confirmation, the
+    /// second, carrying it, erases. False when the server does not.
+    async fn erase(&self, client: &Client) -> bool {
+        let asked = client
+            .send(&self.as_owner(Method::POST, "/v1/erasure").body(json!({})))
+            .await;
+        let Some(confirmation) = asked
+            .ok()
+            .filter(|e| e.status == 200)
+            .and_then(|e| serde_json::from_str::<Value>(&e.body).ok())
+            .and_then(|v| {
+                v.get("confirmation")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        else {
+            return false;
+        };
+        let done = client
+            .send(
+                &self
+                    .as_owner(Method::POST, "/v1/erasure")
+                    .body(json!({ "confirmation": confirmation })),
+            )
+            .await;
+        done.is_ok_and(|e| e.status == 200 && e.body.contains("\"erased\""))
     }
 
     async fn delete_or_post(&self, client: &Client, method: Method, path: String) -> bool {
