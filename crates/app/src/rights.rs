@@ -711,18 +711,7 @@ impl App {
         let (token, digest) =
             token::generate(TokenKind::DataRequest).map_err(AppError::internal)?;
         let scope = self.store.write(principal.tenant).await?;
-        let record = scope
-            .customers()
-            .record(customer)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        if record.erased_at.is_some() {
-            return Err(AppError::NotFound);
-        }
-        if kind == DataRequestKind::Erasure && scope.legal_hold().await? {
-            return Err(AppError::Conflict(Conflict::LegalHold));
-        }
-        scope
+        let stored = scope
             .data_requests()
             .insert(&DataRequestRecord {
                 id: DataRequestId::random(),
@@ -735,6 +724,9 @@ impl App {
                 used_at: None,
             })
             .await?;
+        if !stored {
+            return Err(AppError::NotFound);
+        }
         audit(
             &scope,
             AuditKind::DataRequestCreated,

@@ -422,9 +422,25 @@ impl TenantScope {
 }
 
 impl DataRequests<'_> {
-    /// Stores a new link.
-    pub async fn insert(&self, request: &DataRequestRecord) -> Result<(), StoreError> {
+    /// Stores a new link; false, storing nothing, when its customer is not
+    /// in the business or is erased.
+    ///
+    /// # Errors
+    /// [`StoreError::LegalHold`] for an erasure link under a legal hold.
+    pub async fn insert(&self, request: &DataRequestRecord) -> Result<bool, StoreError> {
         let scope = self.0;
+        if request.kind == DataRequestKind::Erasure {
+            scope.refuse_under_hold().await?;
+        }
+        let live = customers::Entity::find()
+            .filter(customers::Column::TenantId.eq(scope.uuid()))
+            .filter(customers::Column::CustomerId.eq(*request.customer.as_uuid()))
+            .filter(customers::Column::ErasedAtUs.is_null())
+            .count(scope.tx())
+            .await?;
+        if live == 0 {
+            return Ok(false);
+        }
         data_requests::Entity::insert(data_requests::ActiveModel {
             tenant_id: Set(scope.uuid()),
             request_id: Set(*request.id.as_uuid()),
@@ -442,7 +458,7 @@ impl DataRequests<'_> {
             Some(crate::error::Refusal::ForeignKey) => StoreError::MissingReference("customer"),
             _ => StoreError::from(e),
         })?;
-        Ok(())
+        Ok(true)
     }
 
     /// The link with this digest if it still works at `now` (not used, not
