@@ -269,7 +269,7 @@ impl App {
         fresh: bool,
     ) -> Result<Arc<Snapshot>, AppError> {
         // Read before the rows: a write committed after this moves it.
-        let epoch = self.store.scope_write_epoch(tenant);
+        let epoch = self.store.catalog_epoch(tenant);
         let now = self.now();
         let kept = if fresh {
             None

@@ -1,11 +1,11 @@
 //! What every public request reads and almost nothing writes: a tenant's
 //! row, services and schedules, kept per tenant.
 //!
-//! A snapshot is kept while no write scope of its tenant has committed in
-//! this process (the store's scope write epoch), and for at most
-//! [`SNAPSHOT_TTL`]. The one-statement booking path writes none of these
-//! tables and does not move the epoch, so a run of bookings keeps its
-//! snapshot. Listings and the public service list may show a snapshot up
+//! A snapshot is kept while no write in this process has moved its
+//! tenant's catalog version (the store's catalog epoch), and for at most
+//! [`SNAPSHOT_TTL`]. Bookings and calendar syncs write none of these
+//! tables and do not move the epoch, so a run of bookings keeps its
+//! snapshot while calendars sync beside it. Listings and the public service list may show a snapshot up
 //! to that long after another server changed it; a booking never passes
 //! on it: the booking statement carries the snapshot's catalog version and
 //! is refused when a change (by anyone) moved it.

@@ -28,7 +28,7 @@ use sea_orm::{
 use tokio::sync::oneshot;
 
 use crate::error::refusal;
-use crate::store::WriteEpochs;
+use crate::store::{Catalog, WriteEpochs};
 
 /// Bookings waiting for the writer.
 pub(crate) struct Combiner {
@@ -149,7 +149,7 @@ async fn run(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<Job>) {
     }
     for (job, outcome) in jobs.into_iter().zip(outcomes) {
         if outcome.is_ok() {
-            epochs.bump(job.tenant, false);
+            epochs.bump(job.tenant, Catalog::Untouched);
         }
         let _gone = job.reply.send(outcome);
     }
@@ -161,7 +161,7 @@ async fn one_by_one(conn: &DatabaseConnection, epochs: &WriteEpochs, jobs: Vec<J
     for job in jobs {
         let outcome = conn.execute_raw(job.statement).await.map(|_| ());
         if outcome.is_ok() {
-            epochs.bump(job.tenant, false);
+            epochs.bump(job.tenant, Catalog::Untouched);
         }
         let _gone = job.reply.send(outcome);
     }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bookwarden_domain::id::TenantId;
 use bookwarden_domain::tenant::{Region, Tenant, TenantSlug};
@@ -83,23 +83,29 @@ impl std::fmt::Debug for StoreConfig {
 
 /// The tenant-sealed store over one database per region.
 pub struct Store {
-    regions: BTreeMap<Region, Db>,
+    pub(crate) regions: BTreeMap<Region, Db>,
     directory: Db,
-    key_store: Option<DatabaseConnection>,
+    pub(crate) key_store: Option<DatabaseConnection>,
     located: RwLock<HashMap<TenantId, Region>>,
     epochs: Arc<WriteEpochs>,
 }
 
 /// How many writes this process has committed per tenant, in 1,024 shards
 /// (tenants sharing a shard share a count, which only costs a cache miss):
-/// every write, and writes through scopes alone. A cache of what a
-/// tenant's data shows reads a count before reading the data and is
-/// current while the count has not moved. The one-statement booking path
-/// moves only the first count: it never writes the tenant row, services,
-/// staff or schedules. Writes by other processes are not counted.
+/// every write, and the writes that moved the tenant's catalog version
+/// (its row, staff, services or schedules; see
+/// [`TenantScope::catalog_version`]). A cache of what a tenant's data shows
+/// reads a count before reading the data and is current while the count
+/// has not moved. The one-statement booking path never moves the second
+/// count, and neither does a write scope that left the catalog alone (a
+/// calendar sync recording its result), so a cache of the catalog stays
+/// current through them. Writes by other processes are not counted.
 pub(crate) struct WriteEpochs {
     any: [AtomicU64; EPOCH_SHARDS],
-    scoped: [AtomicU64; EPOCH_SHARDS],
+    catalog: [AtomicU64; EPOCH_SHARDS],
+    /// The tenant and catalog version the shard's last write scope
+    /// committed; a commit that finds another moves `catalog`.
+    versions: [Mutex<Option<(TenantId, i64)>>; EPOCH_SHARDS],
 }
 
 const EPOCH_SHARDS: usize = 1024;
@@ -113,7 +119,8 @@ impl WriteEpochs {
     fn new() -> Self {
         Self {
             any: [const { AtomicU64::new(0) }; EPOCH_SHARDS],
-            scoped: [const { AtomicU64::new(0) }; EPOCH_SHARDS],
+            catalog: [const { AtomicU64::new(0) }; EPOCH_SHARDS],
+            versions: [const { Mutex::new(None) }; EPOCH_SHARDS],
         }
     }
 
@@ -123,22 +130,47 @@ impl WriteEpochs {
             .map_or(0, |s| s.load(Ordering::Acquire))
     }
 
-    fn scoped(&self, tenant: TenantId) -> u64 {
-        self.scoped
+    fn catalog(&self, tenant: TenantId) -> u64 {
+        self.catalog
             .get(shard(tenant))
             .map_or(0, |s| s.load(Ordering::Acquire))
     }
 
     /// Called after a commit, never before: a reader that sees the new
-    /// count reads the committed rows.
-    pub(crate) fn bump(&self, tenant: TenantId, through_scope: bool) {
-        if through_scope && let Some(count) = self.scoped.get(shard(tenant)) {
+    /// count reads the committed rows. `catalog` is the catalog version the
+    /// committed transaction read last (`None`: unknown, or the tenant is
+    /// gone): it moves the catalog count unless it is the version the
+    /// shard last committed. A version is visible to no other transaction
+    /// before the commit that made it, so the first commit to see a new
+    /// version moves the count, after that version is committed.
+    pub(crate) fn bump(&self, tenant: TenantId, catalog: Catalog) {
+        let shard = shard(tenant);
+        let moved = match catalog {
+            Catalog::Untouched => false,
+            Catalog::Unknown => true,
+            Catalog::Version(version) => self.versions.get(shard).is_none_or(|seen| {
+                let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                seen.replace((tenant, version)) != Some((tenant, version))
+            }),
+        };
+        if moved && let Some(count) = self.catalog.get(shard) {
             count.fetch_add(1, Ordering::AcqRel);
         }
-        if let Some(count) = self.any.get(shard(tenant)) {
+        if let Some(count) = self.any.get(shard) {
             count.fetch_add(1, Ordering::AcqRel);
         }
     }
+}
+
+/// What a committed write did to its tenant's catalog version.
+#[derive(Clone, Copy)]
+pub(crate) enum Catalog {
+    /// Written without touching it (the one-statement booking path).
+    Untouched,
+    /// Not known: counted as moved.
+    Unknown,
+    /// The version as the transaction left it.
+    Version(i64),
 }
 
 /// One region's database.
@@ -239,17 +271,19 @@ impl Store {
         self.epochs.any(tenant)
     }
 
-    /// Like [`Store::write_epoch`], counting only writes through scopes:
-    /// the one-statement booking path ([`Booker::book`](crate::Booker::book)) does not move it,
-    /// so a cache of the tenant row, services, staff and schedules, which
-    /// that path never writes, stays current through a run of bookings.
-    pub fn scope_write_epoch(&self, tenant: TenantId) -> u64 {
-        self.epochs.scoped(tenant)
+    /// Like [`Store::write_epoch`], counting only the writes that moved the
+    /// tenant's catalog version ([`TenantScope::catalog_version`]: its row,
+    /// staff, services and schedules). The one-statement booking path
+    /// ([`Booker::book`](crate::Booker::book)) and write scopes that leave
+    /// the catalog alone (a calendar sync recording its result) do not move
+    /// it, so a cache of the catalog stays current through them.
+    pub fn catalog_epoch(&self, tenant: TenantId) -> u64 {
+        self.epochs.catalog(tenant)
     }
 
     /// After the one-statement booking path committed.
     pub(crate) fn booked(&self, tenant: TenantId) {
-        self.epochs.bump(tenant, false);
+        self.epochs.bump(tenant, Catalog::Untouched);
     }
 
     /// A read-only scope for `tenant`.
@@ -632,10 +666,18 @@ impl TenantScope {
 
     /// Commits everything done through the scope.
     pub async fn commit(self) -> Result<(), StoreError> {
+        let Some(epochs) = self.epochs.clone() else {
+            return Ok(self.tx.commit().await?);
+        };
+        // The version as this transaction leaves it; a read that fails
+        // counts as a change (the commit says whether the work holds).
+        let catalog = match self.catalog_version().await {
+            Ok(Some(version)) => Catalog::Version(version),
+            Ok(None) | Err(_) => Catalog::Unknown,
+        };
+        let tenant = self.tenant;
         self.tx.commit().await?;
-        if let Some(epochs) = &self.epochs {
-            epochs.bump(self.tenant, true);
-        }
+        epochs.bump(tenant, catalog);
         Ok(())
     }
 
@@ -669,4 +711,38 @@ pub(crate) async fn own_tenant(scope: &TenantScope) -> Result<Option<tenants::Mo
         .filter(tenants::Column::TenantId.eq(scope.uuid()))
         .one(scope.tx())
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use bookwarden_domain::id::TenantId;
+    use uuid::Uuid;
+
+    use super::{Catalog, WriteEpochs};
+
+    #[test]
+    fn the_catalog_epoch_moves_with_each_tenants_new_version_even_in_a_shared_shard() {
+        let epochs = WriteEpochs::new();
+        // Two tenants in one shard (the low half of the id picks it).
+        let a = TenantId::from_uuid(Uuid::from_u64_pair(1, 7));
+        let b = TenantId::from_uuid(Uuid::from_u64_pair(2, 7));
+        epochs.bump(a, Catalog::Version(3));
+        let first = epochs.catalog(a);
+        assert_eq!(first, 1, "the first version seen counts");
+        epochs.bump(a, Catalog::Version(3));
+        epochs.bump(a, Catalog::Untouched);
+        assert_eq!(epochs.catalog(a), first, "the same version again does not");
+        // The other tenant reaches version 4, then the first one does: the
+        // second is a change of its own and counts.
+        epochs.bump(b, Catalog::Version(4));
+        epochs.bump(a, Catalog::Version(4));
+        assert_eq!(epochs.catalog(a), first + 2);
+        epochs.bump(a, Catalog::Unknown);
+        assert_eq!(epochs.catalog(a), first + 3, "an unknown version counts");
+        assert_eq!(
+            epochs.any(a),
+            6,
+            "every write of the shard counts in the other"
+        );
+    }
 }

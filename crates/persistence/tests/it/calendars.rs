@@ -87,3 +87,95 @@ async fn p4_a_staff_members_new_time_zone_makes_their_calendars_sync_again_in_fu
         db.finish().await;
     }
 }
+
+/// A sync recording its result must not make every cached copy of the
+/// catalog (the tenant row, services, schedules) be read again: with syncs
+/// back to back beside the booking page, that cost bookings a third of
+/// their rate. A change to the catalog still moves the count at once.
+#[tokio::test]
+async fn p4_a_sync_recording_its_result_leaves_the_catalog_epoch_a_schedule_change_moves_it() {
+    for engine in engines().await {
+        let db = TestDb::new(engine).await;
+        let d = desk(&db.store, 1, 0, 0).await;
+        let other = desk(&db.store, 1, 0, 0).await;
+        let id = ScheduleId::random();
+        let connection = ConnectionRecord {
+            id: ConnectionId::random(),
+            staff: d.staff,
+            provider: Provider::Ics,
+            mode: SyncMode::BusyOnly,
+            status: ConnectionStatus::Healthy,
+            label: "feed.example".to_owned(),
+            sealed_secret: None,
+            sync_cursor: None,
+            last_synced_at: None,
+            failures: 0,
+            next_sync_at: Some(now()),
+            last_error: None,
+            degraded: false,
+            synced_until: None,
+            created_at: now(),
+        };
+        let scope = db.store.write(d.tenant).await.unwrap();
+        scope.calendars().insert(&connection).await.unwrap();
+        scope.commit().await.unwrap();
+
+        let (catalog, any) = (
+            db.store.catalog_epoch(d.tenant),
+            db.store.write_epoch(d.tenant),
+        );
+        let until = now() + bookwarden_domain::jiff::SignedDuration::from_mins(5);
+        let scope = db.store.write(d.tenant).await.unwrap();
+        assert!(
+            scope
+                .calendars()
+                .claim(connection.id, now(), until)
+                .await
+                .unwrap()
+        );
+        scope.commit().await.unwrap();
+        let scope = db.store.write(d.tenant).await.unwrap();
+        assert!(
+            scope
+                .calendars()
+                .schedule(connection.id, now())
+                .await
+                .unwrap()
+        );
+        scope.commit().await.unwrap();
+        assert_eq!(db.store.catalog_epoch(d.tenant), catalog, "{engine:?}");
+        assert!(db.store.write_epoch(d.tenant) > any, "{engine:?}");
+
+        let scope = db.store.write(d.tenant).await.unwrap();
+        scope
+            .schedules()
+            .put(&schedule(&d, id, "Europe/Berlin"))
+            .await
+            .unwrap();
+        scope.commit().await.unwrap();
+        let moved = db.store.catalog_epoch(d.tenant);
+        assert!(moved > catalog, "{engine:?}");
+
+        // Each tenant's next change moves its count.
+        for (tenant, staff) in [(other.tenant, other.staff), (d.tenant, d.staff)] {
+            let before = db.store.catalog_epoch(tenant);
+            let scope = db.store.write(tenant).await.unwrap();
+            let changed = Schedule::new(
+                ScheduleId::random(),
+                tenant,
+                staff,
+                ScheduleSpec {
+                    zone: TimeZone::parse("Asia/Tokyo").unwrap(),
+                    weekly: WeeklyHours::closed(),
+                    overrides: BTreeMap::new(),
+                    time_off: Vec::new(),
+                },
+            )
+            .unwrap();
+            scope.schedules().put(&changed).await.unwrap();
+            scope.commit().await.unwrap();
+            assert!(db.store.catalog_epoch(tenant) > before, "{engine:?}");
+        }
+        db.finish().await;
+    }
+}
