@@ -15,6 +15,9 @@
 //!   AEAD takes any nonce, so no other crate may call it with a nonce of its
 //!   own. Only their error types, [`AeadError`] and [`KdfError`], are public,
 //!   as causes of vault errors.
+//! - [`stream`]: streaming AES-GCM-HKDF in Tink's published layout, for
+//!   backups too large to hold in memory (promise P11), under keys the
+//!   master key ring derives ([`vault::MasterKeyRing::backup_key`]).
 //! - [`secret`]: the types that hold secret material.
 //! - [`digest`]: SHA-256 and constant-time comparison for the other crates
 //!   (lookup keys, request fingerprints, the audit chain), so that no other
@@ -31,6 +34,7 @@ mod kdf;
 pub mod password;
 mod rng;
 pub mod secret;
+pub mod stream;
 pub mod token;
 pub mod totp;
 pub mod vault;

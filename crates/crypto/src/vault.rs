@@ -86,6 +86,7 @@ use crate::aead::{self, AeadError};
 use crate::kdf::{self, KdfError};
 use crate::rng::{self, RandomnessError};
 use crate::secret::{SecretBytes, SecretString};
+use crate::stream::StreamKey;
 
 /// Magic bytes that open every sealed value.
 pub const MAGIC: [u8; 3] = *b"BWV";
@@ -110,6 +111,8 @@ const DATA_KEY_LEN: usize = 32;
 pub const KEYED_DIGEST_LEN: usize = 32;
 /// Sets a digest key's derivation apart from every sealing key's.
 const KEYED_DIGEST_LABEL: &[u8] = b"bookwarden keyed digest v1\0";
+/// The HKDF salt of backup keys ([`MasterKeyRing::backup_key`]).
+const BACKUP_KEY_SALT: &[u8] = b"bookwarden backup key v1\0";
 const WRAP_MAGIC: [u8; 3] = *b"BWK";
 const WRAP_FORMAT_VERSION: u8 = 1;
 const WRAP_HEADER_LEN: usize = WRAP_MAGIC.len() + 1 + 4;
@@ -219,6 +222,10 @@ pub enum KeyRingError {
     /// Wrapping a data key failed.
     #[error("wrapping the data key failed")]
     Wrap(#[source] AeadError),
+    /// Deriving a key from a master key failed (cannot happen for 32
+    /// bytes of output).
+    #[error("deriving a key from the master key failed")]
+    Derive(#[source] KdfError),
     /// No randomness for a key or nonce.
     #[error(transparent)]
     Random(#[from] RandomnessError),
@@ -682,6 +689,28 @@ impl MasterKeyRing {
             tenant,
             key: Zeroizing::new(*key),
         })
+    }
+
+    /// The key backups are encrypted under with master key `version`
+    /// ([`crate::stream`]): derived from it (HKDF-SHA256, its own label),
+    /// so it is never the master key itself, and a backup names the
+    /// version it was made under: one made before a rotation restores while
+    /// that version is in the ring.
+    ///
+    /// # Errors
+    /// [`KeyRingError::UnknownVersion`] if the version is not in the ring.
+    pub fn backup_key(&self, version: MasterKeyVersion) -> Result<StreamKey, KeyRingError> {
+        let master = self
+            .keys
+            .get(&version)
+            .ok_or(KeyRingError::UnknownVersion(version))?;
+        let key = kdf::hkdf_sha256_key(
+            BACKUP_KEY_SALT,
+            master.key.as_slice(),
+            &version.get().to_be_bytes(),
+        )
+        .map_err(KeyRingError::Derive)?;
+        Ok(StreamKey::from_bytes(*key))
     }
 
     /// Unwraps a data key and wraps it again under the primary key. The data

@@ -9,10 +9,12 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
-    reason = "tests fail loudly on purpose"
+    clippy::print_stderr,
+    reason = "tests fail loudly on purpose, and say why they skip"
 )]
 
 mod password;
+mod stream;
 mod token;
 mod totp;
 mod vault;
