@@ -3,11 +3,14 @@
 //! (mode 0600) with a loud warning. Also the operator's rotation: rewrap
 //! every tenant's data key under the primary master key.
 
+/// The master key ring, for commands that read backups without opening
+/// the app.
+pub use bookwarden_crypto::vault::MasterKeyRing;
 use std::io::Write as _;
 use std::path::Path;
 
 use bookwarden_crypto::SecretString;
-use bookwarden_crypto::vault::{MasterKey, MasterKeyRing, MasterKeyVersion};
+use bookwarden_crypto::vault::{MasterKey, MasterKeyVersion};
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_persistence::{Rewrap, Store};
 

@@ -22,6 +22,7 @@ compile_error!(
 mod accounts;
 mod audit;
 mod auth;
+pub mod backup;
 mod bookings;
 mod calendar_oauth;
 pub mod calendars;

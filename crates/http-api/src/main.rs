@@ -4,7 +4,8 @@
 //! creates a business, changes its plan or status, reports its privileged
 //! accounts or sets a legal hold, `audit verify` checks the audit chains
 //! and `audit purge` applies their retention, `export` and `erase` serve
-//! data rights, `openapi` and
+//! data rights, `backup` and `restore` make, check and restore encrypted
+//! backups, `openapi` and
 //! `settings` print the API description and the settings table.
 
 use std::io::{BufRead as _, Write as _};
@@ -13,6 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use bookwarden_app::backup::{BackupContent, BackupManifest, restore_backup, verify_backup};
+use bookwarden_app::config::KeySource;
+use bookwarden_app::keys::MasterKeyRing;
 use bookwarden_app::{
     App, ChainStatus, ClientInfo, ErasureStep, SecretString, Signup, SystemClock, TenantChange,
     keys,
@@ -82,6 +86,36 @@ enum Command {
     /// Erase data (data rights, P10).
     #[command(subcommand)]
     Erase(EraseCommand),
+    /// Write an encrypted backup of every region's SQLite database (or,
+    /// with --key-store, of the key store alone) while the server keeps
+    /// serving; `backup verify FILE` checks one. The backup is encrypted
+    /// under a key derived from the primary master key; keep the key store's
+    /// backups apart from the data's (docs/OPERATIONS.md, "Backing up and
+    /// restoring").
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        verify: Option<BackupCommand>,
+        #[command(flatten)]
+        common: Common,
+        /// The backup file to write; it must not exist yet.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Back up the key store (the businesses' wrapped data keys)
+        /// instead of the data.
+        #[arg(long)]
+        key_store: bool,
+    },
+    /// Restore a backup into databases that do not exist yet (the ones the
+    /// configuration names): it is verified in full first, then moved into
+    /// place and migrated if an older version made it. Refused when a
+    /// target exists or the backup's schema is newer than this build.
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Print the OpenAPI document (as served at /openapi.json).
     Openapi,
     /// Print every setting (TOML key, environment variable, default and
@@ -208,6 +242,20 @@ enum EraseCommand {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Decrypt a backup in full, check every checksum, unpack its
+    /// databases into a scratch folder of the data directory, run SQLite's
+    /// integrity check on each and compare its rows with the manifest.
+    /// Exits non-zero unless all of it holds; writes nothing else.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// The backup file.
+        file: PathBuf,
     },
 }
 
@@ -344,6 +392,20 @@ async fn main() -> ExitCode {
             customer,
             yes,
         }) => erase_customer(&common, &slug, &customer, yes).await,
+        Command::Backup {
+            verify: Some(BackupCommand::Verify { common, file }),
+            ..
+        } => verify(&common, &file).await,
+        Command::Backup {
+            verify: None,
+            common,
+            out: Some(out),
+            key_store,
+        } => backup(&common, &out, key_store).await,
+        Command::Backup { out: None, .. } => Err(
+            "say where the backup goes (--out FILE), or verify one (backup verify FILE)".to_owned(),
+        ),
+        Command::Restore { common, file } => restore(&common, &file).await,
         Command::Erase(EraseCommand::Business { common, slug, yes }) => {
             erase_business(&common, &slug, yes).await
         }
@@ -722,6 +784,101 @@ async fn legal_hold(common: &Common, slug: &str, on: bool) -> Result<(), String>
     say(&format!(
         "legal hold on {slug} is {}",
         if on { "on" } else { "off" }
+    ));
+    Ok(())
+}
+
+/// A progress bar of bytes on standard error.
+fn byte_bar(what: &'static str) -> (ProgressBar, Arc<dyn Fn(u64) + Send + Sync>) {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{spinner}} {what} {{bytes}} ({{bytes_per_sec}}) {{elapsed_precise}}"
+    )) {
+        bar.set_style(style);
+    }
+    let ticker = bar.clone();
+    (bar, Arc::new(move |n| ticker.inc(n)))
+}
+
+fn describe(manifest: &BackupManifest) -> String {
+    manifest
+        .files
+        .iter()
+        .map(|f| {
+            let rows: u64 = f.summary.rows.values().sum();
+            format!("{} ({} bytes, {rows} rows)", f.name, f.bytes)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn backup(common: &Common, out: &std::path::Path, key_store: bool) -> Result<(), String> {
+    let (app, _) = open(common, Output::Stderr).await?;
+    let content = if key_store {
+        BackupContent::KeyStore
+    } else {
+        BackupContent::Data
+    };
+    let (bar, progress) = byte_bar("encrypting");
+    let made = app.backup(content, out, progress).await;
+    bar.finish_and_clear();
+    let manifest = made.map_err(|e| chain(&e))?;
+    say(&format!(
+        "wrote {} under master key version {}: {}",
+        out.display(),
+        manifest.master_key_version,
+        describe(&manifest)
+    ));
+    Ok(())
+}
+
+/// The master keys for reading a backup, without making a development key
+/// where there is none (it could not open a backup made elsewhere).
+fn backup_keys(config: &Config) -> Result<MasterKeyRing, String> {
+    if let KeySource::Development(path) = &config.app.keys
+        && !path.exists()
+    {
+        return Err(format!(
+            "no master key at {}: copy there the master key of the server that made the backup, \
+             or configure master_keys",
+            path.display()
+        ));
+    }
+    Ok(keys::load(&config.app.keys, config.app.primary_key)
+        .map_err(|e| chain(&e))?
+        .ring)
+}
+
+async fn verify(common: &Common, file: &std::path::Path) -> Result<(), String> {
+    let config = load(common)?;
+    let keys = backup_keys(&config)?;
+    std::fs::create_dir_all(&config.app.data_dir).map_err(|e| e.to_string())?;
+    let (bar, progress) = byte_bar("verifying");
+    let checked = verify_backup(&keys, file, &config.app.data_dir, progress).await;
+    bar.finish_and_clear();
+    let manifest = checked.map_err(|e| format!("FAILED: {}", chain(&e)))?;
+    say(&format!(
+        "PASSED: {} made {} by {}; {}",
+        file.display(),
+        manifest.created_at,
+        manifest.made_by,
+        describe(&manifest)
+    ));
+    Ok(())
+}
+
+async fn restore(common: &Common, file: &std::path::Path) -> Result<(), String> {
+    let config = load(common)?;
+    let keys = backup_keys(&config)?;
+    let (bar, progress) = byte_bar("restoring");
+    let restored = restore_backup(&config.app, &keys, file, progress).await;
+    bar.finish_and_clear();
+    let manifest = restored.map_err(|e| chain(&e))?;
+    say(&format!(
+        "restored {} (made {}): {}",
+        file.display(),
+        manifest.created_at,
+        describe(&manifest)
     ));
     Ok(())
 }

@@ -77,6 +77,7 @@ compile_error!("bookwarden-persistence needs the `sqlite` or the `postgres` feat
 mod access;
 mod accounts;
 mod audit;
+mod backup;
 mod bookings;
 mod calendars;
 mod combine;
@@ -100,6 +101,7 @@ pub use accounts::{
     ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
 };
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, ChainBreak, ChainStatus, Purged};
+pub use backup::{DatabaseRole, FileSummary, inspect_sqlite_file, known_migrations};
 pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord, Merged, SyncFailure, SyncSuccess};
 pub use db::PgPlacement;

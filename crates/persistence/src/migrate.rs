@@ -52,7 +52,7 @@ pub const TABLES: [&str; 27] = [
 
 /// Every migration, oldest first, recorded in the placement's table.
 pub(crate) struct Migrator {
-    table: String,
+    pub(crate) table: String,
 }
 
 impl MigratorTraitSelf for Migrator {
@@ -200,8 +200,8 @@ sql_migration!(
 );
 
 /// The key store's own migrations, recorded in its own database.
-struct KeyStoreMigrator {
-    table: String,
+pub(crate) struct KeyStoreMigrator {
+    pub(crate) table: String,
 }
 
 impl MigratorTraitSelf for KeyStoreMigrator {

@@ -13,5 +13,6 @@
     reason = "integration tests fail loudly"
 )]
 
+mod backup;
 mod rights;
 mod use_cases;

@@ -19,7 +19,7 @@ use bookwarden_domain::service::{Capacity, ServiceName, ServiceSpec, Timing, Tim
 use bookwarden_domain::time::TimeZone;
 
 /// A clock the test moves.
-struct TestClock(Mutex<Timestamp>);
+pub(crate) struct TestClock(Mutex<Timestamp>);
 
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
@@ -28,23 +28,27 @@ impl Clock for TestClock {
 }
 
 impl TestClock {
+    pub(crate) fn at(when: &str) -> Self {
+        Self(Mutex::new(when.parse().unwrap()))
+    }
+
     fn advance(&self, by: SignedDuration) {
         let mut now = self.0.lock().unwrap();
         *now = now.checked_add(by).unwrap();
     }
 }
 
-struct Harness {
-    app: App,
-    clock: Arc<TestClock>,
-    folder: PathBuf,
+pub(crate) struct Harness {
+    pub(crate) app: App,
+    pub(crate) clock: Arc<TestClock>,
+    pub(crate) folder: PathBuf,
 }
 
 /// A Monday, 06:00 UTC.
 const START: &str = "2027-03-01T06:00:00Z";
 const PASSWORD: &str = "plum tree orchard 42";
 
-async fn harness() -> Harness {
+pub(crate) async fn harness() -> Harness {
     let folder = std::env::temp_dir().join(format!("bookwarden-app-{}", uuid_like()));
     let clock = Arc::new(TestClock(Mutex::new(START.parse().unwrap())));
     let (app, _) = App::open(Config::embedded(folder.clone()), clock.clone())
@@ -67,7 +71,7 @@ fn uuid_like() -> String {
 impl Harness {
     /// Signs up a business and signs its owner in: the owner's principal
     /// and session token.
-    async fn owner(&self, slug: &str) -> (Principal, SecretString) {
+    pub(crate) async fn owner(&self, slug: &str) -> (Principal, SecretString) {
         self.app
             .signup(Signup {
                 tenant_name: "Harbour Physio".to_owned(),
@@ -101,7 +105,7 @@ impl Harness {
         (principal, session.token)
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         drop(self.app);
         let _ = std::fs::remove_dir_all(self.folder);
     }

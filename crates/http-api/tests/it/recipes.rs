@@ -404,12 +404,25 @@ fn operations_md_lists_every_command_of_the_binary() {
             .map(str::to_owned)
             .collect()
     }
+    // A command with subcommands that also runs on its own (`backup`)
+    // says so in its usage.
+    let runs_alone = |command: &str| {
+        let help = Command::new(BIN)
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&help.stdout)
+            .contains(&format!("Usage: bookwarden {command} [OPTIONS]"))
+    };
     let mut from_help = Vec::new();
     for command in commands(&[]) {
         let sub = commands(&[&command]);
         if sub.is_empty() {
             from_help.push(command);
         } else {
+            if runs_alone(&command) {
+                from_help.push(command.clone());
+            }
             from_help.extend(sub.into_iter().map(|s| format!("{command} {s}")));
         }
     }
