@@ -72,6 +72,10 @@ pub enum StreamError {
     /// More than 2^32 segments.
     #[error("the stream is longer than 2^32 segments")]
     TooLong,
+    /// An earlier write or read of this stream failed; it is not used
+    /// again (a segment sealed twice would reuse its nonce).
+    #[error("the stream failed earlier and cannot go on")]
+    Failed,
     /// `ring` refused the derived key (cannot happen for 32 bytes).
     #[error("the derived stream key was refused")]
     Key(#[source] ring::error::Unspecified),
@@ -107,11 +111,9 @@ impl StreamKey {
         Self(Zeroizing::new(bytes))
     }
 
-    /// The key's bytes, for an operator who decrypts with another
-    /// implementation (Tink's `AesGcmHkdfStreamingKey.key_value`).
-    #[must_use]
-    pub fn expose_bytes(&self) -> &[u8; KEY_LEN] {
-        &self.0
+    /// A key from bytes that are wiped wherever they go.
+    pub(crate) fn from_zeroizing(bytes: Zeroizing<[u8; KEY_LEN]>) -> Self {
+        Self(bytes)
     }
 }
 
@@ -179,6 +181,7 @@ impl StreamingAead {
             index: 0,
             buffer: Zeroizing::new(Vec::with_capacity(self.segment_size)),
             segment_size: self.segment_size,
+            failed: false,
         })
     }
 
@@ -226,6 +229,7 @@ impl StreamingAead {
             plaintext: Zeroizing::new(Vec::with_capacity(self.segment_size)),
             position: 0,
             done: false,
+            failed: false,
         })
     }
 }
@@ -273,6 +277,10 @@ pub struct Encrypter<W: Write> {
     /// The current segment's plaintext (sealed in place).
     buffer: Zeroizing<Vec<u8>>,
     segment_size: usize,
+    /// Set while a segment is being sealed and written, and left set when
+    /// that fails: the buffer then holds a sealed segment, and sealing it
+    /// again under the same nonce would give its plaintext away.
+    failed: bool,
 }
 
 impl<W: Write> fmt::Debug for Encrypter<W> {
@@ -285,9 +293,13 @@ impl<W: Write> fmt::Debug for Encrypter<W> {
 
 impl<W: Write> Encrypter<W> {
     fn seal(&mut self, last: bool) -> io::Result<()> {
+        if self.failed {
+            return Err(StreamError::Failed.into());
+        }
         if !last && self.index == u32::MAX {
             return Err(StreamError::TooLong.into());
         }
+        self.failed = true;
         let tag = self
             .key
             .seal_in_place_separate_tag(
@@ -302,6 +314,7 @@ impl<W: Write> Encrypter<W> {
         if !last {
             self.index = self.index.saturating_add(1);
         }
+        self.failed = false;
         Ok(())
     }
 
@@ -318,6 +331,9 @@ impl<W: Write> Encrypter<W> {
 
 impl<W: Write> Write for Encrypter<W> {
     fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(StreamError::Failed.into());
+        }
         let written = data.len();
         while !data.is_empty() {
             let capacity = plaintext_len(self.segment_size, self.index);
@@ -356,6 +372,9 @@ pub struct Decrypter<R: Read> {
     plaintext: Zeroizing<Vec<u8>>,
     position: usize,
     done: bool,
+    /// A segment did not authenticate (or could not be read): nothing
+    /// after it is read, even if asked again.
+    failed: bool,
 }
 
 impl<R: Read> fmt::Debug for Decrypter<R> {
@@ -440,7 +459,13 @@ impl<R: Read> Read for Decrypter<R> {
             if self.done {
                 return Ok(0);
             }
-            self.next_segment()?;
+            if self.failed {
+                return Err(StreamError::Failed.into());
+            }
+            if let Err(error) = self.next_segment() {
+                self.failed = true;
+                return Err(error);
+            }
         }
     }
 }

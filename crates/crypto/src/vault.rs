@@ -710,7 +710,7 @@ impl MasterKeyRing {
             &version.get().to_be_bytes(),
         )
         .map_err(KeyRingError::Derive)?;
-        Ok(StreamKey::from_bytes(*key))
+        Ok(StreamKey::from_zeroizing(key))
     }
 
     /// Unwraps a data key and wraps it again under the primary key. The data

@@ -190,23 +190,93 @@ fn p11_backup_keys_differ_per_master_version_and_are_not_the_master_key() {
         MasterKey::generate(v1).unwrap(),
         MasterKey::generate(v2).unwrap(),
     );
-    let one_bytes = one.export_base64();
-    let ring = MasterKeyRing::new(v2, [one, two]).unwrap();
-    let k1 = ring.backup_key(v1).unwrap();
-    let k2 = ring.backup_key(v2).unwrap();
-    assert_ne!(k1.expose_bytes(), k2.expose_bytes());
-    assert_eq!(
-        ring.backup_key(v1).unwrap().expose_bytes(),
-        k1.expose_bytes(),
-        "stable"
-    );
     use base64::Engine as _;
-    let master = base64::engine::general_purpose::STANDARD
-        .decode(one_bytes.expose_secret())
+    let master: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(one.export_base64().expose_secret())
+        .unwrap()
+        .try_into()
         .unwrap();
-    assert_ne!(k1.expose_bytes().as_slice(), master.as_slice());
+    let ring = MasterKeyRing::new(v2, [one, two]).unwrap();
+    let under = |key: StreamKey| StreamingAead::new(key, SEGMENT).unwrap();
+    let sealed = encrypt(&under(ring.backup_key(v1).unwrap()), b"ctx", b"a backup", 8);
+    // The same version derives the same key again; another version, or
+    // the master key itself, opens nothing.
+    let (back, error) = decrypt(&under(ring.backup_key(v1).unwrap()), b"ctx", &sealed);
+    assert!(error.is_none());
+    assert_eq!(back, b"a backup");
+    for other in [ring.backup_key(v2).unwrap(), StreamKey::from_bytes(master)] {
+        assert!(decrypt(&under(other), b"ctx", &sealed).1.is_some());
+    }
     assert!(ring.backup_key(MasterKeyVersion::new(3).unwrap()).is_err());
-    assert_eq!(format!("{k1:?}"), "StreamKey(..)");
+    assert_eq!(
+        format!("{:?}", ring.backup_key(v1).unwrap()),
+        "StreamKey(..)"
+    );
+}
+
+/// A writer that refuses once, then takes everything.
+struct FailsOnce {
+    failed: bool,
+    taken: Vec<u8>,
+}
+
+impl Write for FailsOnce {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if !self.failed && !self.taken.is_empty() {
+            self.failed = true;
+            return Err(io::Error::other("disk full"));
+        }
+        self.taken.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn p11_after_a_failed_write_the_stream_seals_nothing_again() {
+    let aead = aead(7, SEGMENT);
+    let plaintext = [0x61_u8; 500];
+    let mut writer = aead
+        .encrypter(
+            b"ctx",
+            FailsOnce {
+                failed: false,
+                taken: Vec::new(),
+            },
+        )
+        .unwrap();
+    // The header went through; the first full segment's write fails.
+    assert!(writer.write_all(&plaintext).is_err());
+    // Asked again, it refuses instead of sealing the segment a second time
+    // under the same nonce (which would write its plaintext out).
+    let again = writer.write_all(&plaintext);
+    assert!(matches!(
+        stream_error(again.unwrap_err()),
+        StreamError::Failed
+    ));
+    assert!(writer.finish().is_err());
+
+    // A reader that met a bad segment reads nothing after it either.
+    let mut stream = encrypt(&aead, b"ctx", &plaintext, 64);
+    stream[SEGMENT + 10] ^= 1;
+    let mut reader = aead.decrypter(b"ctx", stream.as_slice()).unwrap();
+    let mut buffer = vec![0u8; 1000];
+    let mut seen = 0;
+    let first = loop {
+        match reader.read(&mut buffer) {
+            Ok(n) => seen += n,
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(stream_error(first), StreamError::Segment(1)));
+    assert_eq!(seen, 44, "the first segment only");
+    assert!(matches!(
+        stream_error(reader.read(&mut buffer).unwrap_err()),
+        StreamError::Failed
+    ));
 }
 
 /// Tink's Python implementation (PyPI `tink`) from `BOOKWARDEN_TEST_TINK`
