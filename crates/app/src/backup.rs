@@ -40,7 +40,7 @@ use bookwarden_crypto::vault::{KeyRingError, MasterKeyRing, MasterKeyVersion};
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::Region;
 use bookwarden_persistence::{
-    DatabaseRole, FileSummary, StoreError, inspect_sqlite_file, known_migrations,
+    DatabaseRole, FileSummary, StoreError, inspect_sqlite_file, known_migrations, sqlite_file,
 };
 use serde_json::{Value, json};
 
@@ -88,9 +88,12 @@ pub enum BackupError {
     /// The file is not a backup of this format.
     #[error("not a Bookwarden backup (it does not begin with BWBACKUP)")]
     NotABackup,
-    /// The file was written by a newer format.
-    #[error("the backup is in format {0}, newer than this build reads ({BACKUP_FORMAT})")]
-    NewerFormat(u16),
+    /// The file is in a format this build does not read.
+    #[error(
+        "the backup is in format {0}; this build reads format {BACKUP_FORMAT} (a newer \
+         format needs a newer version)"
+    )]
+    OtherFormat(u16),
     /// The master key the backup was made under is not configured.
     #[error(
         "the backup was made under master key version {0}, which is not in the key ring: \
@@ -258,6 +261,46 @@ fn role_name(role: &DatabaseRole) -> String {
     }
 }
 
+/// Where a database of `role` lies in the archive.
+fn archive_name(role: &DatabaseRole) -> String {
+    match role {
+        DatabaseRole::Region(region) => format!("databases/{region}.db"),
+        DatabaseRole::KeyStore => "databases/keys.db".to_owned(),
+    }
+}
+
+/// Refuses a manifest that lists a database twice, names one other than
+/// its role says, or mixes the data with the key store.
+fn check_shape(manifest: &BackupManifest) -> Result<(), BackupError> {
+    let mut roles = Vec::new();
+    for file in &manifest.files {
+        if file.name != archive_name(&file.role) {
+            return Err(BackupError::Inconsistent(format!(
+                "{} is listed as {}",
+                file.name,
+                role_name(&file.role)
+            )));
+        }
+        if roles.contains(&&file.role) {
+            return Err(BackupError::Inconsistent(format!(
+                "{} is listed twice",
+                role_name(&file.role)
+            )));
+        }
+        roles.push(&file.role);
+    }
+    let keys = roles
+        .iter()
+        .filter(|r| ***r == DatabaseRole::KeyStore)
+        .count();
+    if roles.is_empty() || (keys > 0 && roles.len() > 1) {
+        return Err(BackupError::Inconsistent(
+            "a backup holds either the data databases or the key store".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_role(name: &str) -> Option<DatabaseRole> {
     match name.strip_prefix("region:") {
         Some(region) => Region::parse(region).ok().map(DatabaseRole::Region),
@@ -304,26 +347,50 @@ fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
+/// The start of a scratch folder's name; the process id follows.
+const SCRATCH_PREFIX: &str = ".bookwarden-backup-";
+
+/// Makes `path` and its missing parents, owner-only.
+fn private_dir(path: &Path) -> Result<(), BackupError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(path)
+        .map_err(io_error(format!("cannot make {}", path.display())))
+}
+
+/// Opens a new file that only its owner may read.
+fn private_file(path: &Path) -> Result<File, BackupError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(io_error(format!("cannot create {}", path.display())))
+}
+
 /// A folder for plaintext copies, in `parent` (beside the databases, so
-/// as protected as they are), removed when dropped.
+/// as protected as they are; owner-only), removed when dropped. Folders
+/// that a process which has died left behind are removed first.
 struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(parent: &Path) -> Result<Self, BackupError> {
-        let name = format!(
-            ".bookwarden-backup-{}",
-            hex(&bookwarden_crypto::digest::sha256(
-                format!("{}-{}", std::process::id(), Timestamp::now()).as_bytes(),
-            ))
-            .get(..16)
-            .unwrap_or("scratch")
-        );
-        let path = parent.join(name);
+        private_dir(parent)?;
+        remove_abandoned(parent);
+        let path = parent.join(format!(
+            "{SCRATCH_PREFIX}{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanosecond()
+        ));
         let mut builder = fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        // Not recursive: a folder already there is refused, not reused.
         builder
-            .recursive(true)
             .create(&path)
             .map_err(io_error(format!("cannot make {}", path.display())))?;
         Ok(Self(path))
@@ -332,7 +399,47 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        if let Err(error) = fs::remove_dir_all(&self.0) {
+            tracing::warn!(
+                folder = %self.0.display(),
+                %error,
+                "a backup's scratch folder of plaintext copies could not be removed; remove it"
+            );
+        }
+    }
+}
+
+/// Removes the scratch folders in `parent` of processes that are gone (a
+/// crash or a kill during a backup left plaintext copies there). Where
+/// the system does not say which processes run (no `/proc`), none is
+/// removed.
+fn remove_abandoned(parent: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && let Err(error) = fs::remove_dir_all(entry.path())
+        {
+            tracing::warn!(
+                folder = %entry.path().display(),
+                %error,
+                "an abandoned backup scratch folder could not be removed"
+            );
+        }
     }
 }
 
@@ -384,16 +491,16 @@ impl App {
                 }
             },
         };
+        if out.exists() {
+            return Err(BackupError::TargetExists(out.to_owned()));
+        }
         let scratch = Scratch::new(&self.config().data_dir)?;
         let mut copies = Vec::new();
         for (n, role) in roles.into_iter().enumerate() {
             let path = scratch.0.join(format!("{n}.db"));
             system.copy_sqlite(&role, &path).await?;
             let summary = inspect_sqlite_file(&path).await?;
-            let name = match &role {
-                DatabaseRole::Region(region) => format!("databases/{region}.db"),
-                DatabaseRole::KeyStore => "databases/keys.db".to_owned(),
-            };
+            let name = archive_name(&role);
             copies.push((name, role, summary, path));
         }
         let master = self.keys().primary_version();
@@ -420,16 +527,8 @@ fn write_archive(
     made_by: String,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<BackupManifest, BackupError> {
-    let partial = out.with_extension("partial");
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&partial)
-        .map_err(io_error(format!("cannot create {}", partial.display())))?;
-    if out.exists() {
-        let _ = fs::remove_file(&partial);
-        return Err(BackupError::TargetExists(out.to_owned()));
-    }
+    let partial = with_suffix(out, ".partial");
+    let file = private_file(&partial)?;
     let result = (|| {
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         let header = header(master);
@@ -495,18 +594,31 @@ fn write_archive(
             .map_err(io_error("cannot sync the backup"))?;
         Ok(manifest)
     })();
-    match result {
-        Ok(manifest) => {
-            fs::rename(&partial, out).map_err(io_error(format!(
-                "cannot name the backup {}",
-                out.display()
-            )))?;
-            Ok(manifest)
-        }
+    match result.and_then(|manifest| place(&partial, out).map(|()| manifest)) {
+        Ok(manifest) => Ok(manifest),
         Err(error) => {
             let _ = fs::remove_file(&partial);
             Err(error)
         }
+    }
+}
+
+/// Gives the complete file at `from` the name `to`, never replacing a
+/// file of that name (a link, then the old name removed); where the file
+/// system has no links, a rename once `to` is seen free.
+fn place(from: &Path, to: &Path) -> Result<(), BackupError> {
+    match fs::hard_link(from, to) {
+        Ok(()) => {
+            let _ = fs::remove_file(from);
+            Ok(())
+        }
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            Err(BackupError::TargetExists(to.to_owned()))
+        }
+        Err(_no_links) if !to.exists() => {
+            fs::rename(from, to).map_err(io_error(format!("cannot write {}", to.display())))
+        }
+        Err(_no_links) => Err(BackupError::TargetExists(to.to_owned())),
     }
 }
 
@@ -532,16 +644,23 @@ fn open_backup(keys: &MasterKeyRing, file: &Path) -> Result<Opened, BackupError>
     );
     let mut clear = [0u8; HEADER_LEN];
     // A file shorter than the header is no backup either.
-    reader
-        .read_exact(&mut clear)
-        .map_err(|_too_short| BackupError::NotABackup)?;
+    reader.read_exact(&mut clear).map_err(|error| {
+        if error.kind() == io::ErrorKind::UnexpectedEof {
+            BackupError::NotABackup
+        } else {
+            BackupError::Io {
+                what: format!("cannot read {}", file.display()),
+                source: error,
+            }
+        }
+    })?;
     let [m0, m1, m2, m3, m4, m5, m6, m7, f0, f1, v0, v1, v2, v3] = clear;
     if [m0, m1, m2, m3, m4, m5, m6, m7] != BACKUP_MAGIC {
         return Err(BackupError::NotABackup);
     }
     let format = u16::from_be_bytes([f0, f1]);
     if format != BACKUP_FORMAT {
-        return Err(BackupError::NewerFormat(format));
+        return Err(BackupError::OtherFormat(format));
     }
     let version = u32::from_be_bytes([v0, v1, v2, v3]);
     let master = MasterKeyVersion::new(version).map_err(|_zero| BackupError::NotABackup)?;
@@ -619,11 +738,7 @@ fn unpack(
             )));
         }
         let path = into.join(format!("{n}.db"));
-        let mut target = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_error(format!("cannot create {}", path.display())))?;
+        let mut target = private_file(&path)?;
         let mut hashing = Hashing {
             inner: &mut entry,
             hash: Sha256::new(),
@@ -643,6 +758,7 @@ fn unpack(
     io::copy(&mut archive.into_inner(), &mut io::sink())
         .map_err(io_error("cannot decrypt the backup"))?;
     let manifest = manifest.ok_or_else(|| BackupError::Inconsistent("no manifest".to_owned()))?;
+    check_shape(&manifest)?;
     if manifest.master_key_version != version {
         return Err(BackupError::Inconsistent(
             "the manifest names another master key".to_owned(),
@@ -715,18 +831,10 @@ pub async fn verify_backup(
     Ok(unpacked.manifest)
 }
 
-/// Where `url` (`sqlite://PATH[?options]`) keeps its file.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
 /// Restores the backup at `file` into the databases `config` names, none
-/// of which may exist yet: verifies it in full beside each target, moves
-/// each database into place, and migrates any that an older version made.
+/// of which may exist yet: verifies it in full in the data folder, puts
+/// every database into place or none (never over a file), and migrates
+/// any that an older version made.
 ///
 /// # Errors
 /// [`BackupError::TargetExists`], [`BackupError::NewerSchema`], or any
@@ -738,10 +846,6 @@ pub async fn restore_backup(
     file: &Path,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<BackupManifest, BackupError> {
-    fs::create_dir_all(&config.data_dir).map_err(io_error(format!(
-        "cannot make {}",
-        config.data_dir.display()
-    )))?;
     let scratch = Scratch::new(&config.data_dir)?;
     let opened = open_backup(keys, file)?;
     let unpacked = {
@@ -751,7 +855,7 @@ pub async fn restore_backup(
             .map_err(|e| BackupError::Unsupported(format!("the restore task stopped: {e}")))??
     };
     check(&unpacked).await?;
-    let mut moves = Vec::new();
+    let mut moves: Vec<(PathBuf, PathBuf, DatabaseRole, String)> = Vec::new();
     for (listed, path) in &unpacked.files {
         let url = match &listed.role {
             DatabaseRole::Region(region) => config.databases.get(region).ok_or_else(|| {
@@ -765,20 +869,29 @@ pub async fn restore_backup(
                 )
             })?,
         };
-        let target = sqlite_path(url).ok_or_else(|| {
+        let target = sqlite_file(url).ok_or_else(|| {
             BackupError::Unsupported(format!(
                 "{} is restored into an SQLite file; its configured database is not one",
                 listed.name
             ))
         })?;
+        // A database's own files; a journal left beside would be rolled
+        // back into the restored one.
         for existing in [
             target.clone(),
             with_suffix(&target, "-wal"),
             with_suffix(&target, "-shm"),
+            with_suffix(&target, "-journal"),
         ] {
             if existing.exists() {
                 return Err(BackupError::TargetExists(existing));
             }
+        }
+        if moves.iter().any(|(_, other, ..)| *other == target) {
+            return Err(BackupError::Unsupported(format!(
+                "two databases of the backup would be restored into {}",
+                target.display()
+            )));
         }
         let known = known_migrations(&listed.role);
         if let Some(unknown) = listed
@@ -795,16 +908,7 @@ pub async fn restore_backup(
         }
         moves.push((path.clone(), target, listed.role.clone(), url.clone()));
     }
-    for (from, to, ..) in &moves {
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)
-                .map_err(io_error(format!("cannot make {}", parent.display())))?;
-        }
-        // Same file system when the target is in the data folder; else a copy.
-        if fs::rename(from, to).is_err() {
-            fs::copy(from, to).map_err(io_error(format!("cannot write {}", to.display())))?;
-        }
-    }
+    place_all(&moves)?;
     drop(scratch);
     for (_, _, role, url) in &moves {
         match role {
@@ -817,6 +921,51 @@ pub async fn restore_backup(
         }
     }
     Ok(unpacked.manifest)
+}
+
+/// Puts each verified copy at its target: first every copy beside its
+/// target (a rename, or a copy to another file system), then each linked
+/// to its name, which refuses a file that appeared there meanwhile. On any
+/// failure, what this placed is removed again.
+fn place_all(moves: &[(PathBuf, PathBuf, DatabaseRole, String)]) -> Result<(), BackupError> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let mut placed: Vec<&Path> = Vec::new();
+    let result = (|| {
+        for (from, to, ..) in moves {
+            if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+                private_dir(parent)?;
+            }
+            let beside = with_suffix(to, &format!(".restoring-{}", std::process::id()));
+            if beside.exists() {
+                return Err(BackupError::TargetExists(beside));
+            }
+            if fs::rename(from, &beside).is_err() {
+                let mut target = private_file(&beside)?;
+                staged.push((beside.clone(), to));
+                let mut source =
+                    File::open(from).map_err(io_error("cannot read a restored database"))?;
+                io::copy(&mut source, &mut target)
+                    .and_then(|_| target.sync_all())
+                    .map_err(io_error(format!("cannot write {}", beside.display())))?;
+            } else {
+                staged.push((beside, to));
+            }
+        }
+        for (beside, to) in &staged {
+            place(beside, to)?;
+            placed.push(to);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for (beside, _) in &staged {
+            let _ = fs::remove_file(beside);
+        }
+        for to in placed {
+            let _ = fs::remove_file(to);
+        }
+    }
+    result
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

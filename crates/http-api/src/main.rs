@@ -852,7 +852,6 @@ fn backup_keys(config: &Config) -> Result<MasterKeyRing, String> {
 async fn verify(common: &Common, file: &std::path::Path) -> Result<(), String> {
     let config = load(common)?;
     let keys = backup_keys(&config)?;
-    std::fs::create_dir_all(&config.app.data_dir).map_err(|e| e.to_string())?;
     let (bar, progress) = byte_bar("verifying");
     let checked = verify_backup(&keys, file, &config.app.data_dir, progress).await;
     bar.finish_and_clear();

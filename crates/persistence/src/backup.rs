@@ -9,11 +9,16 @@
 //! verification after a restore.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::sync::Arc;
 
 use bookwarden_domain::tenant::Region;
+use sea_orm::sqlx::ConnectOptions as _;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlxSqliteConnector,
+    Statement,
 };
 use sea_orm_migration::MigratorTraitSelf;
 
@@ -114,6 +119,17 @@ impl System<'_> {
     }
 }
 
+/// The file an `sqlite:` URL names, as the driver reads the URL
+/// (percent-decoded); `None` for another engine or an in-memory database.
+#[must_use]
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_owned())
+}
+
 fn utf8(path: &Path) -> Result<&str, StoreError> {
     path.to_str()
         .ok_or_else(|| StoreError::Config("a database path must be valid UTF-8".to_owned()))
@@ -132,11 +148,17 @@ pub async fn inspect_sqlite_file(path: &Path) -> Result<FileSummary, StoreError>
             path.display()
         )));
     }
-    let url = format!("sqlite://{}?mode=ro", utf8(path)?);
     // As it is: read-only, no journal mode set, no statements logged.
-    let mut options = ConnectOptions::new(url);
-    options.max_connections(1).sqlx_logging(false);
-    let conn = Database::connect(options).await?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .disable_statement_logging();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+    let conn = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
     let summary = summarize(&conn).await;
     conn.close().await?;
     summary

@@ -190,11 +190,22 @@ async fn p11_a_backup_made_while_bookings_go_on_restores_every_booking_acknowled
         .map(|b| b.id.to_string())
         .collect();
     assert!(acknowledged.len() >= 40);
+    // Plaintext copies a killed backup left behind are removed by the next.
+    let abandoned = h.folder.join(".bookwarden-backup-999999999-1");
+    std::fs::create_dir(&abandoned).unwrap();
+    std::fs::write(abandoned.join("0.db"), b"a copy in the clear").unwrap();
     let out = h.folder.with_extension("bwb");
     let manifest = app
         .backup(BackupContent::Data, &out, quiet())
         .await
         .unwrap();
+    assert!(!abandoned.exists());
+    let left: Vec<_> = std::fs::read_dir(&h.folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".bookwarden-backup-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     running.store(false, Ordering::Relaxed);
     let during = load.await.unwrap();
     assert!(during > 0, "bookings ran beside the backup");
@@ -235,6 +246,16 @@ async fn p11_a_backup_made_while_bookings_go_on_restores_every_booking_acknowled
         "{} acknowledged before the backup are missing",
         acknowledged.difference(&found).count()
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&db).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the restored database is its owner's alone"
+        );
+    }
     let counted: u64 = rows(&db, "SELECT COUNT(*) FROM bookings").await[0]
         .parse()
         .unwrap();
