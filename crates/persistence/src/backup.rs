@@ -10,16 +10,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "sqlite")]
 use std::str::FromStr as _;
+#[cfg(feature = "sqlite")]
 use std::sync::Arc;
 
 use bookwarden_domain::tenant::Region;
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::ConnectOptions as _;
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlxSqliteConnector,
-    Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+#[cfg(feature = "sqlite")]
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlxSqliteConnector};
 use sea_orm_migration::MigratorTraitSelf;
 
 use crate::error::StoreError;
@@ -121,6 +124,7 @@ impl System<'_> {
 
 /// The file an `sqlite:` URL names, as the driver reads the URL
 /// (percent-decoded); `None` for another engine or an in-memory database.
+#[cfg(feature = "sqlite")]
 #[must_use]
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
@@ -128,6 +132,13 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     }
     let options = SqliteConnectOptions::from_str(url).ok()?;
     Some(options.get_filename().to_owned())
+}
+
+/// Without SQLite support no URL names an SQLite file.
+#[cfg(not(feature = "sqlite"))]
+#[must_use]
+pub fn sqlite_file(_url: &str) -> Option<PathBuf> {
+    None
 }
 
 fn utf8(path: &Path) -> Result<&str, StoreError> {
@@ -141,6 +152,7 @@ fn utf8(path: &Path) -> Result<&str, StoreError> {
 /// # Errors
 /// [`StoreError::Config`] when the file is not a sound SQLite database (the
 /// integrity check's first complaint) or has no migration record.
+#[cfg(feature = "sqlite")]
 pub async fn inspect_sqlite_file(path: &Path) -> Result<FileSummary, StoreError> {
     if !path.is_file() {
         return Err(StoreError::Config(format!(
@@ -164,6 +176,18 @@ pub async fn inspect_sqlite_file(path: &Path) -> Result<FileSummary, StoreError>
     summary
 }
 
+/// Without SQLite support there is nothing to open an SQLite file with.
+///
+/// # Errors
+/// Always [`StoreError::Config`].
+#[cfg(not(feature = "sqlite"))]
+pub async fn inspect_sqlite_file(_path: &Path) -> Result<FileSummary, StoreError> {
+    Err(StoreError::Config(
+        "this build has no SQLite support (bookwarden-persistence's `sqlite` feature)".to_owned(),
+    ))
+}
+
+#[cfg(feature = "sqlite")]
 async fn summarize(conn: &DatabaseConnection) -> Result<FileSummary, StoreError> {
     let backend = DbBackend::Sqlite;
     let check = conn
