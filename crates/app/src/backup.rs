@@ -973,3 +973,173 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+/// Backups `serve` makes on a schedule: the data every `every` into
+/// `dir`, the key store (when one is configured on SQLite) into
+/// `key_store_dir`, each keeping its newest `keep` files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// Where the data backups go.
+    pub dir: PathBuf,
+    /// Where the key store's backups go, apart from the data's; `None`:
+    /// the schedule does not back the key store up.
+    pub key_store_dir: Option<PathBuf>,
+    /// How often.
+    pub every: std::time::Duration,
+    /// How many backups of each kind are kept; older ones are removed.
+    pub keep: usize,
+    /// Readiness fails once the last good data backup is older than this
+    /// (the recovery point objective the schedule must meet).
+    pub max_age: std::time::Duration,
+}
+
+/// What the backup schedule last did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackupState {
+    /// When the app opened.
+    pub since: Option<Timestamp>,
+    /// When the last good data backup was made.
+    pub last_success: Option<Timestamp>,
+    /// Its size in bytes.
+    pub last_bytes: u64,
+    /// How long it took.
+    pub last_duration: std::time::Duration,
+    /// Scheduled backups (of either kind) that failed since the app opened.
+    pub failures: u64,
+}
+
+impl BackupState {
+    pub(crate) fn since(now: Timestamp) -> Self {
+        Self {
+            since: Some(now),
+            ..Self::default()
+        }
+    }
+}
+
+/// The file name of a scheduled backup made at `at`: sorts by time.
+fn scheduled_name(prefix: &str, at: Timestamp) -> String {
+    format!("{prefix}{}.bwb", at.strftime("%Y%m%dT%H%M%S%.6fZ"))
+}
+
+/// Removes all but the newest `keep` of the scheduled backups named
+/// `prefix...` in `dir`.
+fn prune(dir: &Path, prefix: &str, keep: usize) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".bwb"))
+        .collect();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    let mut removed = 0;
+    for old in names.iter().skip(keep.max(1)) {
+        match fs::remove_file(dir.join(old)) {
+            Ok(()) => removed += 1,
+            Err(error) => tracing::warn!(file = %old, %error, "an old backup could not be removed"),
+        }
+    }
+    removed
+}
+
+impl App {
+    /// Makes a scheduled backup every [`BackupSchedule::every`] (the first
+    /// at once) until the task is dropped; does nothing without a
+    /// schedule.
+    pub async fn run_backups(self: Arc<Self>) {
+        let Some(every) = self.config().backups.as_ref().map(|s| s.every) else {
+            return;
+        };
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.backup_round().await;
+        }
+    }
+
+    /// One round of the schedule: the data, then the key store, each
+    /// into its folder, the oldest beyond the kept number removed. A
+    /// failure is logged and counted, and the next round tries again.
+    pub async fn backup_round(&self) {
+        let Some(schedule) = self.config().backups.clone() else {
+            return;
+        };
+        let mut rounds = vec![(
+            BackupContent::Data,
+            "bookwarden-data-",
+            schedule.dir.clone(),
+        )];
+        if let (Some(dir), Some(true)) =
+            (&schedule.key_store_dir, self.store().system().key_store())
+        {
+            rounds.push((BackupContent::KeyStore, "bookwarden-keys-", dir.clone()));
+        }
+        for (content, prefix, dir) in rounds {
+            let label = match content {
+                BackupContent::Data => "data",
+                BackupContent::KeyStore => "key_store",
+            };
+            let started = std::time::Instant::now();
+            let at = self.now();
+            let out = dir.join(scheduled_name(prefix, at));
+            let made = match private_dir(&dir) {
+                Ok(()) => self.backup(content, &out, Arc::new(|_| {})).await,
+                Err(error) => Err(error),
+            };
+            let took = started.elapsed();
+            match made {
+                Ok(_) => {
+                    let bytes = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+                    let removed = prune(&dir, prefix, schedule.keep);
+                    metrics::gauge!("backup_last_success_timestamp_seconds", "content" => label)
+                        .set(at.as_millisecond() as f64 / 1000.0);
+                    metrics::gauge!("backup_size_bytes", "content" => label).set(bytes as f64);
+                    metrics::gauge!("backup_duration_seconds", "content" => label)
+                        .set(took.as_secs_f64());
+                    tracing::info!(file = %out.display(), bytes, seconds = took.as_secs_f64(), removed, "scheduled backup written");
+                    if content == BackupContent::Data {
+                        let mut state = self.backup_state();
+                        state.last_success = Some(at);
+                        state.last_bytes = bytes;
+                        state.last_duration = took;
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!("backup_failures_total", "content" => label).increment(1);
+                    tracing::warn!(%error, content = label, "scheduled backup failed; the next round tries again");
+                    self.backup_state().failures += 1;
+                }
+            }
+        }
+    }
+
+    fn backup_state(&self) -> std::sync::MutexGuard<'_, BackupState> {
+        self.backups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What the backup schedule last did.
+    pub fn backup_status(&self) -> BackupState {
+        self.backup_state().clone()
+    }
+
+    /// Why the backups do not meet the schedule's recovery point, if they
+    /// do not: the last good data backup (or, before the first, the
+    /// app's start) is older than [`BackupSchedule::max_age`]. `None`
+    /// without a schedule.
+    pub fn backup_overdue(&self) -> Option<String> {
+        let max_age = self.config().backups.as_ref()?.max_age;
+        let state = self.backup_status();
+        let since = state.last_success.or(state.since)?;
+        let age = self.now().duration_since(since);
+        let limit = bookwarden_domain::jiff::SignedDuration::try_from(max_age).ok()?;
+        (age > limit).then(|| match state.last_success {
+            Some(at) => format!("the last good backup was made at {at}, longer ago than the schedule allows"),
+            None => "no backup has succeeded since the server started, longer ago than the schedule allows".to_owned(),
+        })
+    }
+}

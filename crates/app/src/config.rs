@@ -233,6 +233,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Calendar sync.
     pub calendars: CalendarSettings,
+    /// Backups `serve` makes on a schedule; `None`: none.
+    pub backups: Option<crate::backup::BackupSchedule>,
 }
 
 impl std::fmt::Debug for Config {
@@ -280,6 +282,7 @@ impl Config {
                 .map_or(2, std::num::NonZero::get),
             auth: AuthSettings::default(),
             calendars: CalendarSettings::default(),
+            backups: None,
             data_dir,
         }
     }

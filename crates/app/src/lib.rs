@@ -107,6 +107,8 @@ pub struct App {
     listings: listing::Listings,
     snapshots: snapshot::Snapshots,
     outbound: bookwarden_calendar_sync::outbound::Outbound,
+    /// What the backup schedule last did, and when the app opened.
+    backups: std::sync::Mutex<backup::BackupState>,
 }
 
 impl std::fmt::Debug for App {
@@ -244,6 +246,7 @@ impl App {
         let outbound =
             bookwarden_calendar_sync::outbound::Outbound::new(&config.calendars.outbound)
                 .map_err(|e| AppError::invalid("configuration", e))?;
+        let clock_now = clock.now();
         let app = Self {
             outbound,
             store,
@@ -254,6 +257,7 @@ impl App {
             clock,
             listings: listing::Listings::default(),
             snapshots: snapshot::Snapshots::default(),
+            backups: std::sync::Mutex::new(backup::BackupState::since(clock_now)),
         };
         Ok((
             app,

@@ -188,6 +188,16 @@ pub struct FileConfig {
     pub calendar_extra_ca_file: Option<PathBuf>,
     /// Where Google and Microsoft send the browser back after consent.
     pub calendar_oauth_redirect_url: Option<String>,
+    /// Where `serve` writes scheduled backups of the data.
+    pub backup_dir: Option<PathBuf>,
+    /// Where `serve` writes scheduled backups of the key store.
+    pub backup_key_store_dir: Option<PathBuf>,
+    /// Hours between scheduled backups.
+    pub backup_every_hours: Option<u32>,
+    /// Scheduled backups of each kind kept.
+    pub backup_keep: Option<u32>,
+    /// Hours after which a missing good backup fails readiness.
+    pub backup_max_age_hours: Option<u32>,
     /// Google OAuth client id.
     pub google_client_id: Option<String>,
     /// Google OAuth client secret.
@@ -1084,6 +1094,61 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "backup_dir",
+        env: "BOOKWARDEN_BACKUP_DIR",
+        kind: Kind::Path,
+        default: DefaultValue::Described("none (no scheduled backups)"),
+        meaning: "A folder where `serve` writes an encrypted backup of every SQLite data database (as `bookwarden backup`) every `backup_every_hours`, the first at start, keeping the newest `backup_keep` (section 1, \"Backing up and restoring\").",
+        apply: |file, var| {
+            file.backup_dir = var.path();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "backup_key_store_dir",
+        env: "BOOKWARDEN_BACKUP_KEY_STORE_DIR",
+        kind: Kind::Path,
+        default: DefaultValue::Described("none"),
+        meaning: "A folder, apart from `backup_dir`, where the same schedule backs up the key store (an SQLite one). Keep it on other storage than the data's backups, and for less time.",
+        apply: |file, var| {
+            file.backup_key_store_dir = var.path();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "backup_every_hours",
+        env: "BOOKWARDEN_BACKUP_EVERY_HOURS",
+        kind: Kind::Number,
+        default: DefaultValue::Value("24"),
+        meaning: "Hours between scheduled backups, 1 to 168.",
+        apply: |file, var| {
+            file.backup_every_hours = var.number()?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "backup_keep",
+        env: "BOOKWARDEN_BACKUP_KEEP",
+        kind: Kind::Number,
+        default: DefaultValue::Value("7"),
+        meaning: "Scheduled backups of each kind kept, 1 to 1000; older ones are removed after each good backup.",
+        apply: |file, var| {
+            file.backup_keep = var.number()?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "backup_max_age_hours",
+        env: "BOOKWARDEN_BACKUP_MAX_AGE_HOURS",
+        kind: Kind::Number,
+        default: DefaultValue::Described("`backup_every_hours` + 2"),
+        meaning: "`/readyz` answers 503 once the last good scheduled backup (or, before the first, the start) is older than this many hours: the recovery point the schedule must meet. At least `backup_every_hours`.",
+        apply: |file, var| {
+            file.backup_max_age_hours = var.number()?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         env: "BOOKWARDEN_LOG_FORMAT",
         kind: Kind::Text,
@@ -1507,7 +1572,62 @@ impl Config {
                 &bookwarden_app::config::MICROSOFT_DEFAULTS,
             )?,
         };
+        let backups = match file.backup_dir {
+            None => {
+                if file.backup_key_store_dir.is_some() {
+                    return Err(invalid(
+                        "backup_key_store_dir",
+                        "goes with backup_dir, which turns scheduled backups on",
+                    ));
+                }
+                None
+            }
+            Some(dir) => {
+                let every = match file.backup_every_hours {
+                    None => 24,
+                    Some(n @ 1..=168) => n,
+                    Some(_) => return Err(invalid("backup_every_hours", "1 to 168")),
+                };
+                let max_age = match file.backup_max_age_hours {
+                    None => every + 2,
+                    Some(n) if n >= every && n <= 10_000 => n,
+                    Some(_) => {
+                        return Err(invalid(
+                            "backup_max_age_hours",
+                            "at least backup_every_hours, at most 10000",
+                        ));
+                    }
+                };
+                let keep = match file.backup_keep {
+                    None => 7,
+                    Some(n @ 1..=1000) => n,
+                    Some(_) => return Err(invalid("backup_keep", "1 to 1000")),
+                };
+                if databases.values().any(|url| !url.starts_with("sqlite:")) {
+                    return Err(invalid(
+                        "backup_dir",
+                        "scheduled backups copy SQLite databases; back PostgreSQL regions up \
+                         with PostgreSQL's own tools",
+                    ));
+                }
+                if file.backup_key_store_dir.as_ref() == Some(&dir) {
+                    return Err(invalid(
+                        "backup_key_store_dir",
+                        "must be another folder than backup_dir: the key store's backups are kept apart",
+                    ));
+                }
+                let hours = |n: u32| Duration::from_secs(u64::from(n) * 3600);
+                Some(bookwarden_app::backup::BackupSchedule {
+                    dir,
+                    key_store_dir: file.backup_key_store_dir,
+                    every: hours(every),
+                    keep: keep as usize,
+                    max_age: hours(max_age),
+                })
+            }
+        };
         let app = bookwarden_app::Config {
+            backups,
             data_dir,
             databases,
             key_store,
@@ -1560,6 +1680,59 @@ mod tests {
         );
         assert!(matches!(config.app.keys, KeySource::Development(_)));
         assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn p11_scheduled_backups_take_sound_settings_only() {
+        let with = |edit: &dyn Fn(&mut FileConfig)| {
+            let mut file = FileConfig {
+                backup_dir: Some(PathBuf::from("/backups/data")),
+                ..FileConfig::default()
+            };
+            edit(&mut file);
+            Config::from_file_config(file)
+        };
+        let schedule = with(&|_| {}).unwrap().app.backups.unwrap();
+        assert_eq!(schedule.every, Duration::from_secs(24 * 3600));
+        assert_eq!(schedule.max_age, Duration::from_secs(26 * 3600));
+        assert_eq!((schedule.keep, schedule.key_store_dir), (7, None));
+        assert!(
+            Config::from_file_config(FileConfig::default())
+                .unwrap()
+                .app
+                .backups
+                .is_none()
+        );
+        type Edit<'a> = &'a dyn Fn(&mut FileConfig);
+        let refusals: [(&str, Edit<'_>); 6] = [
+            ("backup_every_hours", &|f| f.backup_every_hours = Some(0)),
+            ("backup_keep", &|f| f.backup_keep = Some(0)),
+            ("backup_max_age_hours", &|f| {
+                f.backup_every_hours = Some(24);
+                f.backup_max_age_hours = Some(12);
+            }),
+            ("backup_key_store_dir", &|f| {
+                f.backup_key_store_dir = Some(PathBuf::from("/backups/data"));
+            }),
+            ("backup_key_store_dir", &|f| {
+                f.backup_dir = None;
+                f.backup_key_store_dir = Some(PathBuf::from("/backups/keys"));
+            }),
+            ("backup_dir", &|f| {
+                f.databases
+                    .insert("local".to_owned(), "postgres://db/bookwarden".to_owned());
+                f.master_keys = Some(vec![
+                    bookwarden_app::keys::generate_entry(1)
+                        .unwrap()
+                        .expose_secret()
+                        .to_owned(),
+                ]);
+            }),
+        ];
+        for (setting, edit) in refusals {
+            let error = with(edit).unwrap_err().to_string();
+            assert!(error.contains(setting), "{setting}: {error}");
+        }
     }
 
     #[test]
@@ -1747,6 +1920,11 @@ mod table {
             calendar_max_concurrent_syncs,
             calendar_extra_ca_file,
             calendar_oauth_redirect_url,
+            backup_dir,
+            backup_key_store_dir,
+            backup_every_hours,
+            backup_keep,
+            backup_max_age_hours,
             google_client_id,
             google_client_secret,
             google_auth_url,
@@ -1772,7 +1950,7 @@ mod table {
              {public_per_minute:?} {lockout_failures:?} {lockout_window_minutes:?} \
              {lockout_minutes:?} {session_idle_minutes:?} {session_absolute_hours:?} \
              {calendar_allow_loopback:?} {calendar_max_concurrent_syncs:?} \
-             {calendar_extra_ca_file:?} {calendar_oauth_redirect_url:?} {google_client_id:?} {google_client_secret:?} {google_auth_url:?} {google_token_url:?} {google_revoke_url:?} {google_api_url:?} {microsoft_client_id:?} {microsoft_client_secret:?} {microsoft_auth_url:?} {microsoft_token_url:?} {microsoft_api_url:?} \
+             {calendar_extra_ca_file:?} {calendar_oauth_redirect_url:?} {backup_dir:?} {backup_key_store_dir:?} {backup_every_hours:?} {backup_keep:?} {backup_max_age_hours:?} {google_client_id:?} {google_client_secret:?} {google_auth_url:?} {google_token_url:?} {google_revoke_url:?} {google_api_url:?} {microsoft_client_id:?} {microsoft_client_secret:?} {microsoft_auth_url:?} {microsoft_token_url:?} {microsoft_api_url:?} \
              {log_format:?} {log_filter:?}"
         )
     }
@@ -1814,11 +1992,12 @@ mod table {
             max_concurrent_hashes,
             auth,
             calendars,
+            backups,
         } = app;
         format!(
             "{data_dir:?} {databases:?} {key_store:?} {default_region:?} {directory_region:?} \
              {max_connections:?} {postgres_placement:?} {keys:?} {primary_key:?} {argon2:?} \
-             {password_policy:?} {max_concurrent_hashes:?} {auth:?} {calendars:?}"
+             {password_policy:?} {max_concurrent_hashes:?} {auth:?} {calendars:?} {backups:?}"
         )
     }
 

@@ -476,10 +476,13 @@ async fn serve(common: &Common) -> Result<(), String> {
     // Calendar sync runs beside the workers and stops with the server.
     let sync = tokio::spawn(app.clone().run_calendar_sync(CALENDAR_SYNC_TICK));
     // So does the audit retention purge, once an hour.
-    let purge = tokio::spawn(app.run_audit_purge(AUDIT_PURGE_TICK));
+    let purge = tokio::spawn(app.clone().run_audit_purge(AUDIT_PURGE_TICK));
+    // And the scheduled backups, where configured.
+    let backups = tokio::spawn(app.run_backups());
     let stopped = server.await;
     sync.abort();
     purge.abort();
+    backups.abort();
     stopped.map_err(|e| chain(&e))?;
     tracing::info!("bookwarden stopped");
     Ok(())

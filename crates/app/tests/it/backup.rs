@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bookwarden_app::backup::{
-    BackupContent, BackupError, BackupManifest, restore_backup, verify_backup,
+    BackupContent, BackupError, BackupManifest, BackupSchedule, restore_backup, verify_backup,
 };
 use bookwarden_app::keys::{self, MasterKeyRing};
 use bookwarden_app::{App, BookingRequest, Config, CustomerInput, Principal};
@@ -500,6 +500,83 @@ async fn p11_a_backup_made_by_an_earlier_version_restores_and_migrates() {
         })
         .await;
     assert!(session.is_ok(), "the fixture's owner signs in");
+    drop(app);
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+#[tokio::test]
+async fn p11_scheduled_backups_keep_the_newest_and_readiness_fails_when_they_fall_behind() {
+    let folder = std::env::temp_dir().join(format!(
+        "bookwarden-scheduled-{}-{}",
+        std::process::id(),
+        line!()
+    ));
+    let mut config = Config::embedded(folder.clone());
+    let hour = std::time::Duration::from_secs(3600);
+    config.backups = Some(BackupSchedule {
+        dir: folder.join("backups"),
+        key_store_dir: Some(folder.join("key-backups")),
+        every: hour,
+        keep: 2,
+        max_age: 2 * hour,
+    });
+    let clock = Arc::new(crate::use_cases::TestClock::at("2027-03-01T06:00:00Z"));
+    let (app, _) = App::open(config, clock.clone()).await.unwrap();
+    assert_eq!(app.backup_overdue(), None, "just started");
+    clock.advance(SignedDuration::from_hours(3));
+    assert!(
+        app.backup_overdue()
+            .unwrap()
+            .contains("no backup has succeeded"),
+        "three hours without one"
+    );
+
+    for _ in 0..3 {
+        app.backup_round().await;
+        clock.advance(SignedDuration::from_mins(30));
+    }
+    let listed = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(folder.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let data = listed("backups");
+    assert_eq!(data.len(), 2, "{data:?}");
+    assert!(data.iter().all(|n| n.starts_with("bookwarden-data-2027")));
+    let keys = listed("key-backups");
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let status = app.backup_status();
+    assert_eq!(
+        status.last_success,
+        Some("2027-03-01T10:00:00Z".parse().unwrap()),
+        "the third round, an hour after the first"
+    );
+    assert_eq!(status.failures, 0);
+    assert_eq!(
+        status.last_bytes,
+        std::fs::metadata(folder.join("backups").join(&data[1]))
+            .unwrap()
+            .len()
+    );
+    assert_eq!(app.backup_overdue(), None);
+    // The newest verifies; the oldest two are gone.
+    let keys_ring = ring(&folder);
+    verify_backup(
+        &keys_ring,
+        &folder.join("backups").join(&data[1]),
+        &folder,
+        quiet(),
+    )
+    .await
+    .unwrap();
+    clock.advance(SignedDuration::from_hours(2));
+    assert!(
+        app.backup_overdue().unwrap().contains("longer ago"),
+        "two and a half hours after the last"
+    );
     drop(app);
     let _ = std::fs::remove_dir_all(&folder);
 }

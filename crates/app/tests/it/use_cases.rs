@@ -32,7 +32,7 @@ impl TestClock {
         Self(Mutex::new(when.parse().unwrap()))
     }
 
-    fn advance(&self, by: SignedDuration) {
+    pub(crate) fn advance(&self, by: SignedDuration) {
         let mut now = self.0.lock().unwrap();
         *now = now.checked_add(by).unwrap();
     }

@@ -26,14 +26,26 @@ pub(crate) async fn healthz() -> HttpResponse {
     })
 }
 
-/// Every database answers.
+/// Every database answers, and scheduled backups (where configured) meet
+/// their recovery point.
 #[utoipa::path(tag = "operations", responses((status = 200, body = Status), Errors))]
 #[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<State>) -> HttpResponse {
     match state.app.ready().await {
-        Ok(()) => HttpResponse::Ok().json(Status {
-            status: "ready".to_owned(),
-        }),
+        Ok(()) => match state.app.backup_overdue() {
+            None => HttpResponse::Ok().json(Status {
+                status: "ready".to_owned(),
+            }),
+            Some(why) => {
+                tracing::warn!(%why, "not ready");
+                problem_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_ready",
+                    Some("The last good backup is older than the schedule allows.".to_owned()),
+                    None,
+                )
+            }
+        },
         Err(error) => {
             tracing::warn!(error = ?error, "not ready");
             problem_response(

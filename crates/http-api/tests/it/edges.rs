@@ -518,3 +518,64 @@ async fn a_malformed_id_or_instant_in_a_body_or_query_names_its_field() {
     assert_eq!(problem_of(put).await, invalid("time_off"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn p11_readiness_fails_while_scheduled_backups_fall_behind_and_metrics_show_the_last_one() {
+    let backups = std::env::temp_dir().join(format!(
+        "bookwarden-http-backups-{}-{}",
+        std::process::id(),
+        line!()
+    ));
+    let dir = backups.clone();
+    let app = spawn_with(Options {
+        configure: std::sync::Arc::new(move |file| {
+            file.backup_dir = Some(dir.clone());
+            file.backup_every_hours = Some(24);
+        }),
+        ..Options::default()
+    })
+    .await;
+    let ready = || async {
+        app.http
+            .get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(ready().await.status(), 200);
+    // A day and more than two hours without a good backup: not ready.
+    app.clock.advance(27 * 3600);
+    let late = ready().await;
+    assert_eq!(late.status(), 503);
+    let body: Value = late.json().await.unwrap();
+    assert_eq!(
+        body["type"].as_str().map(|t| t.ends_with("not_ready")),
+        Some(true),
+        "{body}"
+    );
+    assert_eq!(
+        body["detail"],
+        "The last good backup is older than the schedule allows."
+    );
+    app.app.backup_round().await;
+    assert_eq!(ready().await.status(), 200);
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "backup_last_success_timestamp_seconds{content=\"data\"}",
+        "backup_size_bytes{content=\"data\"}",
+        "backup_duration_seconds{content=\"data\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} missing");
+    }
+    assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1);
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(&backups);
+}
