@@ -508,11 +508,19 @@ fn generate(version: u32) -> Result<(), String> {
 
 async fn rotate(common: &Common) -> Result<(), String> {
     let (app, _) = open(common, Output::Stderr).await?;
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} rewrapping tenant keys {pos}/{len} {elapsed_precise}",
+    ) {
+        bar.set_style(style);
+    }
     let summary = keys::rotate(app.store(), app.keys(), |done, total| {
-        say(&format!("rewrapping tenant keys: {done}/{total}"));
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
     })
-    .await
-    .map_err(|e| chain(&e))?;
+    .await;
+    bar.finish_and_clear();
+    let summary = summary.map_err(|e| chain(&e))?;
     say(&format!(
         "done: {} rewrapped, {} already current, {} without a key",
         summary.rewrapped, summary.current, summary.without_key
