@@ -74,6 +74,7 @@ async fn fixture(bookings: usize) -> Fixture {
     let slug = "export-clinic".to_owned();
     app.signup(Signup {
         tenant_name: "Export Clinic".into(),
+        region: None,
         slug: slug.clone(),
         time_zone: "Europe/Berlin".into(),
         email: "owner@export.example".into(),

@@ -109,6 +109,7 @@ async fn fixture() -> Fixture {
     let slug = "bench-clinic".to_owned();
     app.signup(Signup {
         tenant_name: "Bench Clinic".into(),
+        region: None,
         slug: slug.clone(),
         time_zone: "UTC".into(),
         email: "owner@bench.example".into(),

@@ -15,7 +15,7 @@ use bookwarden_domain::account::{AccountStatus, ApiKeyScope, Email, PersonName, 
 use bookwarden_domain::audit::AuditKind;
 use bookwarden_domain::id::{ApiKeyId, InvitationId, TenantId, UserId};
 use bookwarden_domain::jiff::Timestamp;
-use bookwarden_domain::tenant::{Tenant, TenantName, TenantSlug, TenantStatus};
+use bookwarden_domain::tenant::{Region, Tenant, TenantName, TenantSlug, TenantStatus};
 use bookwarden_domain::time::TimeZone;
 use bookwarden_persistence::{
     ApiKeyRecord, CredentialKind, InvitationRecord, StoreError, UserRecord,
@@ -34,6 +34,9 @@ pub struct Signup {
     pub slug: String,
     /// Its default time zone.
     pub time_zone: String,
+    /// The region its data lives in, one the deployment serves; `None`:
+    /// the deployment's default region.
+    pub region: Option<String>,
     /// The owner's email.
     pub email: String,
     /// The owner's name.
@@ -232,6 +235,15 @@ impl App {
             TimeZone::parse(&request.time_zone).map_err(|e| AppError::invalid("time_zone", e))?;
         let email = Email::parse(&request.email).map_err(|e| AppError::invalid("email", e))?;
         let person = name_of("name", &request.name)?;
+        let region = match request.region.as_deref() {
+            None => self.config.default_region.clone(),
+            Some(text) => Region::parse(text)
+                .ok()
+                .filter(|region| self.config.databases.contains_key(region))
+                .ok_or_else(|| {
+                    AppError::invalid("region", "is not a region this deployment serves")
+                })?,
+        };
         let password = self
             .policy
             .check(
@@ -243,7 +255,7 @@ impl App {
             return Err(AppError::Conflict(Conflict::SlugTaken));
         }
         let hash = self.hasher.hash(password).await?;
-        let tenant = Tenant::create(name, slug, self.config.default_region.clone(), zone);
+        let tenant = Tenant::create(name, slug, region, zone);
         match self.store.system().create_tenant(&tenant, now).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict(Conflict::SlugTaken)),

@@ -154,6 +154,10 @@ enum TenantCommand {
         /// Its IANA time zone, such as Europe/Berlin.
         #[arg(long, default_value = "UTC")]
         time_zone: String,
+        /// The region its data lives in (one of the configured
+        /// databases); the default region when left out.
+        #[arg(long)]
+        region: Option<String>,
         /// The owner's email.
         #[arg(long)]
         owner_email: String,
@@ -356,9 +360,18 @@ async fn main() -> ExitCode {
             name,
             slug,
             time_zone,
+            region,
             owner_email,
             owner_name,
-        }) => create_tenant(&common, name, slug, time_zone, owner_email, owner_name).await,
+        }) => {
+            let business = NewBusiness {
+                name,
+                slug,
+                time_zone,
+                region,
+            };
+            create_tenant(&common, business, owner_email, owner_name).await
+        }
         Command::Tenant(TenantCommand::Plan { common, slug, plan }) => match Plan::parse(&plan) {
             Ok(plan) => change_tenant(&common, &slug, TenantChange::Plan(plan)).await,
             Err(e) => Err(e.to_string()),
@@ -528,14 +541,26 @@ async fn rotate(common: &Common) -> Result<(), String> {
     Ok(())
 }
 
-async fn create_tenant(
-    common: &Common,
+/// A business to create at the command line.
+struct NewBusiness {
     name: String,
     slug: String,
     time_zone: String,
+    region: Option<String>,
+}
+
+async fn create_tenant(
+    common: &Common,
+    business: NewBusiness,
     email: String,
     owner_name: String,
 ) -> Result<(), String> {
+    let NewBusiness {
+        name,
+        slug,
+        time_zone,
+        region,
+    } = business;
     let (app, _) = open(common, Output::Stderr).await?;
     let mut line = String::new();
     std::io::stdin()
@@ -547,6 +572,7 @@ async fn create_tenant(
     let done = app
         .signup(Signup {
             tenant_name: name,
+            region,
             slug,
             time_zone,
             email,

@@ -57,6 +57,7 @@ fn start() -> Timestamp {
 async fn owner(app: &App, slug: &str) -> Principal {
     app.signup(Signup {
         tenant_name: format!("Business {slug}"),
+        region: None,
         slug: slug.to_owned(),
         time_zone: "Europe/Berlin".to_owned(),
         email: format!("olive@{slug}.example"),

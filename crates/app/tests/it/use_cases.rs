@@ -75,6 +75,7 @@ impl Harness {
         self.app
             .signup(Signup {
                 tenant_name: "Harbour Physio".to_owned(),
+                region: None,
                 slug: slug.to_owned(),
                 time_zone: "Europe/Berlin".to_owned(),
                 email: format!("olive@{slug}.example"),

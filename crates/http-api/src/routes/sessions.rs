@@ -36,6 +36,10 @@ pub(crate) struct SignupBody {
     tenant_name: String,
     slug: String,
     time_zone: String,
+    /// The region the business's data lives in: one of the deployment's
+    /// (docs/OPERATIONS.md, section 2); the default region when left out.
+    #[serde(default)]
+    region: Option<String>,
     email: String,
     name: String,
     password: String,
@@ -57,6 +61,7 @@ pub(crate) async fn signup(
             tenant_name: body.tenant_name,
             slug: body.slug,
             time_zone: body.time_zone,
+            region: body.region,
             email: body.email,
             name: body.name,
             password: secret(body.password),

@@ -27,4 +27,5 @@ mod isolation_check;
 mod limits;
 mod load;
 mod recipes;
+mod residency;
 mod rights;
