@@ -535,8 +535,11 @@ async fn rotate(common: &Common) -> Result<(), String> {
     bar.finish_and_clear();
     let summary = summary.map_err(|e| chain(&e))?;
     say(&format!(
-        "done: {} rewrapped, {} already current, {} without a key",
-        summary.rewrapped, summary.current, summary.without_key
+        "done: {} tenant(s), {} rewrapped, {} already current, {} without a key",
+        summary.rewrapped + summary.current + summary.without_key,
+        summary.rewrapped,
+        summary.current,
+        summary.without_key
     ));
     Ok(())
 }

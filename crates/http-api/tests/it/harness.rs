@@ -59,6 +59,9 @@ pub struct Options {
     pub max_concurrent_hashes: usize,
     pub behind_proxy: bool,
     pub workers: usize,
+    /// The regions, the first the default and the directory's; each its
+    /// own SQLite file or PostgreSQL database when there are several.
+    pub regions: &'static [&'static str],
     /// Last word on the file configuration (request limits and the like).
     pub configure: Arc<dyn Fn(&mut FileConfig) + Send + Sync>,
 }
@@ -73,6 +76,7 @@ impl Default for Options {
             max_concurrent_hashes: 2,
             behind_proxy: false,
             workers: 2,
+            regions: &["local"],
             configure: Arc::new(|_| {}),
         }
     }
@@ -90,7 +94,12 @@ pub struct TestApp {
 
 enum Cleanup {
     Folder(PathBuf),
-    Database { name: String, folder: PathBuf },
+    Database {
+        name: String,
+        folder: PathBuf,
+        /// The databases of the regions after the first.
+        more: Vec<String>,
+    },
 }
 
 fn postgres_admin_url() -> String {
@@ -172,8 +181,25 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ..FileConfig::default()
     };
     (options.configure)(&mut file);
+    let regions = options.regions;
+    if let Some(first) = regions.first().filter(|_| regions.len() > 1) {
+        file.default_region = Some((*first).to_owned());
+    }
     let cleanup = match options.engine {
-        Engine::Sqlite => Cleanup::Folder(folder.clone()),
+        Engine::Sqlite => {
+            if regions.len() > 1 {
+                for region in regions {
+                    file.databases.insert(
+                        (*region).to_owned(),
+                        format!(
+                            "sqlite://{}?mode=rwc",
+                            folder.join(format!("{region}.db")).display()
+                        ),
+                    );
+                }
+            }
+            Cleanup::Folder(folder.clone())
+        }
         Engine::Postgres => {
             let name = random_name("bookwarden_http");
             psql(&format!("CREATE DATABASE {name}")).unwrap();
@@ -195,22 +221,36 @@ pub async fn spawn_with(options: Options) -> TestApp {
                 ]),
                 ..FileConfig::default()
             };
+            let first = regions.first().copied().unwrap_or("local");
             owner
                 .databases
-                .insert("local".into(), url_for("postgres", &name));
+                .insert(first.into(), url_for("postgres", &name));
+            owner.default_region = Some(first.to_owned());
+            let mut more = Vec::new();
+            for region in regions.iter().skip(1) {
+                let other = format!("{name}_{region}");
+                psql(&format!("CREATE DATABASE {other}")).unwrap();
+                owner
+                    .databases
+                    .insert((*region).to_owned(), url_for("postgres", &other));
+                file.databases
+                    .insert((*region).to_owned(), url_for(APP_ROLE, &other));
+                more.push(other);
+            }
             owner.key_store = Some(url_for("postgres", &format!("{name}_keys")));
             let owner = Config::from_file_config(owner).unwrap();
             bookwarden_app::migrate(&owner.app, Some(APP_ROLE))
                 .await
                 .unwrap();
             file.databases
-                .insert("local".into(), url_for(APP_ROLE, &name));
+                .insert(first.into(), url_for(APP_ROLE, &name));
             file.key_store = Some(url_for(APP_ROLE, &format!("{name}_keys")));
             let key = bookwarden_app::keys::generate_entry(1).unwrap();
             file.master_keys = Some(vec![key.expose_secret().to_owned()]);
             Cleanup::Database {
                 name,
                 folder: folder.clone(),
+                more,
             }
         }
     };
@@ -395,6 +435,27 @@ impl TestApp {
     /// Everything the database holds, as bytes: every file in the SQLite
     /// folder (the WAL too), or a plain `pg_dump` of the PostgreSQL
     /// database. For tests that look for what must never be stored.
+    /// Each region's database as whoever holds it reads it (the SQLite
+    /// file read-only, the PostgreSQL database as its superuser, below
+    /// row-level security), in the order of [`Options::regions`].
+    pub fn region_urls(&self, regions: &[&str]) -> Vec<String> {
+        match &self.cleanup {
+            Cleanup::Folder(folder) => regions
+                .iter()
+                .map(|r| {
+                    format!(
+                        "sqlite://{}?mode=ro",
+                        folder.join(format!("{r}.db")).display()
+                    )
+                })
+                .collect(),
+            Cleanup::Database { name, more, .. } => std::iter::once(name)
+                .chain(more)
+                .map(|db| url_for("postgres", db))
+                .collect(),
+        }
+    }
+
     pub fn stored_bytes(&self) -> Vec<u8> {
         match &self.cleanup {
             Cleanup::Folder(folder) => {
@@ -428,8 +489,11 @@ impl TestApp {
             Cleanup::Folder(folder) => {
                 let _ = std::fs::remove_dir_all(folder);
             }
-            Cleanup::Database { name, folder } => {
+            Cleanup::Database { name, folder, more } => {
                 let _ = std::fs::remove_dir_all(folder);
+                for other in more {
+                    let _ = psql(&format!("DROP DATABASE IF EXISTS {other} WITH (FORCE)"));
+                }
                 let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 let _ = psql(&format!("DROP DATABASE IF EXISTS {name}_keys WITH (FORCE)"));
             }

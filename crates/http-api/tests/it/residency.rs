@@ -5,7 +5,7 @@
 //! data) lies in the directory region for every business.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -13,7 +13,7 @@ use proptest::test_runner::{Config as Cases, TestRunner};
 use serde_json::{Value, json};
 
 use crate::booking::at_ten;
-use crate::harness::{Options, PASSWORD, TestApp, every_day, spawn_with};
+use crate::harness::{Options, PASSWORD, TestApp, engines, every_day, spawn_with};
 
 /// Tables that map every business to its region: kept in the directory
 /// region, never holding a name, email or anything a person typed.
@@ -138,28 +138,43 @@ async fn fill(app: &TestApp, plan: &Business, n: usize) -> String {
     tenant.replace('-', "")
 }
 
-/// Every business id found in each table of the SQLite file at `path`.
-async fn owners(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
+/// Every business id found in each table of the database at `url`,
+/// read below the store (the SQLite file, or PostgreSQL as its
+/// superuser, whom row-level security does not bind).
+async fn owners(url: &str) -> BTreeMap<String, BTreeSet<String>> {
     use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
-    let conn = Database::connect(format!("sqlite://{}?mode=ro", path.display()))
-        .await
-        .unwrap();
+    let conn = Database::connect(url).await.unwrap();
+    let backend = conn.get_database_backend();
     let query = |sql: String| {
         let conn = &conn;
         async move {
-            conn.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+            conn.query_all_raw(Statement::from_string(backend, sql))
                 .await
                 .unwrap()
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap())
+                .collect::<Vec<String>>()
         }
     };
+    let postgres = backend == DbBackend::Postgres;
+    let tables = query(if postgres {
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'"
+            .to_owned()
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table'".to_owned()
+    })
+    .await;
     let mut found = BTreeMap::new();
-    for table in query("SELECT name FROM sqlite_master WHERE type = 'table'".to_owned()).await {
-        let table: String = table.try_get_by_index(0).unwrap();
-        let columns: Vec<String> = query(format!("PRAGMA table_info(\"{table}\")"))
-            .await
-            .iter()
-            .map(|c| c.try_get::<String>("", "name").unwrap())
-            .collect();
+    for table in tables {
+        let columns = query(if postgres {
+            format!(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = '{table}'"
+            )
+        } else {
+            format!("SELECT name FROM pragma_table_info('{table}')")
+        })
+        .await;
         if !columns.iter().any(|c| c == "tenant_id") {
             continue;
         }
@@ -171,12 +186,13 @@ async fn owners(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
                 );
             }
         }
-        let ids: BTreeSet<String> = query(format!(
-            "SELECT DISTINCT lower(hex(tenant_id)) FROM \"{table}\""
-        ))
+        let ids: BTreeSet<String> = query(if postgres {
+            format!("SELECT DISTINCT replace(tenant_id::text, '-', '') FROM \"{table}\"")
+        } else {
+            format!("SELECT DISTINCT lower(hex(tenant_id)) FROM \"{table}\"")
+        })
         .await
-        .iter()
-        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .into_iter()
         .collect();
         found.insert(table, ids);
     }
@@ -191,87 +207,78 @@ fn p12_with_two_regions_every_row_a_business_owns_lives_in_its_regions_database(
         .enable_all()
         .build()
         .unwrap();
-    let folder: Arc<std::sync::Mutex<Option<PathBuf>>> = Arc::default();
-    let seen = Arc::clone(&folder);
-    let app = runtime.block_on(spawn_with(Options {
-        configure: Arc::new(move |file| {
-            let data = file.data_dir.clone().unwrap();
-            for region in REGIONS {
-                file.databases.insert(
-                    region.to_owned(),
-                    format!(
-                        "sqlite://{}?mode=rwc",
-                        data.join(format!("{region}.db")).display()
-                    ),
-                );
-            }
-            file.default_region = Some("local".to_owned());
-            *seen.lock().unwrap() = Some(data);
-        }),
-        ..Options::default()
-    }));
-    let folder = folder.lock().unwrap().clone().unwrap();
-    // An unknown region is refused, and creates nothing.
-    let refused = runtime.block_on(app.post(
-        "/v1/signup",
-        None,
-        json!({ "tenant_name": "Nowhere", "slug": "nowhere-co", "time_zone": "UTC", "region": "mars",
-                "email": "o@nowhere.example", "name": "Olive", "password": PASSWORD }),
-    ));
-    assert_eq!(refused.status(), 422);
-    let homes: std::cell::RefCell<BTreeMap<String, usize>> = std::cell::RefCell::default();
-    let n = std::cell::Cell::new(0);
-    // One business in each region whatever the plans draw.
-    for region in 0..REGIONS.len() {
-        n.set(n.get() + 1);
-        let fixed = Business {
-            region,
-            staff: 2,
-            bookings: 2,
-        };
-        let tenant = runtime.block_on(fill(&app, &fixed, n.get()));
-        homes.borrow_mut().insert(tenant, region);
-    }
-    let mut runner = TestRunner::new(Cases {
-        cases: 4,
-        failure_persistence: None,
-        ..Cases::default()
-    });
-    runner
-        .run(&proptest::collection::vec(business(), 1..4), |plan| {
-            for business in &plan {
-                n.set(n.get() + 1);
-                let tenant = runtime.block_on(fill(&app, business, n.get()));
-                homes.borrow_mut().insert(tenant, business.region);
-            }
-            Ok(())
-        })
-        .unwrap();
-    let homes = homes.into_inner();
-    assert!(
-        homes.values().any(|r| *r == 0) && homes.values().any(|r| *r == 1),
-        "both regions used: {homes:?}"
-    );
-    for (index, region) in REGIONS.iter().enumerate() {
-        let found = runtime.block_on(owners(&folder.join(format!("{region}.db"))));
-        for (table, ids) in found {
-            if DIRECTORY.iter().any(|(name, _)| *name == table) {
-                // Every database has the table; only the directory
-                // region's holds rows.
-                assert!(
-                    index == 0 || ids.is_empty(),
-                    "{table} filled in region {region}"
-                );
-                continue;
-            }
-            for id in ids {
-                assert_eq!(
-                    homes.get(&id),
-                    Some(&index),
-                    "{table} in region {region} holds a row of business {id}"
-                );
+    for engine in engines() {
+        let app = runtime.block_on(spawn_with(Options {
+            engine,
+            regions: &REGIONS,
+            // Every business here signs up from one address.
+            configure: Arc::new(|file| file.signup_per_hour = Some(10_000)),
+            ..Options::default()
+        }));
+        // An unknown region is refused, and creates nothing.
+        let refused = runtime.block_on(app.post(
+            "/v1/signup",
+            None,
+            json!({ "tenant_name": "Nowhere", "slug": "nowhere-co", "time_zone": "UTC",
+                    "region": "mars", "email": "o@nowhere.example", "name": "Olive",
+                    "password": PASSWORD }),
+        ));
+        assert_eq!(refused.status(), 422, "{engine:?}");
+        let homes: std::cell::RefCell<BTreeMap<String, usize>> = std::cell::RefCell::default();
+        let n = std::cell::Cell::new(0);
+        // One business in each region whatever the plans draw.
+        for region in 0..REGIONS.len() {
+            n.set(n.get() + 1);
+            let fixed = Business {
+                region,
+                staff: 2,
+                bookings: 2,
+            };
+            let tenant = runtime.block_on(fill(&app, &fixed, n.get()));
+            homes.borrow_mut().insert(tenant, region);
+        }
+        let mut runner = TestRunner::new(Cases {
+            cases: 4,
+            failure_persistence: None,
+            ..Cases::default()
+        });
+        runner
+            .run(&proptest::collection::vec(business(), 1..4), |plan| {
+                for business in &plan {
+                    n.set(n.get() + 1);
+                    let tenant = runtime.block_on(fill(&app, business, n.get()));
+                    homes.borrow_mut().insert(tenant, business.region);
+                }
+                Ok(())
+            })
+            .unwrap();
+        let homes = homes.into_inner();
+        for (index, url) in app.region_urls(&REGIONS).iter().enumerate() {
+            let region = REGIONS[index];
+            let found = runtime.block_on(owners(url));
+            assert!(
+                found.contains_key("bookings"),
+                "{engine:?}: {region} scanned"
+            );
+            for (table, ids) in found {
+                if DIRECTORY.iter().any(|(name, _)| *name == table) {
+                    // Every database has the table; only the directory
+                    // region's holds rows.
+                    assert!(
+                        index == 0 || ids.is_empty(),
+                        "{engine:?}: {table} filled in {region}"
+                    );
+                    continue;
+                }
+                for id in ids {
+                    assert_eq!(
+                        homes.get(&id),
+                        Some(&index),
+                        "{engine:?}: {table} in region {region} holds a row of business {id}"
+                    );
+                }
             }
         }
+        runtime.block_on(app.finish());
     }
-    runtime.block_on(app.finish());
 }
