@@ -3,6 +3,10 @@
 //! entries) on the same file: 10,000 and 100,000 bookings, each with an
 //! intake answer, among 2,000 customers and 20 staff members.
 //!
+//! Then the whole database's backup (`VACUUM INTO` copy, encryption,
+//! manifest) against a bare `VACUUM INTO` of the same file, and its
+//! restore into an empty folder (verification included).
+//!
 //! Memory: the release `bookwarden export` binary exports each business in
 //! its own process, and its peak resident size goes to
 //! target/criterion/export-memory.json: bounded memory means the peak
@@ -24,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bookwarden_app::backup::{BackupContent, restore_backup};
 use bookwarden_app::{App, ClientInfo, SecretString, Signup, SystemClock};
 use bookwarden_domain::account::{Customer, Email, PersonName, StaffMember};
 use bookwarden_domain::booking::{Booking, NewBooking};
@@ -320,6 +325,59 @@ fn export(c: &mut Criterion) {
             });
         });
         group.finish();
+
+        // The whole database backed up (copy, encryption, manifest)
+        // against a bare VACUUM INTO of the same file, and its restore.
+        let mut group = c.benchmark_group("backup");
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(20));
+        let runs = AtomicUsize::new(0);
+        let next = |what: &str| {
+            fixture.dir.with_file_name(format!(
+                "bench-{what}-{}",
+                runs.fetch_add(1, Ordering::Relaxed)
+            ))
+        };
+        group.bench_function(format!("data_{size}"), |b| {
+            b.iter(|| {
+                let out = next("backup");
+                rt.block_on(
+                    fixture
+                        .app
+                        .backup(BackupContent::Data, &out, Arc::new(|_| {})),
+                )
+                .unwrap();
+                let _ = std::fs::remove_file(&out);
+            });
+        });
+        group.bench_function(format!("bare_vacuum_into_{size}"), |b| {
+            b.iter(|| {
+                let out = next("vacuum");
+                rt.block_on(db.execute_unprepared(&format!("VACUUM INTO '{}'", out.display())))
+                    .unwrap();
+                let _ = std::fs::remove_file(&out);
+            });
+        });
+        let file = next("restore-source");
+        rt.block_on(
+            fixture
+                .app
+                .backup(BackupContent::Data, &file, Arc::new(|_| {})),
+        )
+        .unwrap();
+        let keys = bookwarden_app::keys::load(&fixture.app.config().keys, None)
+            .unwrap()
+            .ring;
+        group.bench_function(format!("restore_{size}"), |b| {
+            b.iter(|| {
+                let target = bookwarden_app::Config::embedded(next("restored"));
+                rt.block_on(restore_backup(&target, &keys, &file, Arc::new(|_| {})))
+                    .unwrap();
+                let _ = std::fs::remove_dir_all(&target.data_dir);
+            });
+        });
+        group.finish();
+        let _ = std::fs::remove_file(&file);
         rt.block_on(db.close()).unwrap();
         let peak = export_peak_kib(&fixture);
         eprintln!("export of {size} bookings: peak resident {peak} KiB");

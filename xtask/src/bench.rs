@@ -74,6 +74,12 @@ const RATIOS: &[Ratio] = &[
         goal: Some(3.0),
     },
     Ratio {
+        label: "a whole-database backup (100,000 bookings: copy, encrypt, manifest) vs a bare VACUUM INTO, SQLite",
+        subject: "backup/data_100000",
+        baseline: "backup/bare_vacuum_into_100000",
+        goal: Some(3.0),
+    },
+    Ratio {
         label: "slot engine vs bare sweep, 0 busy blocks",
         subject: "slots/engine/0",
         baseline: "slots/bare_sweep/0",

@@ -40,7 +40,8 @@ use bookwarden_crypto::vault::{KeyRingError, MasterKeyRing, MasterKeyVersion};
 use bookwarden_domain::jiff::Timestamp;
 use bookwarden_domain::tenant::Region;
 use bookwarden_persistence::{
-    DatabaseRole, FileSummary, StoreError, inspect_sqlite_file, known_migrations, sqlite_file,
+    DatabaseRole, FileSummary, Integrity, StoreError, inspect_sqlite_file, known_migrations,
+    sqlite_file,
 };
 use serde_json::{Value, json};
 
@@ -499,7 +500,8 @@ impl App {
         for (n, role) in roles.into_iter().enumerate() {
             let path = scratch.0.join(format!("{n}.db"));
             system.copy_sqlite(&role, &path).await?;
-            let summary = inspect_sqlite_file(&path).await?;
+            // SQLite wrote the copy itself; verification checks it.
+            let summary = inspect_sqlite_file(&path, Integrity::Skip).await?;
             let name = archive_name(&role);
             copies.push((name, role, summary, path));
         }
@@ -794,7 +796,7 @@ fn unpack(
 /// Opens each unpacked database and compares it with the manifest.
 async fn check(unpacked: &Unpacked) -> Result<(), BackupError> {
     for (listed, path) in &unpacked.files {
-        let found = inspect_sqlite_file(path).await?;
+        let found = inspect_sqlite_file(path, Integrity::Check).await?;
         if found != listed.summary {
             return Err(BackupError::Inconsistent(format!(
                 "{} does not hold the rows its manifest lists",

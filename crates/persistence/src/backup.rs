@@ -29,6 +29,16 @@ use crate::error::StoreError;
 use crate::migrate::{KeyStoreMigrator, Migrator};
 use crate::store::System;
 
+/// Whether [`inspect_sqlite_file`] runs SQLite's integrity check (a full
+/// read of the file) before counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrity {
+    /// Check: a copy read back from a backup.
+    Check,
+    /// Do not: a copy SQLite has just written itself.
+    Skip,
+}
+
 /// Which database a copy is of.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseRole {
@@ -147,13 +157,13 @@ fn utf8(path: &Path) -> Result<&str, StoreError> {
 }
 
 /// Opens the SQLite file at `path` read-only, runs SQLite's integrity
-/// check and summarizes it.
+/// check when asked, and summarizes it.
 ///
 /// # Errors
 /// [`StoreError::Config`] when the file is not a sound SQLite database (the
 /// integrity check's first complaint) or has no migration record.
 #[cfg(feature = "sqlite")]
-pub async fn inspect_sqlite_file(path: &Path) -> Result<FileSummary, StoreError> {
+pub async fn inspect_sqlite_file(path: &Path, check: Integrity) -> Result<FileSummary, StoreError> {
     if !path.is_file() {
         return Err(StoreError::Config(format!(
             "{} is not a file",
@@ -171,7 +181,7 @@ pub async fn inspect_sqlite_file(path: &Path) -> Result<FileSummary, StoreError>
         .await
         .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
     let conn = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-    let summary = summarize(&conn).await;
+    let summary = summarize(&conn, check).await;
     conn.close().await?;
     summary
 }
@@ -181,25 +191,41 @@ pub async fn inspect_sqlite_file(path: &Path) -> Result<FileSummary, StoreError>
 /// # Errors
 /// Always [`StoreError::Config`].
 #[cfg(not(feature = "sqlite"))]
-pub async fn inspect_sqlite_file(_path: &Path) -> Result<FileSummary, StoreError> {
+pub async fn inspect_sqlite_file(
+    _path: &Path,
+    _check: Integrity,
+) -> Result<FileSummary, StoreError> {
     Err(StoreError::Config(
         "this build has no SQLite support (bookwarden-persistence's `sqlite` feature)".to_owned(),
     ))
 }
 
+/// Runs SQLite's integrity check; its first complaint is the error.
 #[cfg(feature = "sqlite")]
-async fn summarize(conn: &DatabaseConnection) -> Result<FileSummary, StoreError> {
-    let backend = DbBackend::Sqlite;
+async fn integrity(conn: &DatabaseConnection) -> Result<(), StoreError> {
     let check = conn
-        .query_one_raw(Statement::from_string(backend, "PRAGMA integrity_check"))
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA integrity_check",
+        ))
         .await?
         .map(|row| row.try_get_by_index::<String>(0))
         .transpose()?;
-    if check.as_deref() != Some("ok") {
-        return Err(StoreError::Config(format!(
+    if check.as_deref() == Some("ok") {
+        Ok(())
+    } else {
+        Err(StoreError::Config(format!(
             "the database file fails SQLite's integrity check: {}",
             check.unwrap_or_default()
-        )));
+        )))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+async fn summarize(conn: &DatabaseConnection, check: Integrity) -> Result<FileSummary, StoreError> {
+    let backend = DbBackend::Sqlite;
+    if check == Integrity::Check {
+        integrity(conn).await?;
     }
     let mut rows = BTreeMap::new();
     let tables = conn

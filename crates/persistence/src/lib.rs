@@ -101,7 +101,9 @@ pub use accounts::{
     ApiKeyRecord, ApiKeys, CredentialKind, SessionRecord, Sessions, UserRecord, Users,
 };
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, ChainBreak, ChainStatus, Purged};
-pub use backup::{DatabaseRole, FileSummary, inspect_sqlite_file, known_migrations, sqlite_file};
+pub use backup::{
+    DatabaseRole, FileSummary, Integrity, inspect_sqlite_file, known_migrations, sqlite_file,
+};
 pub use bookings::{Booker, BookingExtras, Bookings, Created, Idempotency};
 pub use calendars::{Calendars, ConnectionRecord, Merged, SyncFailure, SyncSuccess};
 pub use db::PgPlacement;
