@@ -220,6 +220,10 @@ fn name_of(field: &'static str, text: &str) -> Result<PersonName, AppError> {
     PersonName::parse(text).map_err(|e| AppError::invalid(field, e))
 }
 
+fn unserved_region() -> AppError {
+    AppError::invalid("region", "is not a region this deployment serves")
+}
+
 impl App {
     /// Creates a business and its owner account.
     ///
@@ -235,14 +239,14 @@ impl App {
             TimeZone::parse(&request.time_zone).map_err(|e| AppError::invalid("time_zone", e))?;
         let email = Email::parse(&request.email).map_err(|e| AppError::invalid("email", e))?;
         let person = name_of("name", &request.name)?;
+        // The store refuses a region it has no database for; asked first,
+        // so a refused signup costs no password hash.
         let region = match request.region.as_deref() {
             None => self.config.default_region.clone(),
             Some(text) => Region::parse(text)
                 .ok()
-                .filter(|region| self.config.databases.contains_key(region))
-                .ok_or_else(|| {
-                    AppError::invalid("region", "is not a region this deployment serves")
-                })?,
+                .filter(|region| self.store.system().serves(region))
+                .ok_or_else(unserved_region)?,
         };
         let password = self
             .policy
@@ -259,6 +263,7 @@ impl App {
         match self.store.system().create_tenant(&tenant, now).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Err(AppError::Conflict(Conflict::SlugTaken)),
+            Err(StoreError::UnknownRegion(_)) => return Err(unserved_region()),
             Err(other) => return Err(other.into()),
         }
         let owner = User::create(tenant.id(), email, person, Role::Owner);

@@ -467,7 +467,7 @@ impl App {
                 if let Some((region, _)) = regions.iter().find(|(_, sqlite)| !sqlite) {
                     return Err(BackupError::Unsupported(format!(
                         "region {region} is on PostgreSQL: back it up with PostgreSQL's own tools \
-                         (docs/OPERATIONS.md, \"Backups\"); this command copies SQLite databases"
+                         (docs/OPERATIONS.md, section 10); this command copies SQLite databases"
                     )));
                 }
                 regions

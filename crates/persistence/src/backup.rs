@@ -86,6 +86,12 @@ impl System<'_> {
             .collect()
     }
 
+    /// Whether the store has a database for `region`
+    /// ([`System::create_tenant`] refuses any other).
+    pub fn serves(&self, region: &Region) -> bool {
+        self.0.regions.contains_key(region)
+    }
+
     /// Whether a key store apart from the data databases is configured,
     /// and whether it is on SQLite.
     pub fn key_store(&self) -> Option<bool> {

@@ -13,76 +13,18 @@ use bookwarden_app::backup::{
 use bookwarden_app::keys::{self, MasterKeyRing};
 use bookwarden_app::{App, BookingRequest, Config, CustomerInput, Principal};
 use bookwarden_domain::id::ServiceId;
-use bookwarden_domain::intake::IntakeForm;
-use bookwarden_domain::jiff::civil::Weekday;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
-use bookwarden_domain::schedule::{DayHours, DayRange, DayTime, ScheduleSpec, WeeklyHours};
-use bookwarden_domain::service::{Capacity, ServiceName, ServiceSpec, Timing, TimingSpec};
-use bookwarden_domain::time::TimeZone;
 
+use crate::rights::open_all_day;
 use crate::use_cases::{Harness, harness};
 
 fn quiet() -> Arc<dyn Fn(u64) + Send + Sync> {
     Arc::new(|_| {})
 }
 
-/// A service of 15 minutes with one staff member working 00:00-23:00 UTC
-/// every day.
+/// A service of 15 minutes, open 00:00-23:00 UTC every day.
 async fn bookable(h: &Harness, owner: &Principal) -> ServiceId {
-    let sam = h.app.create_staff(owner, "Sam Smith", None).await.unwrap();
-    let day = DayHours::new(vec![
-        DayRange::new(DayTime::new(0, 0).unwrap(), DayTime::new(23, 0).unwrap()).unwrap(),
-    ])
-    .unwrap();
-    let mut weekly = WeeklyHours::closed();
-    for weekday in [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ] {
-        weekly = weekly.with(weekday, day.clone());
-    }
-    h.app
-        .put_schedule(
-            owner,
-            sam.id(),
-            ScheduleSpec {
-                zone: TimeZone::parse("UTC").unwrap(),
-                weekly,
-                overrides: BTreeMap::new(),
-                time_off: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-    h.app
-        .create_service(
-            owner,
-            ServiceSpec {
-                name: ServiceName::parse("Quick look").unwrap(),
-                timing: Timing::new(TimingSpec {
-                    duration_minutes: 15,
-                    buffer_before_minutes: 0,
-                    buffer_after_minutes: 0,
-                    minimum_notice_minutes: 0,
-                    horizon_days: 30,
-                    slot_step_minutes: 15,
-                })
-                .unwrap(),
-                capacity: Capacity::new(1).unwrap(),
-                staff: vec![sam.id()],
-                price: None,
-                intake: IntakeForm::default(),
-                public: true,
-            },
-        )
-        .await
-        .unwrap()
-        .id()
+    open_all_day(&h.app, owner, 15).await
 }
 
 /// The `n`th free quarter hour from the day after the clock's start.

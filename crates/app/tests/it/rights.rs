@@ -13,7 +13,7 @@ use bookwarden_app::{
     App, BookingRequest, Carrier, ClientInfo, Clock, Config, CustomerInput, Erasure, LoginRequest,
     Principal, SecretString, Signup, TenantErasure,
 };
-use bookwarden_domain::id::CustomerId;
+use bookwarden_domain::id::{CustomerId, ServiceId};
 use bookwarden_domain::intake::IntakeForm;
 use bookwarden_domain::jiff::civil::Weekday;
 use bookwarden_domain::jiff::{SignedDuration, Timestamp};
@@ -86,58 +86,7 @@ async fn owner(app: &App, slug: &str) -> Principal {
 
 /// Seeds `business`; answers each customer's id, in order.
 async fn seed(app: &App, owner: &Principal, business: &Business) -> Vec<CustomerId> {
-    let sam = app.create_staff(owner, "Sam Smith", None).await.unwrap();
-    let day = DayHours::new(vec![
-        DayRange::new(DayTime::new(0, 0).unwrap(), DayTime::new(23, 0).unwrap()).unwrap(),
-    ])
-    .unwrap();
-    let mut weekly = WeeklyHours::closed();
-    for weekday in [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ] {
-        weekly = weekly.with(weekday, day.clone());
-    }
-    app.put_schedule(
-        owner,
-        sam.id(),
-        ScheduleSpec {
-            zone: TimeZone::parse("UTC").unwrap(),
-            weekly,
-            overrides: BTreeMap::new(),
-            time_off: Vec::new(),
-        },
-    )
-    .await
-    .unwrap();
-    let service = app
-        .create_service(
-            owner,
-            ServiceSpec {
-                name: ServiceName::parse("Check-up").unwrap(),
-                timing: Timing::new(TimingSpec {
-                    duration_minutes: 60,
-                    buffer_before_minutes: 0,
-                    buffer_after_minutes: 0,
-                    minimum_notice_minutes: 0,
-                    horizon_days: 30,
-                    slot_step_minutes: 60,
-                })
-                .unwrap(),
-                capacity: Capacity::new(1).unwrap(),
-                staff: vec![sam.id()],
-                price: None,
-                intake: IntakeForm::default(),
-                public: true,
-            },
-        )
-        .await
-        .unwrap();
+    let service = open_all_day(app, owner, 60).await;
     let mut ids = Vec::new();
     let mut taken = std::collections::BTreeSet::new();
     for (i, (name, hours)) in business.customers.iter().enumerate() {
@@ -159,7 +108,7 @@ async fn seed(app: &App, owner: &Principal, business: &Business) -> Vec<Customer
             app.create_booking(
                 owner,
                 &BookingRequest {
-                    service: service.id(),
+                    service,
                     staff: None,
                     start: at,
                     seats: 1,
@@ -476,4 +425,62 @@ async fn p3_p10_a_backup_taken_before_a_business_is_erased_holds_its_sealed_rows
     }
     drop(app);
     let _ = std::fs::remove_dir_all(folder);
+}
+
+/// One staff member working 00:00-23:00 UTC every day and one public
+/// service of `minutes` they give, with no notice and a 30-day horizon.
+pub(crate) async fn open_all_day(app: &App, owner: &Principal, minutes: u32) -> ServiceId {
+    let sam = app.create_staff(owner, "Sam Smith", None).await.unwrap();
+    let day = DayHours::new(vec![
+        DayRange::new(DayTime::new(0, 0).unwrap(), DayTime::new(23, 0).unwrap()).unwrap(),
+    ])
+    .unwrap();
+    let weekly = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ]
+    .into_iter()
+    .fold(WeeklyHours::closed(), |weekly, weekday| {
+        weekly.with(weekday, day.clone())
+    });
+    app.put_schedule(
+        owner,
+        sam.id(),
+        ScheduleSpec {
+            zone: TimeZone::parse("UTC").unwrap(),
+            weekly,
+            overrides: BTreeMap::new(),
+            time_off: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    app.create_service(
+        owner,
+        ServiceSpec {
+            name: ServiceName::parse("Check-up").unwrap(),
+            timing: Timing::new(TimingSpec {
+                duration_minutes: minutes,
+                buffer_before_minutes: 0,
+                buffer_after_minutes: 0,
+                minimum_notice_minutes: 0,
+                horizon_days: 30,
+                slot_step_minutes: minutes,
+            })
+            .unwrap(),
+            capacity: Capacity::new(1).unwrap(),
+            staff: vec![sam.id()],
+            price: None,
+            intake: IntakeForm::default(),
+            public: true,
+        },
+    )
+    .await
+    .unwrap()
+    .id()
 }
